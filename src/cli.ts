@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+/**
+ * `switchboard serve` — runs the BFF with the configured provider and store.
+ */
+import { createServerFromEnv } from './server/from-env.js';
+import { listen } from './server/listen.js';
+
+async function serve(): Promise<void> {
+  const { app, env } = await createServerFromEnv(process.env);
+  const running = await listen(app, { port: env.PORT, host: env.HOST });
+  const { logger } = app.switchboard;
+  logger.info({ url: `http://localhost:${running.port}/`, provider: env.SWITCHBOARD_PROVIDER, store: env.SWITCHBOARD_STORE }, 'Switchboard is listening');
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+const command = process.argv[2] ?? 'serve';
+if (command !== 'serve') {
+  console.error(`Unknown command "${command}". Usage: switchboard serve`);
+  process.exit(2);
+}
+serve().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,99 @@
+import express, { type Express } from 'express';
+import type { AppConfig } from '../core/config.js';
+import { SwitchboardError } from '../core/errors.js';
+import type { ServerProvider } from '../../providers/types.js';
+import type { ApiKeys } from './auth/api-keys.js';
+import { combineSessionVerifiers, DevSessions, type SessionVerifier } from './auth/session.js';
+import type { Authenticate, SwitchboardContext } from './context.js';
+import { bearerToken } from './http/bearer.js';
+import { notFound, problemHandler } from './http/problem.js';
+import type { EventStore } from './log/store.js';
+import type { Logger } from './logger.js';
+import { createPublishPipeline } from './publish/pipeline.js';
+import { channelInfoRoutes } from './routes/channel-info.js';
+import { devSessionRoutes } from './routes/dev-session.js';
+import { healthRoutes } from './routes/health.js';
+import { publishRoutes } from './routes/publish.js';
+import { pusherAuthRoutes } from './routes/pusher-auth.js';
+import { tokenRoutes } from './routes/token.js';
+import { CapabilityTokens } from './tokens/capability-token.js';
+import type { SigningKeys } from './tokens/signing-keys.js';
+
+export interface ServerOptions {
+  config: AppConfig;
+  provider: ServerProvider;
+  store: EventStore;
+  signingKeys: SigningKeys;
+  apiKeys: ApiKeys;
+  logger: Logger;
+  tokenTtlSeconds?: number;
+  /** Verifies the app's session JWT (see createAppSessionVerifier). */
+  sessionVerifier?: SessionVerifier;
+  /** Enables `POST /v1/dev/session`; never in production. */
+  devAuth?: boolean;
+  /** Replaces session-JWT verification with the library user's own authentication. */
+  authenticate?: Authenticate;
+  publicUrl?: string;
+}
+
+export type SwitchboardApp = Express & {
+  switchboard: SwitchboardContext;
+  /** Stops accepting work, flushes the pipeline and closes provider and store. */
+  shutdown(): Promise<void>;
+};
+
+function sessionAuthenticator(verify: SessionVerifier): Authenticate {
+  return async (req) => verify(bearerToken(req));
+}
+
+export function createServer(options: ServerOptions): SwitchboardApp {
+  const devSessions = options.devAuth ? new DevSessions(options.signingKeys) : undefined;
+  if (!options.authenticate && !options.sessionVerifier && !devSessions) {
+    throw new Error('No end-user authentication configured: set AUTH_JWKS_URL or AUTH_JWT_SECRET, or pass authenticate');
+  }
+  const ctx: SwitchboardContext = {
+    config: options.config,
+    provider: options.provider,
+    store: options.store,
+    pipeline: createPublishPipeline({
+      store: options.store,
+      provider: options.provider,
+      namespaces: options.config.namespaces,
+      logger: options.logger,
+    }),
+    signingKeys: options.signingKeys,
+    tokens: new CapabilityTokens(options.signingKeys, options.tokenTtlSeconds ?? 3600),
+    authenticate: options.authenticate ?? sessionAuthenticator(combineSessionVerifiers(options.sessionVerifier, devSessions)),
+    devSessions,
+    apiKeys: options.apiKeys,
+    logger: options.logger,
+    publicUrl: options.publicUrl,
+  };
+
+  let accepting = true;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  app.use((_req, _res, next) => {
+    next(accepting ? undefined : new SwitchboardError('provider_unavailable', 'Server is shutting down'));
+  });
+  app.use(healthRoutes(() => accepting));
+  app.use(tokenRoutes(ctx));
+  app.use(pusherAuthRoutes(ctx));
+  app.use(publishRoutes(ctx));
+  app.use(channelInfoRoutes(ctx));
+  if (devSessions) app.use(devSessionRoutes(devSessions));
+  if (options.provider.routes) app.use(options.provider.routes());
+  app.use(notFound);
+  app.use(problemHandler(options.logger));
+
+  return Object.assign(app, {
+    switchboard: ctx,
+    async shutdown() {
+      accepting = false;
+      await ctx.pipeline.close();
+      await ctx.provider.close();
+      await ctx.store.close();
+    },
+  });
+}

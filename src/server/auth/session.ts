@@ -1,0 +1,125 @@
+/**
+ * Verifies the app's own session JWT (shared secret or JWKS URL) and the dev-login
+ * sessions, and turns their claims into an `Identity`.
+ */
+import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { z } from 'zod';
+import { tenantIdSchema } from '../../core/channels.js';
+import { SwitchboardError } from '../../core/errors.js';
+import type { SigningKeys } from '../tokens/signing-keys.js';
+import type { Identity } from './identity.js';
+
+export interface SessionClaimsOptions {
+  tenantClaim: string;
+  rolesClaim: string;
+  nameClaim: string;
+}
+
+export interface AppSessionOptions extends SessionClaimsOptions {
+  jwksUrl?: string;
+  secret?: string;
+  issuer?: string;
+  audience?: string;
+}
+
+export type SessionVerifier = (token: string) => Promise<Identity>;
+
+const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+const SYMMETRIC_ALGORITHMS = ['HS256', 'HS384', 'HS512'];
+
+const rolesSchema = z.union([z.array(z.string()), z.string().transform((value) => value.split(/[\s,]+/).filter(Boolean))]);
+
+export function identityFromClaims(payload: JWTPayload, options: SessionClaimsOptions): Identity {
+  const tenant = tenantIdSchema.safeParse(payload[options.tenantClaim]);
+  if (!tenant.success) {
+    throw new SwitchboardError('invalid_identity', `Session has no valid tenant in claim "${options.tenantClaim}"`);
+  }
+  if (typeof payload.sub !== 'string' || payload.sub.length === 0) {
+    throw new SwitchboardError('invalid_identity', 'Session has no subject (sub)');
+  }
+  const roles = rolesSchema.safeParse(payload[options.rolesClaim] ?? []);
+  const name = payload[options.nameClaim];
+  return {
+    tenant: tenant.data,
+    user: payload.sub,
+    roles: roles.success ? roles.data : [],
+    info: typeof name === 'string' ? { name } : {},
+  };
+}
+
+function verificationFailure(error: unknown): SwitchboardError {
+  if (error instanceof SwitchboardError) return error;
+  if (error instanceof joseErrors.JWTExpired) return new SwitchboardError('token_expired', 'Session has expired');
+  return new SwitchboardError('unauthenticated', 'Session token is not valid');
+}
+
+export function createAppSessionVerifier(options: AppSessionOptions): SessionVerifier {
+  const secret = options.secret ? new TextEncoder().encode(options.secret) : undefined;
+  const jwks: JWTVerifyGetKey | undefined = options.jwksUrl ? createRemoteJWKSet(new URL(options.jwksUrl)) : undefined;
+  return async (token) => {
+    try {
+      const verifyOptions = {
+        issuer: options.issuer,
+        audience: options.audience,
+      };
+      const { payload } = jwks
+        ? await jwtVerify(token, jwks, { ...verifyOptions, algorithms: ASYMMETRIC_ALGORITHMS })
+        : await jwtVerify(token, secret as Uint8Array, { ...verifyOptions, algorithms: SYMMETRIC_ALGORITHMS });
+      return identityFromClaims(payload, options);
+    } catch (error) {
+      throw verificationFailure(error);
+    }
+  };
+}
+
+const DEV_ISSUER = 'switchboard-dev';
+const DEV_AUDIENCE = 'switchboard-dev-session';
+const DEV_SESSION_SECONDS = 12 * 3600;
+const DEV_CLAIMS: SessionClaimsOptions = { tenantClaim: 'tid', rolesClaim: 'roles', nameClaim: 'name' };
+
+/** Dev-only sessions, signed with the BFF's own key under a separate audience. */
+export class DevSessions {
+  constructor(private readonly keys: SigningKeys) {}
+
+  async issue(identity: { tenant: string; user: string; name?: string; roles?: string[] }): Promise<string> {
+    const { signer } = this.keys;
+    return new SignJWT({ tid: identity.tenant, roles: identity.roles ?? [], ...(identity.name ? { name: identity.name } : {}) })
+      .setProtectedHeader({ alg: signer.alg, kid: signer.kid })
+      .setIssuer(DEV_ISSUER)
+      .setAudience(DEV_AUDIENCE)
+      .setSubject(identity.user)
+      .setIssuedAt()
+      .setExpirationTime(`${DEV_SESSION_SECONDS}s`)
+      .sign(signer.signKey);
+  }
+
+  readonly verify: SessionVerifier = async (token) => {
+    try {
+      const { payload } = await jwtVerify(token, this.keys.signer.verifyKey, {
+        issuer: DEV_ISSUER,
+        audience: DEV_AUDIENCE,
+        algorithms: [this.keys.signer.alg],
+      });
+      return identityFromClaims(payload, DEV_CLAIMS);
+    } catch (error) {
+      throw verificationFailure(error);
+    }
+  };
+
+  static isDevToken(token: string): boolean {
+    try {
+      return decodeJwt(token).iss === DEV_ISSUER;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Routes a session token to the dev verifier or the app's verifier by its (later verified) issuer. */
+export function combineSessionVerifiers(app: SessionVerifier | undefined, dev: DevSessions | undefined): SessionVerifier {
+  return async (token) => {
+    if (dev && DevSessions.isDevToken(token)) return dev.verify(token);
+    if (app) return app(token);
+    throw new SwitchboardError('unauthenticated', 'Session token is not valid');
+  };
+}

@@ -1,0 +1,30 @@
+import type { Request } from 'express';
+import type { AppConfig } from '../core/config.js';
+import type { ServerProvider } from '../../providers/types.js';
+import type { ApiKeys } from './auth/api-keys.js';
+import type { Identity } from './auth/identity.js';
+import type { DevSessions } from './auth/session.js';
+import type { EventStore } from './log/store.js';
+import type { Logger } from './logger.js';
+import type { PublishPipeline } from './publish/pipeline.js';
+import type { CapabilityTokens } from './tokens/capability-token.js';
+import type { SigningKeys } from './tokens/signing-keys.js';
+
+/** Resolves the end user behind a request to `/v1/token`; throws a SwitchboardError when there is none. */
+export type Authenticate = (req: Request) => Promise<Identity>;
+
+/** Everything the routes share, built once by `createServer`. */
+export interface SwitchboardContext {
+  config: AppConfig;
+  provider: ServerProvider;
+  store: EventStore;
+  pipeline: PublishPipeline;
+  signingKeys: SigningKeys;
+  tokens: CapabilityTokens;
+  authenticate: Authenticate;
+  devSessions: DevSessions | undefined;
+  apiKeys: ApiKeys;
+  logger: Logger;
+  /** Public origin for provider client config; the request's origin when undefined. */
+  publicUrl: string | undefined;
+}

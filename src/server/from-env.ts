@@ -1,0 +1,67 @@
+/**
+ * Builds a complete server from the environment: what `switchboard serve` and `npm start` run.
+ */
+import type { ServerProvider } from '../../providers/types.js';
+import { createLocalProvider, localProviderOptionsFromEnv } from '../../providers/local/index.js';
+import { createPusherProvider, pusherProviderOptionsFromEnv } from '../../providers/pusher/index.js';
+import { createServer, type ServerOptions, type SwitchboardApp } from './app.js';
+import { parseApiKeys } from './auth/api-keys.js';
+import { createAppSessionVerifier } from './auth/session.js';
+import { loadAppConfig } from './config-file.js';
+import { devAuthEnabled, parseEnv, type Env } from './env.js';
+import { createEventStore } from './log/index.js';
+import { createLogger } from './logger.js';
+import { loadSigningKeys } from './tokens/signing-keys.js';
+
+/** Dev-only admin key so the README walkthrough works on a fresh clone. */
+export const DEV_ADMIN_KEY = 'dev-admin-key-change-me';
+
+function createProvider(env: Env, source: NodeJS.ProcessEnv): ServerProvider {
+  switch (env.SWITCHBOARD_PROVIDER) {
+    case 'local':
+      return createLocalProvider(localProviderOptionsFromEnv(source));
+    case 'pusher':
+      return createPusherProvider(pusherProviderOptionsFromEnv(source));
+  }
+}
+
+export async function createServerFromEnv(
+  source: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<ServerOptions> = {},
+): Promise<{ app: SwitchboardApp; env: Env }> {
+  const env = parseEnv(source);
+  const devAuth = devAuthEnabled(env);
+  const logger = createLogger(env.LOG_LEVEL);
+  const persistent = env.SWITCHBOARD_STORE !== 'memory';
+  const signingKeys = await loadSigningKeys({
+    configured: env.SWITCHBOARD_SIGNING_KEYS,
+    dataDir: persistent ? env.SWITCHBOARD_DATA_DIR : undefined,
+  });
+  const adminKeys = env.SWITCHBOARD_ADMIN_KEYS ?? (devAuth ? DEV_ADMIN_KEY : undefined);
+  const sessionVerifier =
+    env.AUTH_JWKS_URL || env.AUTH_JWT_SECRET
+      ? createAppSessionVerifier({
+          jwksUrl: env.AUTH_JWKS_URL,
+          secret: env.AUTH_JWT_SECRET,
+          issuer: env.AUTH_ISSUER,
+          audience: env.AUTH_AUDIENCE,
+          tenantClaim: env.AUTH_TENANT_CLAIM,
+          rolesClaim: env.AUTH_ROLES_CLAIM,
+          nameClaim: env.AUTH_NAME_CLAIM,
+        })
+      : undefined;
+  const app = createServer({
+    config: await loadAppConfig(env.SWITCHBOARD_CONFIG),
+    provider: createProvider(env, source),
+    store: await createEventStore({ kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL }),
+    signingKeys,
+    apiKeys: parseApiKeys(env.SWITCHBOARD_API_KEYS, adminKeys),
+    logger,
+    tokenTtlSeconds: env.TOKEN_TTL_SECONDS,
+    sessionVerifier,
+    devAuth,
+    publicUrl: env.SWITCHBOARD_PUBLIC_URL,
+    ...overrides,
+  });
+  return { app, env };
+}

@@ -1,0 +1,10 @@
+export { createServer, type ServerOptions, type SwitchboardApp } from './app.js';
+export { createServerFromEnv, DEV_ADMIN_KEY } from './from-env.js';
+export { listen, type ListeningServer } from './listen.js';
+export { ApiKeys, parseApiKeys } from './auth/api-keys.js';
+export { createAppSessionVerifier } from './auth/session.js';
+export type { Identity } from './auth/identity.js';
+export type { Authenticate, SwitchboardContext } from './context.js';
+export { loadSigningKeys } from './tokens/signing-keys.js';
+export { loadAppConfig } from './config-file.js';
+export { createLogger } from './logger.js';

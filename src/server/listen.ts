@@ -1,0 +1,40 @@
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { SwitchboardApp } from './app.js';
+
+export interface ListeningServer {
+  server: Server;
+  /** e.g. `http://127.0.0.1:8080` */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the app and lets embedded providers (local) take WebSocket upgrades on the
+ * same port. When mounting the app as a router in another Express app, call
+ * `app.switchboard.provider.attach?.(yourHttpServer)` yourself.
+ */
+export async function listen(app: SwitchboardApp, options: { port?: number; host?: string } = {}): Promise<ListeningServer> {
+  const server = createHttpServer(app);
+  app.switchboard.provider.attach?.(server);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : '127.0.0.1';
+  return {
+    server,
+    port,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    async close() {
+      await app.shutdown();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

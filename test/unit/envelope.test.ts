@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { envelopeSchema, eventNameSchema, payloadBytes } from '../../src/core/envelope.js';
+import { SwitchboardError } from '../../src/core/errors.js';
+
+describe('envelope', () => {
+  it('accepts a well-formed envelope', () => {
+    const envelope = { id: '01J0000000000000000000000', channel: 'orders:1', event: 'status', data: { status: 'shipped' }, seq: 1, ts: 1 };
+    expect(envelopeSchema.parse(envelope)).toEqual(envelope);
+  });
+
+  it.each(['status', 'order.updated', 'a:b', 'x'.repeat(64)])('accepts event name %s', (name) => {
+    expect(eventNameSchema.safeParse(name).success).toBe(true);
+  });
+
+  it.each(['', 'pusher:error', 'pusher_internal:x', 'client-typing', 'has space', 'x'.repeat(65), 'a/b'])('rejects event name %j', (name) => {
+    expect(eventNameSchema.safeParse(name).success).toBe(false);
+  });
+
+  it('rejects bad seq and channel', () => {
+    expect(envelopeSchema.safeParse({ id: 'a', channel: 'orders', event: 'e', data: 1, seq: 1, ts: 1 }).success).toBe(false);
+    expect(envelopeSchema.safeParse({ id: 'a', channel: 'orders:1', event: 'e', data: 1, seq: 0, ts: 1 }).success).toBe(false);
+  });
+
+  it('measures payloads in UTF-8 bytes of their JSON', () => {
+    expect(payloadBytes({ a: 'é' })).toBe(10);
+  });
+});
+
+describe('problem details', () => {
+  it('render a stable code and RFC 9457 fields', () => {
+    const problem = new SwitchboardError('forbidden', 'nope', [{ path: 'x', message: 'y' }]).toProblem();
+    expect(problem).toEqual({ type: 'urn:switchboard:problem:forbidden', title: 'forbidden', status: 403, code: 'forbidden', detail: 'nope', issues: [{ path: 'x', message: 'y' }] });
+  });
+});
