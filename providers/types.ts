@@ -11,14 +11,15 @@
  * to deliver them (the pipeline retries and orders them).
  *
  * Client side (`ClientTransport`): used by the wrapper in src/client/. It wraps the
- * provider's own SDK (pusher-js, ably, supabase-js), loaded lazily, and speaks in
- * provider channel names produced by src/core/provider-names.ts.
+ * provider's own SDK (pusher-js, ably, supabase-js), loaded lazily, and maps
+ * tenant-relative names with src/core/provider-names.ts (see the notes further down).
  */
 import type { Server as HttpServer } from 'node:http';
 import type { Router } from 'express';
 import type { Capabilities } from '../src/core/capabilities.js';
 import type { Envelope, JsonValue } from '../src/core/envelope.js';
-import type { ProviderClientConfig } from '../src/core/token-response.js';
+import type { SwitchboardError } from '../src/core/errors.js';
+import type { ProviderClientConfig, TokenResponse } from '../src/core/token-response.js';
 
 export type ProviderName = 'local' | 'pusher' | 'ably' | 'supabase';
 
@@ -37,6 +38,8 @@ export interface ClientGrant {
   caps: Capabilities;
   /** Epoch ms; provider credentials must not outlive it. */
   expiresAt: number;
+  /** Holder has the `admin` role: may watch its own tenant on the admin page. */
+  admin?: boolean;
 }
 
 export interface ProviderMessage {
@@ -75,6 +78,13 @@ export interface Occupancy {
   presenceMembers?: number;
 }
 
+export interface TenantStats {
+  tenant: string;
+  /** Connections subscribed to at least one channel of the tenant. */
+  connections: number;
+  channels: { channel: string; subscribers: number; presenceMembers?: number }[];
+}
+
 export type WebhookEvent =
   | { kind: 'channel_occupied' | 'channel_vacated'; tenant: string; channel: string }
   | { kind: 'member_added' | 'member_removed'; tenant: string; channel: string; userId: string }
@@ -103,6 +113,8 @@ export interface ServerProvider {
   /** Current presence members of a presence channel, deduplicated by user. */
   presence?(tenant: string, channel: string): Promise<PresenceMember[]>;
   occupancy?(tenant: string, channel: string): Promise<Occupancy>;
+  /** Live per-tenant view for the admin page and metrics; embedded providers know it in-process. */
+  stats?(): TenantStats[];
   /** Verifies a provider webhook's signature and normalizes it; throws `forbidden` when it is not genuine. */
   parseWebhook?(request: WebhookRequest): WebhookEvent[];
   /** Embedded providers serve their WebSocket endpoint on the BFF's own HTTP server. */
@@ -114,42 +126,98 @@ export interface ServerProvider {
 
 // ---------------------------------------------------------------------------
 // Client side
+//
+// A transport wraps one provider SDK (pusher-js, ably, supabase-js) or the BFF's own SSE
+// stream. It is deliberately thin: the wrapper in src/client/ owns everything that must
+// behave the same on every provider — reconnection with backoff, token refresh, event
+// validation, ordering and recovery from history, early access checks. So a transport:
+//   - never retries a lost connection by itself: it reports the drop, and the wrapper
+//     calls `connect()` again after its backoff (disable or cancel the SDK's own retry);
+//   - keeps its subscriptions across `disconnect()`/`connect()` and re-establishes them
+//     on every connect, calling `onSubscribed` each time (the wrapper then recovers
+//     missed events from history);
+//   - maps tenant-relative names to provider names with the pure functions of
+//     src/core/provider-names.ts, exactly as the server does;
+//   - hands over server events unparsed (`onEvent(payload)`): the wrapper validates them;
+//   - must only be loaded lazily (`await import('pusher-js')` inside `connect()`), so
+//     the SDK stays out of the wrapper's main bundle.
 
-export type TransportState = 'connecting' | 'connected' | 'disconnected' | 'failed';
+/**
+ * The part of `POST /v1/token`'s answer a transport needs. The wrapper checks only the
+ * provider's `name`; each transport parses its own options (`providerClientConfigSchema`'s
+ * branch for it) in its lazily loaded chunk.
+ */
+export type ClientTokenInfo = Pick<TokenResponse, 'token' | 'expiresAt' | 'tenant' | 'user'> & {
+  provider: { name: ProviderName; [option: string]: unknown };
+};
+
+export interface TransportTarget {
+  /** Tenant-relative name, e.g. `chat:general`. */
+  channel: string;
+  /** The namespace has presence (Pusher: a `presence-` channel; Ably/Supabase: presence enabled). */
+  presence: boolean;
+}
 
 export interface TransportChannelHandlers {
-  /** A server-published event; `payload` is the wire form of the envelope. */
-  onEvent(event: string, payload: unknown): void;
+  /** A server-published event: the envelope as it came off the wire, not yet validated. */
+  onEvent(payload: unknown): void;
   /** A client event (whisper) from another member; `event` has no `client-` prefix. */
-  onClientEvent(event: string, data: unknown, userId: string | undefined): void;
-  /** The full member list after every change, deduplicated by user id. */
+  onClientEvent(event: string, data: unknown, from: string | undefined): void;
+  /** The full member list after the initial sync and after every change, deduplicated by user id. */
   onPresence(members: PresenceMember[]): void;
+  /** The subscription is live: after the first subscribe and again after every reconnect. */
   onSubscribed(): void;
-  onError(error: { code: string; message: string }): void;
+  /** The provider refused or lost the subscription; the transport does not retry it. */
+  onError(error: SwitchboardError): void;
 }
 
 export interface TransportSubscription {
-  whisper(event: string, data: JsonValue): void;
+  /** Sends a client event (name without `client-`); false when the subscription is not live. */
+  whisper(event: string, data: JsonValue): boolean;
   unsubscribe(): void;
 }
 
+export interface TransportFeatures {
+  presence: boolean;
+  clientEvents: boolean;
+  /**
+   * Where a presence member's `info` comes from: `token` = the BFF signs it from the
+   * capability token (Pusher protocol; the client cannot add to it); `client` = the
+   * client sends it when entering (Ably, Supabase).
+   */
+  presenceInfo: 'token' | 'client';
+}
+
 export interface ClientTransport {
-  readonly state: TransportState;
-  onStateChange(listener: (state: TransportState, error?: Error) => void): () => void;
-  subscribe(providerChannel: string, presence: boolean, handlers: TransportChannelHandlers): TransportSubscription;
-  /** Swaps in fresh provider credentials after a token refresh, keeping subscriptions. */
-  updateConfig(config: ProviderClientConfig): void;
-  /** Drops and re-opens the connection (used after network changes and in tests). */
-  reconnect(): void;
+  /** e.g. `pusher`, `sse`; shown as `rt.connection.transport`. */
+  readonly kind: string;
+  readonly features: TransportFeatures;
+  /**
+   * Opens the connection; resolves once connected, rejects with a SwitchboardError when it
+   * could not. Subscriptions made before are (re)established once connected. Errors with
+   * code `forbidden` mean the provider refused this client for good (bad key, app
+   * disabled): the wrapper stops retrying. Any other code is retried with backoff.
+   */
+  connect(): Promise<void>;
+  /** Drops the connection, keeping subscriptions registered for the next `connect()`. */
+  disconnect(): void;
+  /** An established connection was lost (not reported after `disconnect()`/`close()`). Codes as for `connect()`. */
+  onDrop(listener: (error: SwitchboardError) => void): () => void;
+  /** `presenceInfo` is only used by transports whose `features.presenceInfo` is `client`. */
+  subscribe(target: TransportTarget, handlers: TransportChannelHandlers, presenceInfo?: Record<string, JsonValue>): TransportSubscription;
+  /** A refreshed token: Ably re-authorizes, Supabase calls `setAuth`; Pusher authorizes per subscribe, so nothing. */
+  updateToken(token: ClientTokenInfo): void;
   close(): void;
 }
 
 export interface TransportContext {
-  /** BFF base URL, for channel authorization. */
+  /** BFF base URL, e.g. `https://app.example/rt`, no trailing slash. */
   baseUrl: string;
-  /** Current capability token (refreshed by the wrapper). */
-  token(): Promise<string>;
+  /** The current capability token; `refresh` forces a new one (after a 401). */
+  token(refresh?: boolean): Promise<ClientTokenInfo>;
   fetch: typeof fetch;
+  /** How long one connection attempt may take before `connect()` rejects. */
+  connectTimeoutMs: number;
 }
 
-export type TransportFactory = (config: ProviderClientConfig, context: TransportContext) => Promise<ClientTransport>;
+export type TransportFactory = (token: ClientTokenInfo, context: TransportContext) => ClientTransport;

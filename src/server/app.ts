@@ -7,14 +7,20 @@ import { combineSessionVerifiers, DevSessions, type SessionVerifier } from './au
 import type { Authenticate, SwitchboardContext } from './context.js';
 import { bearerToken } from './http/bearer.js';
 import { notFound, problemHandler } from './http/problem.js';
+import { createEventHub } from './log/hub.js';
+import { DEFAULT_READER_LIMITS, ReaderLimits, type ReaderLimitOptions } from './log/reader-limits.js';
 import type { EventStore } from './log/store.js';
 import type { Logger } from './logger.js';
+import type { DeliveryTuning } from './publish/delivery.js';
 import { createPublishPipeline } from './publish/pipeline.js';
 import { channelInfoRoutes } from './routes/channel-info.js';
 import { devSessionRoutes } from './routes/dev-session.js';
 import { healthRoutes } from './routes/health.js';
+import { historyRoutes } from './routes/history.js';
+import { DEFAULT_POLL_OPTIONS, pollRoutes, type PollOptions } from './routes/poll.js';
 import { publishRoutes } from './routes/publish.js';
 import { pusherAuthRoutes } from './routes/pusher-auth.js';
+import { DEFAULT_STREAM_OPTIONS, streamRoutes, type StreamOptions } from './routes/stream.js';
 import { tokenRoutes } from './routes/token.js';
 import { CapabilityTokens } from './tokens/capability-token.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
@@ -34,6 +40,10 @@ export interface ServerOptions {
   /** Replaces session-JWT verification with the library user's own authentication. */
   authenticate?: Authenticate;
   publicUrl?: string;
+  /** Provider delivery: timeout, retry backoff, circuit breaker (see publish/delivery.ts). */
+  delivery?: Partial<DeliveryTuning>;
+  /** SSE / long-poll: heartbeat, poll timeout, open streams per user and tenant. */
+  logReaders?: { stream?: Partial<StreamOptions>; poll?: Partial<PollOptions>; limits?: Partial<ReaderLimitOptions> };
 }
 
 export type SwitchboardApp = Express & {
@@ -51,6 +61,8 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   if (!options.authenticate && !options.sessionVerifier && !devSessions) {
     throw new Error('No end-user authentication configured: set AUTH_JWKS_URL or AUTH_JWT_SECRET, or pass authenticate');
   }
+  const hub = createEventHub(options.store, options.logger);
+  const readerLimits = new ReaderLimits({ ...DEFAULT_READER_LIMITS, ...options.logReaders?.limits });
   const ctx: SwitchboardContext = {
     config: options.config,
     provider: options.provider,
@@ -60,6 +72,8 @@ export function createServer(options: ServerOptions): SwitchboardApp {
       provider: options.provider,
       namespaces: options.config.namespaces,
       logger: options.logger,
+      hub,
+      tuning: options.delivery,
     }),
     signingKeys: options.signingKeys,
     tokens: new CapabilityTokens(options.signingKeys, options.tokenTtlSeconds ?? 3600),
@@ -81,6 +95,9 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   app.use(tokenRoutes(ctx));
   app.use(pusherAuthRoutes(ctx));
   app.use(publishRoutes(ctx));
+  app.use(historyRoutes(ctx));
+  app.use(streamRoutes(ctx, hub, readerLimits, { ...DEFAULT_STREAM_OPTIONS, ...options.logReaders?.stream }));
+  app.use(pollRoutes(ctx, hub, readerLimits, { ...DEFAULT_POLL_OPTIONS, ...options.logReaders?.poll }));
   app.use(channelInfoRoutes(ctx));
   if (devSessions) app.use(devSessionRoutes(devSessions));
   if (options.provider.routes) app.use(options.provider.routes());
@@ -92,6 +109,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     async shutdown() {
       accepting = false;
       await ctx.pipeline.close();
+      await hub.close();
       await ctx.provider.close();
       await ctx.store.close();
     },

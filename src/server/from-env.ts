@@ -2,6 +2,7 @@
  * Builds a complete server from the environment: what `switchboard serve` and `npm start` run.
  */
 import type { ServerProvider } from '../../providers/types.js';
+import type { AppConfig } from '../core/config.js';
 import { createLocalProvider, localProviderOptionsFromEnv } from '../../providers/local/index.js';
 import { createPusherProvider, pusherProviderOptionsFromEnv } from '../../providers/pusher/index.js';
 import { createServer, type ServerOptions, type SwitchboardApp } from './app.js';
@@ -16,12 +17,12 @@ import { loadSigningKeys } from './tokens/signing-keys.js';
 /** Dev-only admin key so the README walkthrough works on a fresh clone. */
 export const DEV_ADMIN_KEY = 'dev-admin-key-change-me';
 
-function createProvider(env: Env, source: NodeJS.ProcessEnv): ServerProvider {
+function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppConfig): ServerProvider {
   switch (env.SWITCHBOARD_PROVIDER) {
     case 'local':
       return createLocalProvider(localProviderOptionsFromEnv(source));
     case 'pusher':
-      return createPusherProvider(pusherProviderOptionsFromEnv(source));
+      return createPusherProvider({ ...pusherProviderOptionsFromEnv(source), namespaces: config.namespaces });
   }
 }
 
@@ -50,9 +51,10 @@ export async function createServerFromEnv(
           nameClaim: env.AUTH_NAME_CLAIM,
         })
       : undefined;
+  const config = await loadAppConfig(env.SWITCHBOARD_CONFIG);
   const app = createServer({
-    config: await loadAppConfig(env.SWITCHBOARD_CONFIG),
-    provider: createProvider(env, source),
+    config,
+    provider: createProvider(env, source, config),
     store: await createEventStore({ kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL }),
     signingKeys,
     apiKeys: parseApiKeys(env.SWITCHBOARD_API_KEYS, adminKeys),

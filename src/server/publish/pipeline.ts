@@ -1,7 +1,8 @@
 /**
- * validate -> append to the event log (dedupe on id, assign seq) -> hand to the provider.
- * A publish accepted into the log is never lost: when the provider does not take it,
- * the answer says `accepted` and delivery is retried.
+ * validate -> append to the event log (dedupe on id, assign seq) -> wake readers ->
+ * hand to the provider. A publish accepted into the log is never lost: when the provider
+ * does not take it within the request the answer says `accepted` and the delivery queue
+ * keeps retrying, in per-channel order, also after a restart (see delivery.ts).
  */
 import { ulid } from 'ulid';
 import { z } from 'zod';
@@ -10,8 +11,11 @@ import { eventIdSchema, eventNameSchema, jsonValueSchema, payloadBytes } from '.
 import { SwitchboardError } from '../../core/errors.js';
 import { resolveChannel, type Namespaces } from '../../core/namespaces.js';
 import type { ServerProvider } from '../../../providers/types.js';
+import type { EventHub } from '../log/hub.js';
 import type { Logger } from '../logger.js';
 import type { EventStore, Retention } from '../log/store.js';
+import { DEFAULT_DELIVERY_TUNING, DeliveryQueue, type DeliveryTuning } from './delivery.js';
+import type { CircuitState } from './circuit-breaker.js';
 
 export const publishMessageSchema = z
   .object({
@@ -43,6 +47,7 @@ export function retentionFor(rules: Namespaces[string]): Retention {
 
 export interface PublishPipeline {
   publish(tenant: string, messages: PublishMessage[]): Promise<PublishOutcome[]>;
+  /** Stops retries and timers, lets in-flight provider calls finish briefly; pending events stay in the store. */
   close(): Promise<void>;
 }
 
@@ -51,12 +56,34 @@ export interface PipelineOptions {
   provider: ServerProvider;
   namespaces: Namespaces;
   logger: Logger;
+  /** Readers (SSE, long-poll) woken after each append. */
+  hub?: EventHub;
+  /** Shorthand for `tuning.providerTimeoutMs`. */
   providerTimeoutMs?: number;
+  tuning?: Partial<DeliveryTuning>;
+  /** For tests: the jitter source. */
+  random?: () => number;
 }
 
-export function createPublishPipeline(options: PipelineOptions): PublishPipeline {
-  const { store, provider, namespaces, logger } = options;
-  const timeoutMs = options.providerTimeoutMs ?? 5000;
+export interface DeliveringPipeline extends PublishPipeline {
+  readonly circuitState: CircuitState;
+  /** Looks up channels pending delivery now (also runs on start and periodically). */
+  resume(): Promise<void>;
+}
+
+export function createPublishPipeline(options: PipelineOptions): DeliveringPipeline {
+  const { store, provider, namespaces, hub } = options;
+  const tuning: DeliveryTuning = {
+    ...DEFAULT_DELIVERY_TUNING,
+    ...options.tuning,
+    ...(options.providerTimeoutMs === undefined ? {} : { providerTimeoutMs: options.providerTimeoutMs }),
+  };
+  const delivery = new DeliveryQueue({ store, provider, logger: options.logger, tuning, random: options.random });
+  const stopRemote = hub?.onRemoteAppend((notice) => {
+    delivery.enqueue(notice);
+    delivery.kick();
+  });
+  delivery.start();
 
   function validate(message: PublishMessage): Retention {
     const { rules } = resolveChannel(namespaces, message.channel);
@@ -69,10 +96,14 @@ export function createPublishPipeline(options: PipelineOptions): PublishPipeline
   }
 
   return {
+    get circuitState() {
+      return delivery.circuitState;
+    },
+    resume: () => delivery.sweep(),
     async publish(tenant, messages) {
       const retentions = messages.map(validate);
       const outcomes: PublishOutcome[] = [];
-      const fresh = [];
+      const fresh: { index: number; channel: string; seq: number }[] = [];
       for (const [index, message] of messages.entries()) {
         const { envelope, duplicate } = await store.append({
           tenant,
@@ -84,20 +115,23 @@ export function createPublishPipeline(options: PipelineOptions): PublishPipeline
           retention: retentions[index] as Retention,
         });
         outcomes.push({ id: envelope.id, seq: envelope.seq, status: duplicate ? 'duplicate' : 'accepted' });
-        if (!duplicate) fresh.push({ outcome: outcomes.length - 1, message: { tenant, envelope, excludeSocketId: message.socketId } });
+        if (duplicate) continue;
+        hub?.notify({ tenant, channel: envelope.channel, seq: envelope.seq, envelope });
+        delivery.enqueue({ tenant, channel: envelope.channel }, envelope.seq, message.socketId);
+        fresh.push({ index, channel: envelope.channel, seq: envelope.seq });
       }
       if (fresh.length === 0) return outcomes;
-      try {
-        for (let start = 0; start < fresh.length; start += provider.limits.maxBatchSize) {
-          const chunk = fresh.slice(start, start + provider.limits.maxBatchSize);
-          await provider.publish(chunk.map((item) => item.message), AbortSignal.timeout(timeoutMs));
-          for (const item of chunk) (outcomes[item.outcome] as PublishOutcome).status = 'delivered';
-        }
-      } catch (error) {
-        logger.warn({ provider: provider.name, err: error }, 'provider publish failed; events stay in the log');
+      const waits = fresh.map(({ channel, seq }) => delivery.waitFor({ tenant, channel }, seq));
+      delivery.kick();
+      const delivered = await Promise.all(waits);
+      for (const [position, { index }] of fresh.entries()) {
+        if (delivered[position]) (outcomes[index] as PublishOutcome).status = 'delivered';
       }
       return outcomes;
     },
-    async close() {},
+    async close() {
+      stopRemote?.();
+      await delivery.close();
+    },
   };
 }

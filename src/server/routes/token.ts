@@ -9,6 +9,9 @@ import { jsonBody } from '../http/body.js';
 import { publicOrigin } from '../http/origin.js';
 
 /** A client may ask for fewer caps than its roles grant, never more. No tenant here: it comes from the session. */
+/** Identities with this role may watch their own tenant on the admin page. */
+export const ADMIN_ROLE = 'admin';
+
 const tokenRequestSchema = z.object({ caps: capabilitiesSchema.optional() }).strict();
 
 export function capabilitiesOf(identity: Identity, config: AppConfig) {
@@ -27,7 +30,7 @@ export function tokenRoutes(ctx: SwitchboardContext): Router {
     const body = parseInput(tokenRequestSchema, req.body ?? {}, 'token request');
     const granted = capabilitiesOf(identity, ctx.config);
     const caps = body.caps ? narrowCapabilities(granted, body.caps) : granted;
-    const grant = { tenant: identity.tenant, user: identity.user, info: identity.info, caps };
+    const grant = { tenant: identity.tenant, user: identity.user, info: identity.info, caps, admin: identity.roles.includes(ADMIN_ROLE) };
     const { token, expiresAt } = await ctx.tokens.mint(grant);
     const provider = await ctx.provider.clientConfig({ ...grant, expiresAt }, { publicUrl: publicOrigin(req, ctx.publicUrl) });
     res.setHeader('Cache-Control', 'no-store');

@@ -22,6 +22,7 @@ const claimsSchema = z.object({
   exp: z.number().int(),
   caps: capabilitiesSchema,
   info: z.record(z.string(), jsonValueSchema).default({}),
+  adm: z.literal(true).optional(),
 });
 
 export interface MintedToken {
@@ -39,7 +40,7 @@ export class CapabilityTokens {
     const nowSeconds = Math.floor(Date.now() / 1000);
     const exp = nowSeconds + this.ttlSeconds;
     const { signer } = this.keys;
-    const token = await new SignJWT({ tid: grant.tenant, caps: grant.caps, info: grant.info })
+    const token = await new SignJWT({ tid: grant.tenant, caps: grant.caps, info: grant.info, ...(grant.admin ? { adm: true } : {}) })
       .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'JWT' })
       .setIssuer(TOKEN_ISSUER)
       .setAudience(TOKEN_AUDIENCE)
@@ -68,7 +69,7 @@ export class CapabilityTokens {
         algorithms: [key.alg],
       });
       const claims = claimsSchema.parse(payload);
-      return { tenant: claims.tid, user: claims.sub, caps: claims.caps, info: claims.info, expiresAt: claims.exp * 1000 };
+      return { tenant: claims.tid, user: claims.sub, caps: claims.caps, info: claims.info, expiresAt: claims.exp * 1000, admin: claims.adm === true };
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw new SwitchboardError('token_expired', 'Capability token has expired');
       throw new SwitchboardError('unauthenticated', 'Invalid capability token');

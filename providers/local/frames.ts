@@ -1,0 +1,40 @@
+/**
+ * Server -> client WebSocket frames, built once and shared by every recipient.
+ * Server frames are unmasked (RFC 6455 §5.1), so one Buffer is valid for every socket.
+ */
+
+/** One unfragmented text frame holding `json`. */
+export function textFrame(json: string): Buffer {
+  const length = Buffer.byteLength(json, 'utf8');
+  const header = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + length);
+  frame[0] = 0x81; // FIN + text opcode
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  frame.write(json, header, 'utf8');
+  return frame;
+}
+
+/** A protocol message whose `data` is JSON-encoded into a string, as Pusher servers send it. */
+export function eventFrame(event: string, data: unknown, channel?: string): Buffer {
+  const message: Record<string, unknown> = { event };
+  if (channel !== undefined) message.channel = channel;
+  message.data = typeof data === 'string' ? data : JSON.stringify(data);
+  return textFrame(JSON.stringify(message));
+}
+
+export function errorFrame(code: number | null, message: string): Buffer {
+  return eventFrame('pusher:error', { code, message });
+}
+
+export function subscriptionErrorFrame(channel: string, type: string, error: string, status: number): Buffer {
+  return eventFrame('pusher:subscription_error', { type, error, status }, channel);
+}

@@ -1,0 +1,183 @@
+/**
+ * Channel state of the local server: who is subscribed where, presence members, fan-out.
+ * It knows nothing about sockets; a `Peer` only has to queue frames.
+ */
+import type { JsonValue } from '../../src/core/envelope.js';
+import type { PresenceMember } from '../types.js';
+import { isPresenceChannel } from '../pusher-protocol/index.js';
+import { eventFrame } from './frames.js';
+
+export interface Peer {
+  readonly socketId: string;
+  readonly subscriptions: Map<string, Subscription>;
+  enqueue(frame: Buffer): void;
+}
+
+interface Member {
+  info: JsonValue | undefined;
+  /** Sockets of this user on the channel; the member leaves when it drops to 0. */
+  sockets: number;
+}
+
+interface ChannelState {
+  readonly name: string;
+  readonly presence: boolean;
+  readonly subscribers: Map<Peer, Subscription>;
+  readonly members: Map<string, Member>;
+}
+
+export interface Subscription {
+  readonly channel: string;
+  readonly userId: string | undefined;
+  /** Full event names (`client-…`) this subscriber may send, from its signed channel_data. */
+  readonly clientEvents: ReadonlySet<string>;
+}
+
+export interface SubscribeRequest {
+  userId: string | undefined;
+  userInfo: JsonValue | undefined;
+  clientEvents: ReadonlySet<string>;
+}
+
+export type SubscribeResult = { ok: true } | { ok: false; reason: 'too_many_channels' | 'presence_full' | 'missing_user' };
+
+export interface ChannelInfo {
+  subscriptionCount: number;
+  userCount: number | undefined;
+}
+
+export interface HubLimits {
+  maxChannelsPerConnection: number;
+  presenceMaxMembers: number;
+}
+
+function memberInfo(info: JsonValue | undefined): Record<string, JsonValue> {
+  return info !== null && typeof info === 'object' && !Array.isArray(info) ? info : {};
+}
+
+export class Hub {
+  private readonly channels = new Map<string, ChannelState>();
+
+  constructor(private readonly limits: HubLimits) {}
+
+  subscribe(peer: Peer, name: string, request: SubscribeRequest): SubscribeResult {
+    const existing = peer.subscriptions.get(name);
+    if (existing && existing.userId !== request.userId) this.unsubscribe(peer, name);
+    if (!existing && peer.subscriptions.size >= this.limits.maxChannelsPerConnection) return { ok: false, reason: 'too_many_channels' };
+
+    const presence = isPresenceChannel(name);
+    if (presence && request.userId === undefined) return { ok: false, reason: 'missing_user' };
+    let channel = this.channels.get(name);
+    const userId = request.userId;
+    if (presence && userId !== undefined && !channel?.members.has(userId) && (channel?.members.size ?? 0) >= this.limits.presenceMaxMembers) {
+      return { ok: false, reason: 'presence_full' };
+    }
+    if (!channel) {
+      channel = { name, presence, subscribers: new Map(), members: new Map() };
+      this.channels.set(name, channel);
+    }
+    const subscription: Subscription = { channel: name, userId, clientEvents: request.clientEvents };
+    const resubscribe = channel.subscribers.has(peer);
+    channel.subscribers.set(peer, subscription);
+    peer.subscriptions.set(name, subscription);
+
+    if (!presence || userId === undefined) {
+      peer.enqueue(eventFrame('pusher_internal:subscription_succeeded', '{}', name));
+      return { ok: true };
+    }
+    let member = channel.members.get(userId);
+    const joined = member === undefined;
+    if (!member) {
+      member = { info: request.userInfo, sockets: 0 };
+      channel.members.set(userId, member);
+    }
+    if (!resubscribe) member.sockets += 1;
+    peer.enqueue(eventFrame('pusher_internal:subscription_succeeded', { presence: this.presenceData(channel) }, name));
+    if (joined) {
+      const added = eventFrame('pusher_internal:member_added', { user_id: userId, user_info: request.userInfo ?? {} }, name);
+      this.fanOut(channel, added, peer);
+    }
+    return { ok: true };
+  }
+
+  unsubscribe(peer: Peer, name: string): void {
+    const subscription = peer.subscriptions.get(name);
+    if (!subscription) return;
+    peer.subscriptions.delete(name);
+    const channel = this.channels.get(name);
+    if (!channel) return;
+    channel.subscribers.delete(peer);
+    const userId = subscription.userId;
+    if (channel.presence && userId !== undefined) {
+      const member = channel.members.get(userId);
+      if (member && --member.sockets <= 0) {
+        channel.members.delete(userId);
+        this.fanOut(channel, eventFrame('pusher_internal:member_removed', { user_id: userId }, name), undefined);
+      }
+    }
+    if (channel.subscribers.size === 0) this.channels.delete(name);
+  }
+
+  removePeer(peer: Peer): void {
+    for (const name of [...peer.subscriptions.keys()]) this.unsubscribe(peer, name);
+  }
+
+  /** Queues one pre-built frame for every subscriber except `exclude`; returns how many got it. */
+  publish(name: string, frame: Buffer, exclude?: Peer): number {
+    const channel = this.channels.get(name);
+    return channel ? this.fanOut(channel, frame, exclude) : 0;
+  }
+
+  has(name: string): boolean {
+    return this.channels.has(name);
+  }
+
+  info(name: string): ChannelInfo | undefined {
+    const channel = this.channels.get(name);
+    if (!channel) return undefined;
+    return { subscriptionCount: channel.subscribers.size, userCount: channel.presence ? channel.members.size : undefined };
+  }
+
+  members(name: string): PresenceMember[] {
+    const channel = this.channels.get(name);
+    if (!channel) return [];
+    return [...channel.members].map(([id, member]) => ({ id, info: memberInfo(member.info) }));
+  }
+
+  /** Occupied channel names, optionally filtered by prefix. */
+  *names(prefix = ''): Iterable<string> {
+    for (const name of this.channels.keys()) if (name.startsWith(prefix)) yield name;
+  }
+
+  /** Every occupied channel with its subscribers, for per-tenant statistics. */
+  *entries(): Iterable<{ name: string; peers: Iterable<Peer>; info: ChannelInfo }> {
+    for (const channel of this.channels.values()) {
+      yield {
+        name: channel.name,
+        peers: channel.subscribers.keys(),
+        info: { subscriptionCount: channel.subscribers.size, userCount: channel.presence ? channel.members.size : undefined },
+      };
+    }
+  }
+
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
+  private fanOut(channel: ChannelState, frame: Buffer, exclude: Peer | undefined): number {
+    let delivered = 0;
+    for (const peer of channel.subscribers.keys()) {
+      if (peer === exclude) continue;
+      peer.enqueue(frame);
+      delivered++;
+    }
+    return delivered;
+  }
+
+  private presenceData(channel: ChannelState): { ids: string[]; hash: Record<string, JsonValue>; count: number } {
+    const ids = [...channel.members.keys()];
+    // fromEntries defines own properties, so a user id like "__proto__" stays data.
+    const hash = Object.fromEntries([...channel.members].map(([id, member]) => [id, member.info ?? {}])) as Record<string, JsonValue>;
+    return { ids, hash, count: ids.length };
+  }
+}

@@ -1,0 +1,125 @@
+import { z } from 'zod';
+
+export const DEV_APP_ID = 'switchboard';
+export const DEV_APP_KEY = 'switchboard-key';
+export const DEV_APP_SECRET = 'switchboard-secret';
+
+export interface LocalProviderOptions {
+  appId: string;
+  key: string;
+  /** HMAC secret for channel authorization and the HTTP API. Never logged. */
+  secret: string;
+  maxConnections: number;
+  maxChannelsPerConnection: number;
+  presenceMaxMembers: number;
+  /** Client events a connection may send per second (Pusher: 10); excess gets `pusher:error` 4301. */
+  clientEventRate: number;
+  /** Largest WebSocket frame a client may send. */
+  maxFrameBytes: number;
+  /** Largest JSON `data` accepted by `publish` (ServerProvider limit). */
+  maxPayloadBytes: number;
+  /** Largest `data` string accepted by the Pusher HTTP API (Pusher: 10 KB). */
+  apiMaxDataBytes: number;
+  /** Largest HTTP API request body. */
+  apiMaxBodyBytes: number;
+  /** Sent in the handshake; the server pings a client that stayed silent this long. */
+  activityTimeoutSeconds: number;
+  /** After a server ping, how long the client has to answer before it is closed with 4201. */
+  pongTimeoutSeconds: number;
+  /** Outgoing bytes a connection may have queued before it is closed as a slow consumer. */
+  maxBufferedBytes: number;
+  /**
+   * Under continuous traffic, the longest a frame waits so that several events share one
+   * write per socket (see outbox.ts). 0 = flush on every event-loop turn.
+   */
+  maxFlushDelayMs: number;
+  /** Channel-authorization expiry checks; tests override it. */
+  now: () => number;
+}
+
+export const DEFAULT_LOCAL_OPTIONS: LocalProviderOptions = {
+  appId: DEV_APP_ID,
+  key: DEV_APP_KEY,
+  secret: DEV_APP_SECRET,
+  maxConnections: 10_000,
+  maxChannelsPerConnection: 100,
+  presenceMaxMembers: 100,
+  clientEventRate: 10,
+  maxFrameBytes: 32 * 1024,
+  maxPayloadBytes: 64 * 1024,
+  apiMaxDataBytes: 10 * 1024,
+  apiMaxBodyBytes: 1024 * 1024,
+  activityTimeoutSeconds: 30,
+  pongTimeoutSeconds: 30,
+  maxBufferedBytes: 8 * 1024 * 1024,
+  maxFlushDelayMs: 5,
+  now: Date.now,
+};
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max).optional();
+const seconds = z.coerce.number().positive().max(3600).optional();
+const credential = (pattern: RegExp) => z.string().regex(pattern).optional();
+
+const envSchema = z.object({
+  NODE_ENV: z.string().optional(),
+  LOCAL_APP_ID: credential(/^[A-Za-z0-9_-]{1,64}$/),
+  LOCAL_APP_KEY: credential(/^[A-Za-z0-9_-]{1,64}$/),
+  LOCAL_APP_SECRET: z.string().min(8).max(256).optional(),
+  LOCAL_MAX_CONNECTIONS: int(1, 10_000_000),
+  LOCAL_MAX_CHANNELS_PER_CONNECTION: int(1, 100_000),
+  LOCAL_PRESENCE_MAX_MEMBERS: int(1, 100_000),
+  LOCAL_CLIENT_EVENT_RATE: int(1, 100_000),
+  LOCAL_MAX_FRAME_BYTES: int(1024, 16 * 1024 * 1024),
+  LOCAL_MAX_PAYLOAD_BYTES: int(1, 16 * 1024 * 1024),
+  LOCAL_API_MAX_DATA_BYTES: int(1, 16 * 1024 * 1024),
+  LOCAL_API_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024),
+  LOCAL_ACTIVITY_TIMEOUT_SECONDS: seconds,
+  LOCAL_PONG_TIMEOUT_SECONDS: seconds,
+  LOCAL_MAX_BUFFERED_BYTES: int(64 * 1024, 1024 * 1024 * 1024),
+  LOCAL_MAX_FLUSH_DELAY_MS: z.coerce.number().min(0).max(1000).optional(),
+});
+
+/**
+ * Reads the local provider's settings from the environment. Outside production the
+ * credentials default to well-known dev values; in production they must be set and differ.
+ */
+export function localProviderOptionsFromEnv(env: Record<string, string | undefined> = process.env): LocalProviderOptions {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new Error(`Invalid ${String(issue?.path[0] ?? 'LOCAL_* setting')}: ${issue?.message ?? 'invalid value'}`);
+  }
+  const e = result.data;
+  if (e.NODE_ENV === 'production') {
+    const defaults: [string, string | undefined, string][] = [
+      ['LOCAL_APP_ID', e.LOCAL_APP_ID, DEV_APP_ID],
+      ['LOCAL_APP_KEY', e.LOCAL_APP_KEY, DEV_APP_KEY],
+      ['LOCAL_APP_SECRET', e.LOCAL_APP_SECRET, DEV_APP_SECRET],
+    ];
+    for (const [name, value, devDefault] of defaults) {
+      if (value === undefined || value === devDefault) {
+        throw new Error(`${name} must be set to a non-default value when NODE_ENV=production`);
+      }
+    }
+    if ((e.LOCAL_APP_SECRET ?? '').length < 32) throw new Error('LOCAL_APP_SECRET must be at least 32 characters when NODE_ENV=production');
+  }
+  const d = DEFAULT_LOCAL_OPTIONS;
+  return {
+    ...d,
+    appId: e.LOCAL_APP_ID ?? d.appId,
+    key: e.LOCAL_APP_KEY ?? d.key,
+    secret: e.LOCAL_APP_SECRET ?? d.secret,
+    maxConnections: e.LOCAL_MAX_CONNECTIONS ?? d.maxConnections,
+    maxChannelsPerConnection: e.LOCAL_MAX_CHANNELS_PER_CONNECTION ?? d.maxChannelsPerConnection,
+    presenceMaxMembers: e.LOCAL_PRESENCE_MAX_MEMBERS ?? d.presenceMaxMembers,
+    clientEventRate: e.LOCAL_CLIENT_EVENT_RATE ?? d.clientEventRate,
+    maxFrameBytes: e.LOCAL_MAX_FRAME_BYTES ?? d.maxFrameBytes,
+    maxPayloadBytes: e.LOCAL_MAX_PAYLOAD_BYTES ?? d.maxPayloadBytes,
+    apiMaxDataBytes: e.LOCAL_API_MAX_DATA_BYTES ?? d.apiMaxDataBytes,
+    apiMaxBodyBytes: e.LOCAL_API_MAX_BODY_BYTES ?? d.apiMaxBodyBytes,
+    activityTimeoutSeconds: e.LOCAL_ACTIVITY_TIMEOUT_SECONDS ?? d.activityTimeoutSeconds,
+    pongTimeoutSeconds: e.LOCAL_PONG_TIMEOUT_SECONDS ?? d.pongTimeoutSeconds,
+    maxBufferedBytes: e.LOCAL_MAX_BUFFERED_BYTES ?? d.maxBufferedBytes,
+    maxFlushDelayMs: e.LOCAL_MAX_FLUSH_DELAY_MS ?? d.maxFlushDelayMs,
+  };
+}

@@ -1,0 +1,201 @@
+/**
+ * The WebSocket side of the local server: Pusher protocol v7 on `/app/{key}`.
+ * Connection lifecycle, limits and idle detection live here; channel state in hub.ts,
+ * message handling in protocol-handler.ts.
+ */
+import { randomInt } from 'node:crypto';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { CloseCode, ErrorCode } from './codes.js';
+import { Connection, type ConnectionContext } from './connection.js';
+import { errorFrame, eventFrame, textFrame } from './frames.js';
+import type { Hub } from './hub.js';
+import type { LocalProviderOptions } from './options.js';
+import { Outbox } from './outbox.js';
+import { handleClientFrame, type ProtocolContext } from './protocol-handler.js';
+
+const APP_PATH = /^\/app\/([^/?]+)$/;
+const SUPPORTED_PROTOCOLS = new Set(['5', '6', '7']);
+const PING_FRAME = textFrame(JSON.stringify({ event: 'pusher:ping', data: '{}' }));
+/** ws closes connections sending frames past this; between maxFrameBytes and it clients get a `pusher:error`. */
+const HARD_FRAME_FACTOR = 4;
+const SHUTDOWN_GRACE_MS = 1_000;
+
+export interface SocketServerStats {
+  connections: number;
+}
+
+export class SocketServer {
+  private readonly connections = new Map<string, Connection>();
+  private readonly wss: WebSocketServer;
+  private readonly outbox: Outbox;
+  private readonly detachers: (() => void)[] = [];
+  private readonly connectionContext: ConnectionContext;
+  private readonly protocol: ProtocolContext;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly options: LocalProviderOptions,
+    private readonly hub: Hub,
+  ) {
+    this.outbox = new Outbox(options.maxFlushDelayMs);
+    this.wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      clientTracking: false,
+      maxPayload: options.maxFrameBytes * HARD_FRAME_FACTOR,
+    });
+    this.connectionContext = {
+      outbox: this.outbox,
+      maxBufferedBytes: options.maxBufferedBytes,
+      clientEventRate: options.clientEventRate,
+      onOverflow: (connection) => this.drop(connection, CloseCode.reconnect, 'Slow consumer: send buffer overflowed'),
+    };
+    this.protocol = { options, hub };
+  }
+
+  get stats(): SocketServerStats {
+    return { connections: this.connections.size };
+  }
+
+  connection(socketId: string): Connection | undefined {
+    return this.connections.get(socketId);
+  }
+
+  attach(server: HttpServer): void {
+    const listener = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      if (this.handleUpgrade(request, socket, head)) return;
+      // Other upgrade handlers may want this path; only when there are none is it ours to refuse.
+      if (server.listenerCount('upgrade') <= 1) socket.destroy();
+    };
+    server.on('upgrade', listener);
+    this.detachers.push(() => server.off('upgrade', listener));
+    this.startSweep();
+  }
+
+  /** Returns false when the path is not a Pusher app path. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const url = request.url ?? '';
+    const queryStart = url.indexOf('?');
+    const match = APP_PATH.exec(queryStart < 0 ? url : url.slice(0, queryStart));
+    if (!match) return false;
+    if (this.closed) {
+      socket.destroy();
+      return true;
+    }
+    let key: string;
+    try {
+      key = decodeURIComponent(match[1] ?? '');
+    } catch {
+      key = match[1] ?? '';
+    }
+    const protocol = new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1)).get('protocol');
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.onOpen(ws, socket, key, protocol));
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const detach of this.detachers.splice(0)) detach();
+    const sockets = [...this.connections.values()].map((connection) => connection.ws);
+    const allClosed = Promise.all(
+      sockets.map((ws) => (ws.readyState === WebSocket.CLOSED ? undefined : new Promise((resolve) => ws.once('close', resolve)))),
+    );
+    for (const connection of [...this.connections.values()]) this.drop(connection, CloseCode.reconnect, 'Server shutting down');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([allClosed, new Promise((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)))]);
+    clearTimeout(timer);
+    for (const ws of sockets) if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
+    this.outbox.close();
+    this.wss.close();
+  }
+
+  private refuse(ws: WebSocket, code: number, message: string): void {
+    ws.send(JSON.stringify({ event: 'pusher:error', data: JSON.stringify({ code, message }) }));
+    ws.close(code, message.slice(0, 120));
+    ws.on('error', () => undefined);
+  }
+
+  private onOpen(ws: WebSocket, raw: Duplex, key: string, protocol: string | null): void {
+    if (key !== this.options.key) return this.refuse(ws, CloseCode.appNotFound, `App key ${key.slice(0, 64)} does not exist`);
+    if (protocol !== null && !SUPPORTED_PROTOCOLS.has(protocol)) {
+      return this.refuse(ws, CloseCode.unsupportedProtocol, 'Unsupported protocol version, use 7');
+    }
+    if (this.connections.size >= this.options.maxConnections) {
+      return this.refuse(ws, CloseCode.overCapacity, 'Over capacity: too many connections');
+    }
+    const now = Date.now();
+    const connection = new Connection(this.newSocketId(), ws, raw, this.connectionContext, now);
+    this.connections.set(connection.socketId, connection);
+    connection.enqueue(
+      eventFrame('pusher:connection_established', {
+        socket_id: connection.socketId,
+        // pusher-js needs a positive number here; the server's own idle check uses the exact value.
+        activity_timeout: Math.max(1, Math.ceil(this.options.activityTimeoutSeconds)),
+      }),
+    );
+    ws.on('message', (data, isBinary) => this.onMessage(connection, data, isBinary));
+    ws.on('close', () => this.forget(connection));
+    // ws reports protocol violations (e.g. frames over maxPayload) here and then closes the socket.
+    ws.on('error', () => undefined);
+  }
+
+  private onMessage(connection: Connection, data: RawData, isBinary: boolean): void {
+    const now = Date.now();
+    connection.lastSeen = now;
+    connection.pingSentAt = undefined;
+    if (!connection.open) return;
+    const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    if (bytes.length > this.options.maxFrameBytes) {
+      connection.enqueue(errorFrame(ErrorCode.frameTooLarge, `Frame of ${bytes.length} bytes exceeds the limit of ${this.options.maxFrameBytes} bytes`));
+      return;
+    }
+    if (isBinary) {
+      connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'Binary frames are not supported; send JSON text frames'));
+      return;
+    }
+    handleClientFrame(this.protocol, connection, bytes.toString('utf8'), now);
+  }
+
+  /** Removes a connection from all state now and closes its socket. Idempotent. */
+  private drop(connection: Connection, code: number, reason: string): void {
+    if (!this.forget(connection)) return;
+    connection.close(code, reason);
+  }
+
+  private forget(connection: Connection): boolean {
+    if (this.connections.get(connection.socketId) !== connection) return false;
+    this.connections.delete(connection.socketId);
+    this.hub.removePeer(connection);
+    return true;
+  }
+
+  private newSocketId(): string {
+    for (;;) {
+      const id = `${randomInt(1, 2 ** 47)}.${randomInt(1, 2 ** 47)}`;
+      if (!this.connections.has(id)) return id;
+    }
+  }
+
+  private startSweep(): void {
+    if (this.sweepTimer) return;
+    const activityMs = this.options.activityTimeoutSeconds * 1000;
+    const pongMs = this.options.pongTimeoutSeconds * 1000;
+    const interval = Math.min(5_000, Math.max(20, Math.min(activityMs, pongMs) / 4));
+    this.sweepTimer = setInterval(() => {
+      const now = Date.now();
+      for (const connection of this.connections.values()) {
+        if (connection.pingSentAt !== undefined) {
+          if (now - connection.pingSentAt >= pongMs) this.drop(connection, CloseCode.pongTimeout, 'Pong reply not received');
+        } else if (now - connection.lastSeen >= activityMs) {
+          connection.pingSentAt = now;
+          connection.enqueue(PING_FRAME);
+        }
+      }
+    }, interval);
+    this.sweepTimer.unref();
+  }
+}

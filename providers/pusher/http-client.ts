@@ -1,0 +1,59 @@
+/** Signed requests to the Pusher HTTP API (pusher-docs rest-api.md). */
+import type { z } from 'zod';
+import { SwitchboardError } from '../../src/core/errors.js';
+import { signRequest } from '../pusher-protocol/index.js';
+import type { PusherProviderOptions } from './options.js';
+
+export interface PusherRequest {
+  method: 'GET' | 'POST';
+  /** Path after `/apps/{app_id}`, e.g. `/batch_events`. */
+  path: string;
+  params?: Record<string, string>;
+  body?: unknown;
+  signal?: AbortSignal;
+}
+
+export class PusherHttpClient {
+  private readonly baseUrl: string;
+
+  constructor(private readonly options: PusherProviderOptions) {
+    const host = options.host ?? `api-${options.cluster}.pusher.com`;
+    const port = options.port === undefined ? '' : `:${options.port}`;
+    this.baseUrl = `${options.useTLS ? 'https' : 'http'}://${host}${port}`;
+  }
+
+  async request<T>(request: PusherRequest, schema: z.ZodType<T>): Promise<T> {
+    const path = `/apps/${this.options.appId}${request.path}`;
+    const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+    const query = signRequest(
+      { key: this.options.key, secret: this.options.secret },
+      { method: request.method, path, ...(request.params ? { params: request.params } : {}), ...(body === undefined ? {} : { body }) },
+    );
+    const fetchImpl = this.options.fetch ?? globalThis.fetch;
+    let response: Response;
+    try {
+      response = await fetchImpl(`${this.baseUrl}${path}?${query}`, {
+        method: request.method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body }),
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
+    } catch (error) {
+      if (request.signal?.aborted) throw error;
+      throw new SwitchboardError('provider_unavailable', `Pusher ${request.method} ${request.path} failed: ${(error as Error).message}`);
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      throw new SwitchboardError('provider_unavailable', `Pusher ${request.method} ${request.path} answered ${response.status}: ${text.slice(0, 200)}`);
+    }
+    let json: unknown;
+    try {
+      json = text === '' ? {} : JSON.parse(text);
+    } catch {
+      throw new SwitchboardError('provider_unavailable', `Pusher ${request.method} ${request.path} answered with invalid JSON`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) throw new SwitchboardError('provider_unavailable', `Pusher ${request.method} ${request.path} answered an unexpected shape`);
+    return parsed.data;
+  }
+}

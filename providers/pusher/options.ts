@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import type { Namespaces } from '../../src/core/namespaces.js';
+
+export interface PusherProviderOptions {
+  appId: string;
+  key: string;
+  /** Never logged. */
+  secret: string;
+  cluster: string;
+  /** HTTP API host; defaults to `api-{cluster}.pusher.com`. */
+  host?: string;
+  port?: number;
+  useTLS: boolean;
+  /**
+   * Decides whether a tenant channel maps to `presence-` or `private-` (its namespace's
+   * `presence` rule). Pass the app config's namespaces; defaults to the built-in ones.
+   */
+  namespaces?: Namespaces;
+  /** Defaults to the global fetch, looked up per call (so test interceptors apply). */
+  fetch?: typeof fetch;
+}
+
+const flag = z
+  .enum(['true', 'false', '1', '0'])
+  .optional()
+  .transform((value) => (value === undefined ? undefined : value === 'true' || value === '1'));
+
+const envSchema = z.object({
+  PUSHER_APP_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be the Pusher app id'),
+  PUSHER_KEY: z.string().min(1).max(128),
+  PUSHER_SECRET: z.string().min(1).max(256),
+  PUSHER_CLUSTER: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be a cluster name such as eu or mt1'),
+  PUSHER_HOST: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'must be a host name without scheme').optional(),
+  PUSHER_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
+  PUSHER_USE_TLS: flag,
+});
+
+export function pusherProviderOptionsFromEnv(env: Record<string, string | undefined> = process.env): PusherProviderOptions {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const name = String(issue?.path[0] ?? 'PUSHER_*');
+    throw new Error(`Invalid ${name}: ${env[name] === undefined ? 'required when SWITCHBOARD_PROVIDER=pusher' : (issue?.message ?? 'invalid value')}`);
+  }
+  const e = result.data;
+  return {
+    appId: e.PUSHER_APP_ID,
+    key: e.PUSHER_KEY,
+    secret: e.PUSHER_SECRET,
+    cluster: e.PUSHER_CLUSTER,
+    ...(e.PUSHER_HOST === undefined ? {} : { host: e.PUSHER_HOST }),
+    ...(e.PUSHER_PORT === undefined ? {} : { port: e.PUSHER_PORT }),
+    useTLS: e.PUSHER_USE_TLS ?? true,
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * Hosted Pusher Channels. Publishes through the signed HTTP API, signs channel
+ * authorizations locally, reads presence and occupancy from the channel info API.
+ *
+ * Unlike `local`, hosted Pusher cannot restrict client events per name: once client
+ * events are enabled for the app, any subscriber of a private/presence channel may send
+ * any `client-*` event. The BFF should treat the namespace's `clientEvents` as advisory
+ * here (or keep client events disabled in the Pusher dashboard).
+ */
+import { z } from 'zod';
+import { SwitchboardError } from '../../src/core/errors.js';
+import { DEFAULT_NAMESPACES, resolveChannel } from '../../src/core/namespaces.js';
+import { toPusherChannel } from '../../src/core/provider-names.js';
+import type { ProviderClientConfig } from '../../src/core/token-response.js';
+import { SOCKET_ID_PATTERN, signChannel } from '../pusher-protocol/index.js';
+import type {
+  ChannelAuthorizationRequest,
+  Occupancy,
+  PresenceMember,
+  ProviderMessage,
+  PusherChannelAuthorization,
+  ServerProvider,
+  WebhookEvent,
+  WebhookRequest,
+} from '../types.js';
+import { PusherHttpClient } from './http-client.js';
+import type { PusherProviderOptions } from './options.js';
+import { parsePusherWebhook } from './webhook.js';
+
+/** Pusher's event data limit (rest-api.md). */
+export const PUSHER_MAX_DATA_BYTES = 10 * 1024;
+/** Room for the envelope around `data` (id ≤128, channel ≤200, event ≤64, seq, ts, keys). */
+const ENVELOPE_HEADROOM_BYTES = 1024;
+export const PUSHER_BATCH_EVENTS = 10;
+const AUTH_ENDPOINT = '/v1/auth/pusher';
+
+const emptySchema = z.object({}).passthrough();
+const usersSchema = z.object({ users: z.array(z.object({ id: z.union([z.string(), z.number()]).transform(String) })) });
+const channelInfoSchema = z.object({
+  occupied: z.boolean(),
+  user_count: z.number().int().optional(),
+  subscription_count: z.number().int().optional(),
+});
+
+export interface PusherProvider extends ServerProvider {
+  readonly name: 'pusher';
+  authorizeChannel(request: ChannelAuthorizationRequest): PusherChannelAuthorization;
+  presence(tenant: string, channel: string): Promise<PresenceMember[]>;
+  occupancy(tenant: string, channel: string): Promise<Occupancy>;
+  parseWebhook(request: WebhookRequest): WebhookEvent[];
+}
+
+export function createPusherProvider(options: PusherProviderOptions): PusherProvider {
+  const credentials = { key: options.key, secret: options.secret };
+  const namespaces = options.namespaces ?? DEFAULT_NAMESPACES;
+  const client = new PusherHttpClient(options);
+  const isPresence = (channel: string): boolean => resolveChannel(namespaces, channel).rules.presence;
+  const nameOf = (tenant: string, channel: string): string => toPusherChannel(tenant, channel, isPresence(channel));
+
+  return {
+    name: 'pusher',
+    limits: { maxPayloadBytes: PUSHER_MAX_DATA_BYTES - ENVELOPE_HEADROOM_BYTES, maxBatchSize: 100 },
+
+    channelName: toPusherChannel,
+
+    async publish(messages: ProviderMessage[], signal: AbortSignal): Promise<void> {
+      signal.throwIfAborted();
+      const batch = messages.map(({ tenant, envelope, excludeSocketId }) => {
+        const data = JSON.stringify(envelope);
+        if (Buffer.byteLength(data, 'utf8') > PUSHER_MAX_DATA_BYTES) {
+          throw new SwitchboardError('payload_too_large', `Event ${envelope.id} is over Pusher's ${PUSHER_MAX_DATA_BYTES}-byte limit`);
+        }
+        return {
+          channel: nameOf(tenant, envelope.channel),
+          name: envelope.event,
+          data,
+          ...(excludeSocketId === undefined ? {} : { socket_id: excludeSocketId }),
+        };
+      });
+      // Sequential chunks keep the order the pipeline handed us.
+      for (let start = 0; start < batch.length; start += PUSHER_BATCH_EVENTS) {
+        const chunk = batch.slice(start, start + PUSHER_BATCH_EVENTS);
+        await client.request({ method: 'POST', path: '/batch_events', body: { batch: chunk }, signal }, emptySchema);
+      }
+    },
+
+    async clientConfig(): Promise<ProviderClientConfig> {
+      return { name: 'pusher', key: options.key, cluster: options.cluster, forceTLS: true, authEndpoint: AUTH_ENDPOINT };
+    },
+
+    authorizeChannel(request: ChannelAuthorizationRequest): PusherChannelAuthorization {
+      const { grant, socketId, channel, providerChannel, presence } = request;
+      if (!SOCKET_ID_PATTERN.test(socketId)) throw new SwitchboardError('invalid_request', 'socket_id must look like 123.456');
+      if (toPusherChannel(grant.tenant, channel, presence) !== providerChannel) {
+        throw new SwitchboardError('forbidden', 'Channel does not belong to the token tenant');
+      }
+      if (!presence) return signChannel(credentials, socketId, providerChannel);
+      const channelData = JSON.stringify({ user_id: grant.user, user_info: grant.info });
+      const signed = signChannel(credentials, socketId, providerChannel, channelData);
+      return { auth: signed.auth, channel_data: channelData };
+    },
+
+    async presence(tenant: string, channel: string): Promise<PresenceMember[]> {
+      const name = toPusherChannel(tenant, channel, true);
+      const { users } = await client.request({ method: 'GET', path: `/channels/${name}/users` }, usersSchema);
+      // Pusher's users API returns ids only; member info is seen by subscribers alone.
+      return users.map((user) => ({ id: user.id, info: {} }));
+    },
+
+    async occupancy(tenant: string, channel: string): Promise<Occupancy> {
+      const presence = isPresence(channel);
+      const name = toPusherChannel(tenant, channel, presence);
+      const info = await client.request(
+        { method: 'GET', path: `/channels/${name}`, params: { info: presence ? 'user_count' : 'subscription_count' } },
+        channelInfoSchema,
+      );
+      if (presence) return { subscribers: info.user_count ?? 0, presenceMembers: info.user_count ?? 0 };
+      // subscription_count is only present when enabled in the Pusher dashboard; otherwise
+      // all we know is whether anyone is subscribed.
+      return { subscribers: info.subscription_count ?? (info.occupied ? 1 : 0) };
+    },
+
+    parseWebhook(request: WebhookRequest): WebhookEvent[] {
+      return parsePusherWebhook(credentials, request);
+    },
+
+    async close(): Promise<void> {},
+  };
+}

@@ -1,0 +1,2 @@
+import { measureClientBundle } from './client-build.js';
+console.log(JSON.stringify(await measureClientBundle(), null, 1));

@@ -1,0 +1,166 @@
+/**
+ * The connection supervisor: one loop that fetches the token, loads and connects the
+ * transport, and after a failure or drop waits (exponential backoff, full jitter,
+ * capped) and tries again — the same on every provider. After repeated failures to
+ * reach the provider it switches to the BFF's SSE stream, when allowed.
+ */
+import { SwitchboardError } from '../core/errors.js';
+import type { ClientTransport, TransportContext } from '../../providers/types.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { toSwitchboardError } from './errors.js';
+import type { Bff } from './http.js';
+import type { ClientToken } from './schemas.js';
+import { isSessionRejected, type TokenManager } from './token-manager.js';
+import { loadTransportFactory, type TransportFactories } from './transports.js';
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected' | 'failed';
+
+export interface SupervisorOptions {
+  bff: Bff;
+  tokens: TokenManager;
+  backoff: BackoffOptions;
+  connectTimeoutMs: number;
+  /** `sse`: use the BFF stream only. */
+  transport: 'auto' | 'sse';
+  /** Failed provider connection attempts before switching to SSE; 0 = never. */
+  fallbackAfterAttempts: number;
+  transports: TransportFactories;
+}
+
+export class Supervisor {
+  state: ConnectionState = 'connecting';
+  error: SwitchboardError | undefined;
+  transport: ClientTransport | undefined;
+  readonly events = new Emitter<{ change: [ConnectionState, SwitchboardError | undefined]; transport: [ClientTransport] }>();
+  private closed = false;
+  private everConnected = false;
+  private refreshToken = false;
+  private interrupt: (() => void) | undefined;
+
+  constructor(private readonly options: SupervisorOptions) {
+    options.tokens.events.on('token', (token) => this.transport?.updateToken(token));
+    options.tokens.events.on('error', (error, fatal) => {
+      if (fatal) this.fail(error);
+    });
+  }
+
+  start(): void {
+    void this.run();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.shutdown();
+    this.set('disconnected', undefined);
+  }
+
+  private get context(): TransportContext {
+    const { bff, tokens, connectTimeoutMs } = this.options;
+    return { baseUrl: bff.baseUrl, fetch: bff.fetch, connectTimeoutMs, token: (refresh) => tokens.get(refresh) };
+  }
+
+  private async run(): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
+      if (attempt > 0) {
+        this.set(this.everConnected ? 'reconnecting' : 'connecting', this.error);
+        await this.sleep(backoffDelay(attempt - 1, this.options.backoff));
+        if (this.closed) return;
+      }
+      let token: ClientToken;
+      try {
+        token = await this.options.tokens.get(this.refreshToken);
+        this.refreshToken = false;
+      } catch (error) {
+        if (isSessionRejected(error)) return this.fail(toSwitchboardError(error));
+        this.error = toSwitchboardError(error);
+        continue;
+      }
+      try {
+        const transport = await this.ensureTransport(token, attempt);
+        if (this.closed) return;
+        await transport.connect();
+        if (this.closed) return;
+        this.everConnected = true;
+        this.set('connected', undefined);
+        this.error = await this.untilDropped(transport);
+        attempt = 0;
+      } catch (error) {
+        this.error = toSwitchboardError(error);
+      }
+      if (this.closed) return;
+      if (this.error?.code === 'forbidden') return this.fail(this.error);
+      if (this.error?.status === 401) this.refreshToken = true;
+    }
+  }
+
+  private async ensureTransport(token: ClientToken, attempt: number): Promise<ClientTransport> {
+    const { fallbackAfterAttempts } = this.options;
+    const useSse =
+      this.options.transport === 'sse' || (fallbackAfterAttempts > 0 && attempt >= fallbackAfterAttempts);
+    if (this.transport && (!useSse || this.transport.kind === 'sse')) return this.transport;
+    let transport: ClientTransport;
+    if (useSse) {
+      // Loaded on demand like provider transports: most apps never need it.
+      transport = (await import('./sse/transport.js')).createSseTransport(token, this.context);
+    } else {
+      try {
+        transport = (await loadTransportFactory(token.provider.name, this.options.transports))(token, this.context);
+      } catch (error) {
+        throw toSwitchboardError(error);
+      }
+    }
+    this.transport?.close();
+    this.transport = transport;
+    this.events.emit('transport', transport);
+    return transport;
+  }
+
+  private untilDropped(transport: ClientTransport): Promise<SwitchboardError | undefined> {
+    return new Promise((resolve) => {
+      const off = transport.onDrop((error) => {
+        off();
+        this.interrupt = undefined;
+        resolve(error);
+      });
+      this.interrupt = () => {
+        off();
+        resolve(undefined);
+      };
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.interrupt = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.interrupt = done;
+    });
+  }
+
+  private fail(error: SwitchboardError): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.error = error;
+    this.shutdown();
+    this.set('failed', error);
+  }
+
+  private shutdown(): void {
+    this.options.tokens.close();
+    this.transport?.close();
+    this.interrupt?.();
+  }
+
+  private set(state: ConnectionState, error: SwitchboardError | undefined): void {
+    if (state === this.state && error === this.error) return;
+    this.state = state;
+    this.error = error;
+    this.events.emit('change', state, error);
+  }
+}

@@ -1,0 +1,135 @@
+/** `connect()`: the entry point of the client wrapper. */
+import { parseChannelName } from '../core/channels.js';
+import { SwitchboardError } from '../core/errors.js';
+import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { Channel, type EventSchemas } from './channel.js';
+import { ChannelCore } from './channel-core.js';
+import { checkSubscribe } from './checks.js';
+import { Supervisor, type ConnectionState } from './connection.js';
+import { fetchHistory, type Bff } from './http.js';
+import { TokenManager, type SessionSource } from './token-manager.js';
+import type { TransportFactories } from './transports.js';
+
+export interface ConnectOptions {
+  /** The BFF's base URL, e.g. `https://app.example/rt`. */
+  url: string;
+  /** The app's session token (or a function returning it), exchanged at `/v1/token`. */
+  session: SessionSource;
+  /** `sse`: receive over the BFF's event stream only (one-way feeds; no presence or whispers). */
+  transport?: 'auto' | 'sse';
+  /** Failed provider connection attempts in a row before falling back to SSE; 0 disables. Default 2. */
+  fallbackAfterAttempts?: number;
+  /** Reconnect backoff: full jitter between 0 and min(maxMs, baseMs * 2^attempt). Default 1 s .. 30 s. */
+  reconnect?: Partial<BackoffOptions>;
+  /** How long one connection attempt may take. Default 10 s. */
+  connectTimeoutMs?: number;
+  fetch?: typeof fetch;
+  /** Replace or add provider transports (custom providers, tests). */
+  transports?: TransportFactories;
+}
+
+export interface ChannelOptions<E extends EventSchemas> {
+  /** A schema per event name: handlers get the parsed type, invalid events become `error`s. */
+  events?: E;
+  /** Resume after this seq (e.g. stored from `meta.seq`): missed events come from history first. */
+  since?: number;
+}
+
+export interface ConnectionView {
+  readonly state: ConnectionState;
+  /** Why the connection is not (or no longer) connected. */
+  readonly error: SwitchboardError | undefined;
+  /** `pusher`, `sse`, …; undefined before the first token. */
+  readonly transport: string | undefined;
+  on(event: 'change', listener: (state: ConnectionState, error: SwitchboardError | undefined) => void): () => void;
+}
+
+export interface Realtime {
+  channel<E extends EventSchemas = EventSchemas>(name: string, options?: ChannelOptions<E>): Channel<E>;
+  readonly connection: ConnectionView;
+  /** Resolves once connected the first time; rejects if the client fails (e.g. the session is rejected). */
+  ready(): Promise<void>;
+  /** The user and tenant the BFF issued the token for, once known. */
+  readonly identity: { user: string; tenant: string } | undefined;
+  close(): void;
+}
+
+export function connect(options: ConnectOptions): Realtime {
+  const bff: Bff = { baseUrl: options.url.replace(/\/+$/, ''), fetch: options.fetch ?? globalThis.fetch.bind(globalThis) };
+  const tokens = new TokenManager(bff, options.session);
+  const supervisor = new Supervisor({
+    bff,
+    tokens,
+    backoff: { ...DEFAULT_BACKOFF, ...options.reconnect },
+    connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+    transport: options.transport ?? 'auto',
+    fallbackAfterAttempts: options.fallbackAfterAttempts ?? 2,
+    transports: options.transports ?? {},
+  });
+  const cores = new Map<string, ChannelCore>();
+  const host = {
+    token: () => tokens.current,
+    transport: () => supervisor.transport,
+    async history(channel: string, since: number, limit: number) {
+      try {
+        return await fetchHistory(bff, (await tokens.get()).token, channel, since, limit);
+      } catch (error) {
+        if (!(error instanceof SwitchboardError) || error.status !== 401) throw error;
+        return fetchHistory(bff, (await tokens.get(true)).token, channel, since, limit);
+      }
+    },
+  };
+  supervisor.events.on('transport', () => {
+    for (const core of cores.values()) core.transportChanged();
+  });
+
+  const connection: ConnectionView = {
+    get state() {
+      return supervisor.state;
+    },
+    get error() {
+      return supervisor.error;
+    },
+    get transport() {
+      return supervisor.transport?.kind;
+    },
+    on: (_event, listener) => supervisor.events.on('change', listener),
+  };
+
+  const ready = new Promise<void>((resolve, reject) => {
+    const off = supervisor.events.on('change', (state, error) => {
+      if (state === 'connected') resolve();
+      else if (state === 'failed' || state === 'disconnected') reject(error ?? new Error('Client closed before connecting'));
+      else return;
+      off();
+    });
+  });
+  // Callers that never await ready() must not see an unhandled rejection.
+  ready.catch(() => undefined);
+  supervisor.start();
+
+  return {
+    channel<E extends EventSchemas = EventSchemas>(name: string, channelOptions: ChannelOptions<E> = {}): Channel<E> {
+      parseChannelName(name);
+      const token = tokens.current;
+      if (token) checkSubscribe(token, name);
+      let core = cores.get(name);
+      if (!core) {
+        core = new ChannelCore(name, host, channelOptions.since !== undefined ? { since: channelOptions.since } : {});
+        cores.set(name, core);
+      }
+      return new Channel(core, channelOptions.events ?? ({} as E));
+    },
+    connection,
+    ready: () => ready,
+    get identity() {
+      const token = tokens.current;
+      return token ? { user: token.user, tenant: token.tenant } : undefined;
+    },
+    close() {
+      for (const core of cores.values()) core.close();
+      cores.clear();
+      supervisor.close();
+    },
+  };
+}

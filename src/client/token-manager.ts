@@ -1,0 +1,77 @@
+/**
+ * Holds the capability token: fetches it from `/v1/token` with the app's session,
+ * refreshes it at 80% of its lifetime and on demand (after a 401), and shares one
+ * request between concurrent callers. A session the BFF rejects (401/403) is final.
+ */
+import { SwitchboardError } from '../core/errors.js';
+import { backoffDelay, DEFAULT_BACKOFF } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { fetchToken, type Bff } from './http.js';
+import type { ClientToken } from './schemas.js';
+
+/** The app's own session token, or a function returning a fresh one. */
+export type SessionSource = string | (() => string | Promise<string>);
+
+const REFRESH_AT = 0.8;
+const MIN_REFRESH_MS = 1000;
+
+export function isSessionRejected(error: unknown): boolean {
+  return error instanceof SwitchboardError && (error.status === 401 || error.status === 403);
+}
+
+export class TokenManager {
+  private token: ClientToken | undefined;
+  private pending: Promise<ClientToken> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+  readonly events = new Emitter<{ token: [ClientToken]; error: [SwitchboardError, boolean] }>();
+
+  constructor(
+    private readonly bff: Bff,
+    private readonly session: SessionSource,
+  ) {}
+
+  get current(): ClientToken | undefined {
+    return this.token;
+  }
+
+  /** The current token; a new one when `refresh` is set or the current one is about to expire. */
+  get(refresh = false): Promise<ClientToken> {
+    if (this.closed) return Promise.reject(new SwitchboardError('unauthenticated', 'Client is closed'));
+    if (!refresh && this.token && this.token.expiresAt - Date.now() > MIN_REFRESH_MS) return Promise.resolve(this.token);
+    this.pending ??= this.fetch().finally(() => {
+      this.pending = undefined;
+    });
+    return this.pending;
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+  }
+
+  private async fetch(): Promise<ClientToken> {
+    const session = typeof this.session === 'function' ? await this.session() : this.session;
+    const token = await fetchToken(this.bff, session);
+    if (this.closed) return token;
+    this.token = token;
+    this.schedule(token, 0);
+    this.events.emit('token', token);
+    return token;
+  }
+
+  private schedule(token: ClientToken, failures: number): void {
+    clearTimeout(this.timer);
+    const lifetime = token.expiresAt - Date.now();
+    const delay = failures === 0 ? Math.max(MIN_REFRESH_MS, lifetime * REFRESH_AT) : backoffDelay(failures, DEFAULT_BACKOFF);
+    this.timer = setTimeout(() => {
+      this.get(true).catch((error: unknown) => {
+        const fatal = isSessionRejected(error);
+        this.events.emit('error', error instanceof SwitchboardError ? error : new SwitchboardError('provider_unavailable', String(error)), fatal);
+        if (!fatal && !this.closed) this.schedule(token, failures + 1);
+      });
+    }, delay);
+    // A pending refresh must not keep a Node process alive.
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+}

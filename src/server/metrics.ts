@@ -1,0 +1,51 @@
+/**
+ * Prometheus metrics (`GET /metrics`). One registry per server instance so several
+ * servers in one process (tests, embedding apps) never clash.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface ProviderGaugeSource {
+  /** Current per-tenant connection/subscription/channel counts, when the provider knows them. */
+  snapshot(): { tenant: string; connections: number; subscriptions: number; channels: number }[];
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly publishes: Counter<'tenant' | 'provider' | 'status'>;
+  readonly deliveries: Counter<'tenant' | 'provider'>;
+  readonly authFailures: Counter<'route' | 'code'>;
+  readonly providerErrors: Counter<'provider'>;
+  readonly providerRetries: Counter<'provider'>;
+  readonly publishLatency: Histogram<'provider'>;
+
+  constructor(provider: string, gauges?: ProviderGaugeSource) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
+    const registers = [this.registry];
+    this.publishes = new Counter({ name: 'switchboard_publishes_total', help: 'Events accepted by /v1/publish', labelNames: ['tenant', 'provider', 'status'], registers });
+    this.deliveries = new Counter({ name: 'switchboard_deliveries_total', help: 'Events handed to the provider', labelNames: ['tenant', 'provider'], registers });
+    this.authFailures = new Counter({ name: 'switchboard_auth_failures_total', help: 'Requests refused with 401 or 403', labelNames: ['route', 'code'], registers });
+    this.providerErrors = new Counter({ name: 'switchboard_provider_errors_total', help: 'Failed provider publish attempts', labelNames: ['provider'], registers });
+    this.providerRetries = new Counter({ name: 'switchboard_provider_retries_total', help: 'Provider publish retries', labelNames: ['provider'], registers });
+    this.publishLatency = new Histogram({
+      name: 'switchboard_publish_to_provider_seconds',
+      help: 'From log append to the provider taking the event',
+      labelNames: ['provider'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    const snapshotGauge = (name: string, help: string, field: 'connections' | 'subscriptions' | 'channels') =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['tenant', 'provider'],
+        registers,
+        collect() {
+          this.reset();
+          for (const row of gauges?.snapshot() ?? []) this.set({ tenant: row.tenant, provider }, row[field]);
+        },
+      });
+    snapshotGauge('switchboard_connections', 'Open connections with at least one channel of the tenant', 'connections');
+    snapshotGauge('switchboard_subscriptions', 'Channel subscriptions', 'subscriptions');
+    snapshotGauge('switchboard_channels', 'Occupied channels', 'channels');
+  }
+}

@@ -1,0 +1,362 @@
+/**
+ * Hands logged events to the provider. The source of truth is the store: per channel it
+ * delivers the events after the persisted delivery cursor, in seq order, one batch in
+ * flight per channel, and advances the cursor only after the provider took the batch.
+ * Whatever the provider does not take stays above the cursor and is retried (full-jitter
+ * backoff, circuit breaker) — after a restart too, since the cursor is persisted.
+ *
+ * Across BFF nodes sharing a store, a per-channel delivery lease makes one node the
+ * channel's only deliverer; a periodic sweep picks up channels whose deliverer went away.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ProviderMessage, ServerProvider } from '../../../providers/types.js';
+import type { Envelope } from '../../core/envelope.js';
+import type { Logger } from '../logger.js';
+import { channelKey, type ChannelRef, type EventStore } from '../log/store.js';
+import { fullJitterDelay, type BackoffOptions } from './backoff.js';
+import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker.js';
+
+export interface DeliveryTuning {
+  /** Abort one provider call after this long. */
+  providerTimeoutMs: number;
+  backoff: BackoffOptions;
+  breaker: Omit<CircuitBreakerOptions, 'now'>;
+  /** Provider calls in flight at once (each covers channels no other call covers). */
+  concurrency: number;
+  /** How long a node keeps a channel's delivery lease without renewing it. */
+  leaseMs: number;
+  /** How often pending channels are looked up in the store (restart, another node's crash). */
+  sweepMs: number;
+  /** How long close() lets in-flight provider calls finish before aborting them. */
+  closeGraceMs: number;
+}
+
+export const DEFAULT_DELIVERY_TUNING: DeliveryTuning = {
+  providerTimeoutMs: 5000,
+  backoff: { baseMs: 200, capMs: 30_000 },
+  breaker: { failureThreshold: 5, openMs: 10_000 },
+  concurrency: 4,
+  leaseMs: 15_000,
+  sweepMs: 10_000,
+  closeGraceMs: 2000,
+};
+
+/** Channel states kept for their cached cursor and lease; idle ones beyond this are forgotten. */
+const MAX_TRACKED_CHANNELS = 10_000;
+
+interface Waiter {
+  seq: number;
+  resolve(delivered: boolean): void;
+}
+
+interface ChannelState {
+  ref: ChannelRef;
+  key: string;
+  /** Delivery cursor as last read or written by this node; undefined until read under a fresh lease. */
+  cursor: number | undefined;
+  leaseUntil: number;
+  inFlight: boolean;
+  /** Work arrived while a batch was in flight. */
+  again: boolean;
+  waiters: Waiter[];
+  /** Publisher sockets to leave out of the fan-out, by seq (in memory only: a restart just loses the echo suppression). */
+  excludes: Map<number, string>;
+}
+
+interface Taken {
+  state: ChannelState;
+  events: Envelope[];
+  full: boolean;
+}
+
+export interface DeliveryOptions {
+  store: EventStore;
+  provider: ServerProvider;
+  logger: Logger;
+  tuning: DeliveryTuning;
+  random?: () => number;
+}
+
+function abortable(work: Promise<void>, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('provider call aborted'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+export class DeliveryQueue {
+  readonly breaker: CircuitBreaker;
+  private readonly owner = randomUUID();
+  private readonly states = new Map<string, ChannelState>();
+  /** Channels that may have undelivered events and no batch in flight, oldest first. */
+  private readonly ready = new Set<string>();
+  private readonly running = new Set<Promise<void>>();
+  private readonly shutdown = new AbortController();
+  private inFlight = 0;
+  private attempt = 0;
+  private retryAt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(private readonly options: DeliveryOptions) {
+    this.breaker = new CircuitBreaker(options.tuning.breaker);
+  }
+
+  get circuitState(): CircuitState {
+    return this.breaker.state;
+  }
+
+  /** Picks up what an earlier run (or a crashed node) left pending, now and periodically. */
+  start(): void {
+    void this.sweep();
+    this.sweepTimer = setInterval(() => void this.sweep(), this.options.tuning.sweepMs);
+    this.sweepTimer.unref();
+  }
+
+  async sweep(): Promise<void> {
+    try {
+      for (const ref of await this.options.store.pendingChannels()) this.enqueue(ref);
+      this.kick();
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'cannot list channels pending delivery');
+    }
+  }
+
+  private state(ref: ChannelRef): ChannelState {
+    const key = channelKey(ref.tenant, ref.channel);
+    let state = this.states.get(key);
+    if (!state) {
+      if (this.states.size >= MAX_TRACKED_CHANNELS) this.forgetIdle();
+      state = { ref: { tenant: ref.tenant, channel: ref.channel }, key, cursor: undefined, leaseUntil: 0, inFlight: false, again: false, waiters: [], excludes: new Map() };
+      this.states.set(key, state);
+    }
+    return state;
+  }
+
+  private forgetIdle(): void {
+    for (const [key, state] of this.states) {
+      if (!state.inFlight && !this.ready.has(key) && state.waiters.length === 0 && state.excludes.size === 0) this.states.delete(key);
+    }
+  }
+
+  /** Notes that the channel has (or may have) events to deliver; call kick() to start. */
+  enqueue(ref: ChannelRef, seq?: number, excludeSocketId?: string): void {
+    if (this.closed) return;
+    const state = this.state(ref);
+    if (seq !== undefined && excludeSocketId) state.excludes.set(seq, excludeSocketId);
+    if (state.inFlight) state.again = true;
+    else this.ready.add(state.key);
+  }
+
+  /** True once the provider took the channel's events up to `seq`; false when that did not happen on the first try. */
+  waitFor(ref: ChannelRef, seq: number): Promise<boolean> {
+    const state = this.state(ref);
+    if (state.cursor !== undefined && state.cursor >= seq) return Promise.resolve(true);
+    if (this.closed || this.blockedUntil() > Date.now()) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => settle(false), this.options.tuning.providerTimeoutMs * 2);
+      const settle = (delivered: boolean) => {
+        clearTimeout(timer);
+        resolve(delivered);
+      };
+      state.waiters.push({ seq, resolve: settle });
+    });
+  }
+
+  private settleWaiters(state: ChannelState, delivered: boolean): void {
+    const cursor = state.cursor ?? 0;
+    const remaining: Waiter[] = [];
+    for (const waiter of state.waiters) {
+      if (waiter.seq <= cursor) waiter.resolve(true);
+      else if (!delivered) waiter.resolve(false);
+      else remaining.push(waiter);
+    }
+    state.waiters = remaining;
+  }
+
+  private blockedUntil(): number {
+    return Math.max(this.retryAt, this.breaker.state === 'open' ? this.breaker.retryAt : 0);
+  }
+
+  kick(): void {
+    if (this.closed) return;
+    const limit = this.breaker.state === 'half-open' ? 1 : this.options.tuning.concurrency;
+    while (this.inFlight < limit && this.ready.size > 0) {
+      const blockedUntil = this.blockedUntil();
+      if (blockedUntil > Date.now()) {
+        // Not trying now: publishes waiting on these channels answer `accepted`.
+        for (const key of this.ready) {
+          const state = this.states.get(key);
+          if (state) this.settleWaiters(state, false);
+        }
+        this.scheduleRetry(blockedUntil);
+        return;
+      }
+      this.inFlight += 1;
+      const run = this.runBatch().finally(() => {
+        this.inFlight -= 1;
+        this.running.delete(run);
+        this.kick();
+      });
+      this.running.add(run);
+    }
+  }
+
+  private scheduleRetry(at: number): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.kick();
+    }, Math.max(0, at - Date.now()));
+    this.retryTimer.unref();
+  }
+
+  private takeReady(): ChannelState | undefined {
+    for (const key of this.ready) {
+      this.ready.delete(key);
+      const state = this.states.get(key);
+      if (state && !state.inFlight) {
+        state.inFlight = true;
+        state.again = false;
+        return state;
+      }
+    }
+    return undefined;
+  }
+
+  /** Renews the lease while it is fresh enough, else claims it and re-reads the cursor another node may have moved. */
+  private async holdLease(state: ChannelState): Promise<boolean> {
+    const { store, tuning } = this.options;
+    const now = Date.now();
+    if (state.leaseUntil - now > tuning.leaseMs / 2) return true;
+    const fresh = state.leaseUntil < now;
+    if (!(await store.claimDelivery(state.ref.tenant, state.ref.channel, this.owner, tuning.leaseMs))) {
+      state.leaseUntil = 0;
+      return false;
+    }
+    state.leaseUntil = now + tuning.leaseMs;
+    if (fresh) state.cursor = undefined;
+    return true;
+  }
+
+  private async gather(): Promise<Taken[]> {
+    const { store, provider } = this.options;
+    let room = provider.limits.maxBatchSize;
+    // Take the channels synchronously, so a concurrent kick() starts no second batch for them.
+    const candidates: ChannelState[] = [];
+    for (let state = this.takeReady(); state; state = candidates.length < room ? this.takeReady() : undefined) candidates.push(state);
+    const taken: Taken[] = [];
+    for (const [index, state] of candidates.entries()) {
+      if (room === 0) {
+        for (const rest of candidates.slice(index)) this.release(rest, true, true);
+        break;
+      }
+      try {
+        if (!(await this.holdLease(state))) {
+          // Another node delivers this channel; it hears about our append through the store.
+          this.release(state, false, false);
+          continue;
+        }
+        state.cursor ??= await store.deliveredSeq(state.ref.tenant, state.ref.channel);
+        const events = await store.read(state.ref.tenant, state.ref.channel, state.cursor, room);
+        if (events.length === 0) {
+          this.release(state, true, false);
+          continue;
+        }
+        taken.push({ state, events, full: events.length === room });
+        room -= events.length;
+      } catch (error) {
+        for (const rest of candidates.slice(index)) this.release(rest, false, true);
+        throw error;
+      }
+    }
+    return taken;
+  }
+
+  /** Ends a channel's turn; `requeue` puts it back in line (more to do, or a retry). */
+  private release(state: ChannelState, delivered: boolean, requeue: boolean): void {
+    state.inFlight = false;
+    this.settleWaiters(state, delivered);
+    if (requeue || state.again) this.ready.add(state.key);
+    state.again = false;
+  }
+
+  private async runBatch(): Promise<void> {
+    let taken: Taken[] = [];
+    try {
+      taken = await this.gather();
+      if (taken.length === 0) return;
+      if (!this.breaker.tryAcquire()) {
+        for (const { state } of taken) this.release(state, false, true);
+        return;
+      }
+      await this.send(taken);
+    } catch (error) {
+      this.options.logger.error({ err: error }, 'delivery to the provider failed unexpectedly');
+      for (const { state } of taken) if (state.inFlight) this.release(state, false, true);
+      this.backOff();
+    }
+  }
+
+  private async send(taken: Taken[]): Promise<void> {
+    const { provider, store, tuning, logger } = this.options;
+    const messages: ProviderMessage[] = taken.flatMap(({ state, events }) =>
+      events.map((envelope) => {
+        const excludeSocketId = state.excludes.get(envelope.seq);
+        return excludeSocketId ? { tenant: state.ref.tenant, envelope, excludeSocketId } : { tenant: state.ref.tenant, envelope };
+      }),
+    );
+    const signal = AbortSignal.any([AbortSignal.timeout(tuning.providerTimeoutMs), this.shutdown.signal]);
+    try {
+      await abortable(provider.publish(messages, signal), signal);
+    } catch (error) {
+      this.breaker.failure();
+      this.backOff();
+      logger.warn(
+        { provider: provider.name, err: error, events: messages.length, attempt: this.attempt, circuit: this.breaker.state },
+        'provider did not take the events; they stay pending',
+      );
+      for (const { state } of taken) this.release(state, false, true);
+      return;
+    }
+    this.breaker.success();
+    this.attempt = 0;
+    this.retryAt = 0;
+    for (const { state, events, full } of taken) {
+      const last = (events[events.length - 1] as Envelope).seq;
+      state.cursor = last;
+      for (const seq of state.excludes.keys()) if (seq <= last) state.excludes.delete(seq);
+      try {
+        await store.markDelivered(state.ref.tenant, state.ref.channel, last);
+      } catch (error) {
+        // The provider has them; at worst they are delivered again after a restart.
+        logger.error({ err: error, channel: state.ref.channel }, 'cannot persist the delivery cursor');
+      }
+      this.release(state, true, full);
+    }
+  }
+
+  private backOff(): void {
+    this.attempt += 1;
+    this.retryAt = Date.now() + fullJitterDelay(this.attempt, this.options.tuning.backoff, this.options.random);
+    this.scheduleRetry(this.blockedUntil());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.sweepTimer);
+    clearTimeout(this.retryTimer);
+    const grace = setTimeout(() => this.shutdown.abort(new Error('publish pipeline closed')), this.options.tuning.closeGraceMs);
+    await Promise.allSettled([...this.running]);
+    clearTimeout(grace);
+    const held = [...this.states.values()].filter((state) => state.leaseUntil > Date.now());
+    await Promise.allSettled(held.map((state) => this.options.store.releaseDelivery(state.ref.tenant, state.ref.channel, this.owner)));
+    for (const state of this.states.values()) this.settleWaiters(state, false);
+    this.states.clear();
+    this.ready.clear();
+  }
+}

@@ -1,0 +1,45 @@
+import { Router, type Request } from 'express';
+import { tenantIdSchema } from '../../core/channels.js';
+import { SwitchboardError } from '../../core/errors.js';
+import type { SwitchboardContext } from '../context.js';
+import { bearerToken } from '../http/bearer.js';
+import type { RateTracker } from '../stats/rate.js';
+
+/** Which tenants a caller may watch: an admin key sees all, a tenant key or an admin-role token its own. */
+async function visibleTenants(ctx: SwitchboardContext, req: Request): Promise<'all' | string> {
+  const credential = bearerToken(req);
+  const owner = ctx.apiKeys.lookup(credential);
+  if (owner?.kind === 'admin') return 'all';
+  if (owner?.kind === 'tenant') return owner.tenant;
+  const grant = await ctx.tokens.verify(credential);
+  if (!grant.admin) throw new SwitchboardError('forbidden', 'The admin view needs an admin key or the admin role');
+  return grant.tenant;
+}
+
+/** `GET /v1/admin/stats`: connections, channels, presence and publish rate per tenant. */
+export function adminRoutes(ctx: SwitchboardContext, rates: RateTracker): Router {
+  const router = Router();
+  router.get('/v1/admin/stats', async (req, res) => {
+    const scope = await visibleTenants(ctx, req);
+    const requested = tenantIdSchema.optional().safeParse(req.query.tenant ?? undefined);
+    if (!requested.success) throw new SwitchboardError('invalid_request', 'tenant must match [A-Za-z0-9_-]{1,64}');
+    const live = ctx.provider.stats?.() ?? [];
+    const names = new Set([...live.map((row) => row.tenant), ...rates.tenants()]);
+    const wanted = [...names].filter((tenant) => (scope === 'all' || tenant === scope) && (!requested.data || tenant === requested.data)).sort();
+    const tenants = await Promise.all(
+      wanted.map(async (tenant) => {
+        const row = live.find((entry) => entry.tenant === tenant);
+        const channels = await Promise.all(
+          (row?.channels ?? []).map(async (channel) => {
+            const presence = channel.presenceMembers !== undefined && ctx.provider.presence ? await ctx.provider.presence(tenant, channel.channel) : undefined;
+            return { ...channel, ...(presence ? { members: presence } : {}) };
+          }),
+        );
+        return { tenant, connections: row?.connections ?? 0, channels, publishRate: rates.series(tenant, 120) };
+      }),
+    );
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ provider: ctx.provider.name, generatedAt: Date.now(), tenants });
+  });
+  return router;
+}

@@ -1,0 +1,33 @@
+import type { Socket } from 'node:net';
+import { createLocalProvider, localProviderOptionsFromEnv } from '../../providers/local/index.js';
+import { API_KEYS, startBff } from '../helpers/bff.js';
+import type { ProviderHarness, RunningBff } from './harness.js';
+
+export const localHarness: ProviderHarness = {
+  name: 'local',
+  async start(options = {}): Promise<RunningBff> {
+    const bff = await startBff({
+      provider: createLocalProvider(localProviderOptionsFromEnv({})),
+      ...(options.tokenTtlSeconds ? { tokenTtlSeconds: options.tokenTtlSeconds } : {}),
+    });
+    const sockets = new Set<Socket>();
+    bff.server.on('upgrade', (_req, socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    return {
+      bffUrl: bff.url,
+      session: (tenant, user, name) => bff.devSession(tenant, user, name ? { name } : {}),
+      async publish(tenant, channel, event, data) {
+        const key = API_KEYS[tenant as keyof typeof API_KEYS];
+        const response = await bff.post('/v1/publish', { channel, event, data }, key);
+        if (!response.ok) throw new Error(`publish failed: ${response.status} ${await response.text()}`);
+        return (await response.json()) as { id: string; seq: number };
+      },
+      dropConnections() {
+        for (const socket of sockets) socket.destroy();
+      },
+      close: () => bff.close(),
+    };
+  },
+};

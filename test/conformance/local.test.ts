@@ -1,0 +1,4 @@
+import { defineConformanceSuite } from './suite.js';
+import { localHarness } from './local.harness.js';
+
+defineConformanceSuite(localHarness);
