@@ -11,9 +11,15 @@ import { createEventHub } from './log/hub.js';
 import { DEFAULT_READER_LIMITS, ReaderLimits, type ReaderLimitOptions } from './log/reader-limits.js';
 import type { EventStore } from './log/store.js';
 import type { Logger } from './logger.js';
+import { deliveryMetrics, Metrics } from './metrics.js';
+import { RateTracker } from './stats/rate.js';
 import type { DeliveryTuning } from './publish/delivery.js';
 import { createPublishPipeline } from './publish/pipeline.js';
+import { adminRoutes } from './routes/admin.js';
 import { channelInfoRoutes } from './routes/channel-info.js';
+import { demoRoutes } from './routes/demo.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { webRoutes } from './routes/web.js';
 import { devSessionRoutes } from './routes/dev-session.js';
 import { healthRoutes } from './routes/health.js';
 import { historyRoutes } from './routes/history.js';
@@ -62,6 +68,8 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     throw new Error('No end-user authentication configured: set AUTH_JWKS_URL or AUTH_JWT_SECRET, or pass authenticate');
   }
   const hub = createEventHub(options.store, options.logger);
+  const metrics = new Metrics(options.provider.name, options.provider.stats?.bind(options.provider));
+  const rates = new RateTracker();
   const readerLimits = new ReaderLimits({ ...DEFAULT_READER_LIMITS, ...options.logReaders?.limits });
   const ctx: SwitchboardContext = {
     config: options.config,
@@ -74,7 +82,15 @@ export function createServer(options: ServerOptions): SwitchboardApp {
       logger: options.logger,
       hub,
       tuning: options.delivery,
+      observer: deliveryMetrics(metrics, options.provider.name),
+      onPublished(tenant, outcomes) {
+        for (const { status } of outcomes) metrics.publishes.inc({ tenant, provider: options.provider.name, status });
+        rates.record(tenant, outcomes.filter((outcome) => outcome.status !== 'duplicate').length);
+      },
     }),
+    hub,
+    metrics,
+    rates,
     signingKeys: options.signingKeys,
     tokens: new CapabilityTokens(options.signingKeys, options.tokenTtlSeconds ?? 3600),
     authenticate: options.authenticate ?? sessionAuthenticator(combineSessionVerifiers(options.sessionVerifier, devSessions)),
@@ -99,10 +115,15 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   app.use(streamRoutes(ctx, hub, readerLimits, { ...DEFAULT_STREAM_OPTIONS, ...options.logReaders?.stream }));
   app.use(pollRoutes(ctx, hub, readerLimits, { ...DEFAULT_POLL_OPTIONS, ...options.logReaders?.poll }));
   app.use(channelInfoRoutes(ctx));
-  if (devSessions) app.use(devSessionRoutes(devSessions));
+  app.use(adminRoutes(ctx));
+  app.use(metricsRoutes(metrics));
+  app.use(webRoutes({ demo: devSessions !== undefined }));
+  if (devSessions) app.use(devSessionRoutes(devSessions), demoRoutes(ctx));
   if (options.provider.routes) app.use(options.provider.routes());
   app.use(notFound);
-  app.use(problemHandler(options.logger));
+  app.use(problemHandler(options.logger, (req, problem) => {
+    if (problem.status === 401 || problem.status === 403) metrics.authFailures.inc({ route: req.route?.path ?? 'unmatched', code: problem.code });
+  }));
 
   return Object.assign(app, {
     switchboard: ctx,

@@ -4,9 +4,12 @@ import type { ServerProvider } from '../../providers/types.js';
 import type { ApiKeys } from './auth/api-keys.js';
 import type { Identity } from './auth/identity.js';
 import type { DevSessions } from './auth/session.js';
+import type { EventHub } from './log/hub.js';
 import type { EventStore } from './log/store.js';
 import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 import type { PublishPipeline } from './publish/pipeline.js';
+import type { RateTracker } from './stats/rate.js';
 import type { CapabilityTokens } from './tokens/capability-token.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
 
@@ -19,6 +22,11 @@ export interface SwitchboardContext {
   provider: ServerProvider;
   store: EventStore;
   pipeline: PublishPipeline;
+  /** Wakes SSE and long-poll readers after appends. */
+  hub: EventHub;
+  metrics: Metrics;
+  /** Publishes per second per tenant, for the admin page. */
+  rates: RateTracker;
   signingKeys: SigningKeys;
   tokens: CapabilityTokens;
   authenticate: Authenticate;

@@ -3,11 +3,9 @@
  * servers in one process (tests, embedding apps) never clash.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { TenantStats } from '../../providers/types.js';
+import type { DeliveryObserver } from './publish/delivery.js';
 
-export interface ProviderGaugeSource {
-  /** Current per-tenant connection/subscription/channel counts, when the provider knows them. */
-  snapshot(): { tenant: string; connections: number; subscriptions: number; channels: number }[];
-}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -18,7 +16,7 @@ export class Metrics {
   readonly providerRetries: Counter<'provider'>;
   readonly publishLatency: Histogram<'provider'>;
 
-  constructor(provider: string, gauges?: ProviderGaugeSource) {
+  constructor(provider: string, stats?: () => TenantStats[]) {
     collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
     const registers = [this.registry];
     this.publishes = new Counter({ name: 'switchboard_publishes_total', help: 'Events accepted by /v1/publish', labelNames: ['tenant', 'provider', 'status'], registers });
@@ -33,7 +31,7 @@ export class Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    const snapshotGauge = (name: string, help: string, field: 'connections' | 'subscriptions' | 'channels') =>
+    const snapshotGauge = (name: string, help: string, field: (row: TenantStats) => number) =>
       new Gauge({
         name,
         help,
@@ -41,11 +39,28 @@ export class Metrics {
         registers,
         collect() {
           this.reset();
-          for (const row of gauges?.snapshot() ?? []) this.set({ tenant: row.tenant, provider }, row[field]);
+          for (const row of stats?.() ?? []) this.set({ tenant: row.tenant, provider }, field(row));
         },
       });
-    snapshotGauge('switchboard_connections', 'Open connections with at least one channel of the tenant', 'connections');
-    snapshotGauge('switchboard_subscriptions', 'Channel subscriptions', 'subscriptions');
-    snapshotGauge('switchboard_channels', 'Occupied channels', 'channels');
+    snapshotGauge('switchboard_connections', 'Open connections with at least one channel of the tenant', (row) => row.connections);
+    snapshotGauge('switchboard_subscriptions', 'Channel subscriptions', (row) => row.channels.reduce((sum, channel) => sum + channel.subscribers, 0));
+    snapshotGauge('switchboard_channels', 'Occupied channels', (row) => row.channels.length);
   }
+}
+
+/** Feeds delivery outcomes into the metrics; latency runs from the log append (`ts`) to the provider's answer. */
+export function deliveryMetrics(metrics: Metrics, provider: string): DeliveryObserver {
+  return {
+    delivered(messages) {
+      const now = Date.now();
+      for (const { tenant, envelope } of messages) {
+        metrics.deliveries.inc({ tenant, provider });
+        metrics.publishLatency.observe({ provider }, Math.max(0, now - envelope.ts) / 1000);
+      }
+    },
+    failed(_messages, attempt) {
+      metrics.providerErrors.inc({ provider });
+      if (attempt > 1) metrics.providerRetries.inc({ provider });
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { SwitchboardError } from '../../core/errors.js';
 import type { Logger } from '../logger.js';
 
@@ -19,9 +19,10 @@ function fromUnknown(error: unknown): SwitchboardError {
   return new SwitchboardError('internal', 'Internal error');
 }
 
-export function problemHandler(logger: Logger): ErrorRequestHandler {
-  return (error: unknown, _req, res, _next) => {
+export function problemHandler(logger: Logger, onProblem?: (req: Request, problem: SwitchboardError) => void): ErrorRequestHandler {
+  return (error: unknown, req, res, _next) => {
     const problem = fromUnknown(error);
+    onProblem?.(req, problem);
     if (problem.status >= 500) logger.error({ err: error }, 'request failed');
     if (res.headersSent) {
       res.end();

@@ -69,12 +69,19 @@ interface Taken {
   full: boolean;
 }
 
+/** Told about every provider call, for metrics. */
+export interface DeliveryObserver {
+  delivered(messages: ProviderMessage[]): void;
+  failed(messages: ProviderMessage[], attempt: number): void;
+}
+
 export interface DeliveryOptions {
   store: EventStore;
   provider: ServerProvider;
   logger: Logger;
   tuning: DeliveryTuning;
   random?: () => number;
+  observer?: DeliveryObserver;
 }
 
 function abortable(work: Promise<void>, signal: AbortSignal): Promise<void> {
@@ -315,6 +322,7 @@ export class DeliveryQueue {
     } catch (error) {
       this.breaker.failure();
       this.backOff();
+      this.options.observer?.failed(messages, this.attempt);
       logger.warn(
         { provider: provider.name, err: error, events: messages.length, attempt: this.attempt, circuit: this.breaker.state },
         'provider did not take the events; they stay pending',
@@ -323,6 +331,7 @@ export class DeliveryQueue {
       return;
     }
     this.breaker.success();
+    this.options.observer?.delivered(messages);
     this.attempt = 0;
     this.retryAt = 0;
     for (const { state, events, full } of taken) {

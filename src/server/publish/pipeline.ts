@@ -14,7 +14,7 @@ import type { ServerProvider } from '../../../providers/types.js';
 import type { EventHub } from '../log/hub.js';
 import type { Logger } from '../logger.js';
 import type { EventStore, Retention } from '../log/store.js';
-import { DEFAULT_DELIVERY_TUNING, DeliveryQueue, type DeliveryTuning } from './delivery.js';
+import { DEFAULT_DELIVERY_TUNING, DeliveryQueue, type DeliveryObserver, type DeliveryTuning } from './delivery.js';
 import type { CircuitState } from './circuit-breaker.js';
 
 export const publishMessageSchema = z
@@ -63,6 +63,9 @@ export interface PipelineOptions {
   tuning?: Partial<DeliveryTuning>;
   /** For tests: the jitter source. */
   random?: () => number;
+  observer?: DeliveryObserver;
+  /** Called with every publish call's outcomes (metrics, publish-rate tracking). */
+  onPublished?: (tenant: string, outcomes: PublishOutcome[]) => void;
 }
 
 export interface DeliveringPipeline extends PublishPipeline {
@@ -78,7 +81,7 @@ export function createPublishPipeline(options: PipelineOptions): DeliveringPipel
     ...options.tuning,
     ...(options.providerTimeoutMs === undefined ? {} : { providerTimeoutMs: options.providerTimeoutMs }),
   };
-  const delivery = new DeliveryQueue({ store, provider, logger: options.logger, tuning, random: options.random });
+  const delivery = new DeliveryQueue({ store, provider, logger: options.logger, tuning, random: options.random, observer: options.observer });
   const stopRemote = hub?.onRemoteAppend((notice) => {
     delivery.enqueue(notice);
     delivery.kick();
@@ -120,13 +123,17 @@ export function createPublishPipeline(options: PipelineOptions): DeliveringPipel
         delivery.enqueue({ tenant, channel: envelope.channel }, envelope.seq, message.socketId);
         fresh.push({ index, channel: envelope.channel, seq: envelope.seq });
       }
-      if (fresh.length === 0) return outcomes;
+      if (fresh.length === 0) {
+        options.onPublished?.(tenant, outcomes);
+        return outcomes;
+      }
       const waits = fresh.map(({ channel, seq }) => delivery.waitFor({ tenant, channel }, seq));
       delivery.kick();
       const delivered = await Promise.all(waits);
       for (const [position, { index }] of fresh.entries()) {
         if (delivered[position]) (outcomes[index] as PublishOutcome).status = 'delivered';
       }
+      options.onPublished?.(tenant, outcomes);
       return outcomes;
     },
     async close() {

@@ -3,7 +3,6 @@ import { tenantIdSchema } from '../../core/channels.js';
 import { SwitchboardError } from '../../core/errors.js';
 import type { SwitchboardContext } from '../context.js';
 import { bearerToken } from '../http/bearer.js';
-import type { RateTracker } from '../stats/rate.js';
 
 /** Which tenants a caller may watch: an admin key sees all, a tenant key or an admin-role token its own. */
 async function visibleTenants(ctx: SwitchboardContext, req: Request): Promise<'all' | string> {
@@ -17,7 +16,8 @@ async function visibleTenants(ctx: SwitchboardContext, req: Request): Promise<'a
 }
 
 /** `GET /v1/admin/stats`: connections, channels, presence and publish rate per tenant. */
-export function adminRoutes(ctx: SwitchboardContext, rates: RateTracker): Router {
+export function adminRoutes(ctx: SwitchboardContext): Router {
+  const { rates } = ctx;
   const router = Router();
   router.get('/v1/admin/stats', async (req, res) => {
     const scope = await visibleTenants(ctx, req);
