@@ -19,7 +19,9 @@ import { adminRoutes } from './routes/admin.js';
 import { channelInfoRoutes } from './routes/channel-info.js';
 import { demoRoutes } from './routes/demo.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { openApiRoutes } from './routes/openapi.js';
 import { webRoutes } from './routes/web.js';
+import { webhookRoutes, type WebhookHandler } from './routes/webhooks.js';
 import { devSessionRoutes } from './routes/dev-session.js';
 import { healthRoutes } from './routes/health.js';
 import { historyRoutes } from './routes/history.js';
@@ -46,6 +48,8 @@ export interface ServerOptions {
   /** Replaces session-JWT verification with the library user's own authentication. */
   authenticate?: Authenticate;
   publicUrl?: string;
+  /** Receives verified, normalized provider webhooks (POST /v1/webhooks/:provider). */
+  onWebhook?: WebhookHandler;
   /** Provider delivery: timeout, retry backoff, circuit breaker (see publish/delivery.ts). */
   delivery?: Partial<DeliveryTuning>;
   /** SSE / long-poll: heartbeat, poll timeout, open streams per user and tenant. */
@@ -117,6 +121,8 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   app.use(channelInfoRoutes(ctx));
   app.use(adminRoutes(ctx));
   app.use(metricsRoutes(metrics));
+  app.use(openApiRoutes());
+  app.use(webhookRoutes(ctx, options.onWebhook));
   app.use(webRoutes({ demo: devSessions !== undefined }));
   if (devSessions) app.use(devSessionRoutes(devSessions), demoRoutes(ctx));
   if (options.provider.routes) app.use(options.provider.routes());

@@ -237,3 +237,17 @@ describe('health', () => {
     await expectProblem(await fetch(`${bff.url}/v1/nope`), 404, 'not_found');
   });
 });
+
+describe('GET /v1/openapi.json', () => {
+  it('describes every route with schemas whose references all resolve', async () => {
+    bff = await startBff();
+    const document = (await (await fetch(`${bff.url}/v1/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    expect(document.openapi).toBe('3.1.0');
+    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/v1/token', '/v1/auth/pusher', '/v1/publish', '/v1/history', '/v1/stream', '/v1/poll']));
+    const refs = [...JSON.stringify(document).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((match) => match[1] as string);
+    expect(refs.length).toBeGreaterThan(5);
+    for (const ref of refs) expect(document.components.schemas).toHaveProperty([ref]);
+    const publish = document.components.schemas.PublishRequest as { anyOf: { properties: Record<string, unknown> }[] };
+    expect(Object.keys(publish.anyOf[0]!.properties)).toEqual(expect.arrayContaining(['channel', 'event', 'data', 'id']));
+  });
+});

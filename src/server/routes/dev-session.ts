@@ -6,7 +6,7 @@ import { parseInput } from '../../core/validation.js';
 import type { DevSessions } from '../auth/session.js';
 import { jsonBody } from '../http/body.js';
 
-const devSessionSchema = z
+export const devSessionSchema = z
   .object({
     tenant: tenantIdSchema,
     user: z.string().regex(USER_ID_PATTERN, 'user must match [A-Za-z0-9_-=@,;]{1,128}'),

@@ -9,7 +9,7 @@ import { authorizeChannels } from './log-access.js';
 export const DEFAULT_HISTORY_LIMIT = 100;
 export const MAX_HISTORY_LIMIT = 1000;
 
-const historyQuerySchema = z.object({
+export const historyQuerySchema = z.object({
   channel: channelNameSchema,
   since: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   limit: z.coerce.number().int().min(1).max(MAX_HISTORY_LIMIT).default(DEFAULT_HISTORY_LIMIT),

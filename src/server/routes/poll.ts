@@ -26,7 +26,7 @@ export interface PollOptions {
 
 export const DEFAULT_POLL_OPTIONS: PollOptions = { timeoutMs: 25_000, maxEvents: 500 };
 
-const pollQuerySchema = z.object({
+export const pollQuerySchema = z.object({
   channels: channelListSchema,
   cursor: z.string().max(8192).optional(),
 });

@@ -11,7 +11,7 @@ import { publishMessageSchema, type PublishOutcome } from '../publish/pipeline.j
 export const MAX_BATCH_MESSAGES = 100;
 
 /** One message, or a batch. Strict: a `tenant` in the body is rejected, the key decides it. */
-const publishBodySchema = z.union([
+export const publishBodySchema = z.union([
   publishMessageSchema,
   z.object({ messages: z.array(publishMessageSchema).min(1).max(MAX_BATCH_MESSAGES) }).strict(),
 ]);

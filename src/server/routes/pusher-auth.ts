@@ -9,7 +9,7 @@ import type { SwitchboardContext } from '../context.js';
 import { formBody, jsonBody } from '../http/body.js';
 import { bearerToken } from '../http/bearer.js';
 
-const pusherAuthSchema = z.object({
+export const pusherAuthSchema = z.object({
   socket_id: z.string().regex(/^\d+\.\d+$/, 'socket_id must look like 123.456'),
   channel_name: z.string().min(1).max(200),
 });

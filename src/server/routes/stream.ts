@@ -39,7 +39,7 @@ export const DEFAULT_STREAM_OPTIONS: StreamOptions = { heartbeatMs: 15_000, retr
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const streamQuerySchema = z.object({
+export const streamQuerySchema = z.object({
   channels: channelListSchema,
   token: z.string().min(1).max(8192).optional(),
   lastEventId: z.string().max(8192).optional(),

@@ -12,7 +12,7 @@ import { publicOrigin } from '../http/origin.js';
 /** Identities with this role may watch their own tenant on the admin page. */
 export const ADMIN_ROLE = 'admin';
 
-const tokenRequestSchema = z.object({ caps: capabilitiesSchema.optional() }).strict();
+export const tokenRequestSchema = z.object({ caps: capabilitiesSchema.optional() }).strict();
 
 export function capabilitiesOf(identity: Identity, config: AppConfig) {
   const known = identity.roles.filter((role) => role in config.roles);

@@ -1,0 +1,53 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPusherProvider } from '../../providers/pusher/index.js';
+import { signWebhook } from '../../providers/pusher-protocol/webhook.js';
+import type { WebhookEvent } from '../../providers/types.js';
+import { startBff, type TestBff } from '../helpers/bff.js';
+
+const credentials = { appId: '1', key: 'hosted-key', secret: 'hosted-secret', cluster: 'eu' };
+
+let bff: TestBff | undefined;
+afterEach(async () => {
+  await bff?.close();
+  bff = undefined;
+});
+
+describe('POST /v1/webhooks/:provider', () => {
+  it('verifies Pusher webhooks and hands normalized, tenant-scoped events to the app', async () => {
+    const received: WebhookEvent[] = [];
+    bff = await startBff({
+      provider: createPusherProvider({ ...credentials, useTLS: true }),
+      onWebhook: (events) => void received.push(...events),
+    });
+    const body = JSON.stringify({
+      time_ms: Date.now(),
+      events: [
+        { name: 'member_added', channel: 'presence-chat.acme.lobby', user_id: 'ana' },
+        { name: 'channel_vacated', channel: 'private-orders.globex.7' },
+        { name: 'channel_occupied', channel: 'some-other-apps-channel' },
+      ],
+    });
+    const send = (signature: string) =>
+      fetch(`${bff!.url}/v1/webhooks/pusher`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-pusher-key': credentials.key, 'x-pusher-signature': signature },
+        body,
+      });
+
+    const forged = await send(signWebhook('other-secret', body));
+    expect(forged.status).toBe(403);
+    expect(received).toEqual([]);
+
+    const genuine = await send(signWebhook(credentials.secret, body));
+    expect(genuine.status).toBe(200);
+    expect(received).toEqual([
+      { kind: 'member_added', tenant: 'acme', channel: 'chat:lobby', userId: 'ana' },
+      { kind: 'channel_vacated', tenant: 'globex', channel: 'orders:7' },
+    ]);
+  });
+
+  it('answers 404 for a provider that is not configured', async () => {
+    bff = await startBff();
+    expect((await bff.post('/v1/webhooks/ably', {})).status).toBe(404);
+  });
+});
