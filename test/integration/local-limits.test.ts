@@ -2,42 +2,15 @@
  * The local provider's protocol edges and limits, with raw `ws` clients where pusher-js
  * would hide what is asserted (error codes, close codes, exact frames).
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import PusherServer from 'pusher';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { grant, onCleanup, startLocal } from '../helpers/local-harness.js';
 import { WebSocket } from 'ws';
-import type { JsonValue } from '../../src/core/envelope.js';
 import { toPusherChannel } from '../../src/core/provider-names.js';
-import { createLocalProvider, type LocalProvider, type LocalProviderOptions } from '../../providers/local/index.js';
-import type { ClientGrant } from '../../providers/types.js';
+import type { LocalProvider } from '../../providers/local/index.js';
 
 const KEY = 'switchboard-key';
 const SECRET = 'switchboard-secret';
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-interface Harness {
-  provider: LocalProvider;
-  server: Server;
-  port: number;
-}
-
-async function start(options: Partial<LocalProviderOptions> = {}): Promise<Harness> {
-  const provider = createLocalProvider(options);
-  const server = createServer();
-  provider.attach(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(async () => {
-    await provider.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return { provider, server, port: (server.address() as AddressInfo).port };
-}
 
 interface Frame {
   event: string;
@@ -77,7 +50,7 @@ class RawClient {
 
   static async open(port: number, path = `/app/${KEY}?protocol=7&client=js&version=8.6.0`): Promise<RawClient> {
     const client = new RawClient(new WebSocket(`ws://127.0.0.1:${port}${path}`, { perMessageDeflate: false }));
-    cleanups.push(() => client.ws.terminate());
+    onCleanup(() => client.ws.terminate());
     return client;
   }
 
@@ -125,10 +98,6 @@ class RawClient {
   }
 }
 
-function grant(tenant: string, user: string, info: Record<string, JsonValue> = {}, expiresAt = Date.now() + 60_000): ClientGrant {
-  return { tenant, user, info, caps: { '*': ['subscribe', 'publish', 'presence'] }, expiresAt };
-}
-
 function authorize(provider: LocalProvider, client: RawClient, tenant: string, channel: string, presence: boolean, options: { user?: string; clientEvents?: string[]; expiresAt?: number } = {}) {
   return provider.authorizeChannel({
     grant: grant(tenant, options.user ?? 'u1', {}, options.expiresAt),
@@ -149,7 +118,7 @@ async function subscribed(provider: LocalProvider, client: RawClient, tenant: st
 
 describe('local provider: connection handshake', () => {
   it('sends socket_id and activity_timeout, and answers pusher:ping', async () => {
-    const { port } = await start({ activityTimeoutSeconds: 45 });
+    const { port } = await startLocal({ activityTimeoutSeconds: 45 });
     const client = await RawClient.open(port);
     const established = await client.next('pusher:connection_established');
     expect(established.data).toEqual({ socket_id: expect.stringMatching(/^\d+\.\d+$/), activity_timeout: 45 });
@@ -158,14 +127,14 @@ describe('local provider: connection handshake', () => {
   });
 
   it('refuses unknown app keys with 4001', async () => {
-    const { port } = await start();
+    const { port } = await startLocal();
     const client = await RawClient.open(port, '/app/not-our-key?protocol=7');
     expect((await client.error(4001)).data).toMatchObject({ code: 4001 });
     expect((await client.closed).code).toBe(4001);
   });
 
   it('leaves other upgrade paths alone, and destroys them when nobody else takes them', async () => {
-    const { port, server } = await start();
+    const { port, server } = await startLocal();
     const orphan = new WebSocket(`ws://127.0.0.1:${port}/somewhere-else`);
     const failure = await new Promise<Error>((resolve) => orphan.on('error', resolve));
     expect(failure.message).toMatch(/socket hang up|ECONNRESET/);
@@ -184,13 +153,13 @@ describe('local provider: connection handshake', () => {
   });
 
   it('refuses malformed key encodings like unknown keys', async () => {
-    const { port } = await start();
+    const { port } = await startLocal();
     const client = await RawClient.open(port, '/app/%E0%A4%A?protocol=7');
     expect((await client.closed).code).toBe(4001);
   });
 
   it('closes connections over the limit with 4100', async () => {
-    const { port } = await start({ maxConnections: 2 });
+    const { port } = await startLocal({ maxConnections: 2 });
     await RawClient.connected(port);
     await RawClient.connected(port);
     const third = await RawClient.open(port);
@@ -199,7 +168,7 @@ describe('local provider: connection handshake', () => {
   });
 
   it('pings silent clients and closes those that do not answer with 4201', async () => {
-    const { port } = await start({ activityTimeoutSeconds: 0.1, pongTimeoutSeconds: 0.1 });
+    const { port } = await startLocal({ activityTimeoutSeconds: 0.1, pongTimeoutSeconds: 0.1 });
     const silent = await RawClient.connected(port);
     const polite = await RawClient.connected(port);
     polite.ws.on('message', (raw: Buffer) => {
@@ -216,7 +185,7 @@ describe('local provider: connection handshake', () => {
 
 describe('local provider: subscriptions', () => {
   it('refuses public channels, forged and other-tenant signatures, and expired authorizations', async () => {
-    const { port, provider } = await start();
+    const { port, provider } = await startLocal();
     const client = await RawClient.connected(port);
     const stranger = await RawClient.connected(port);
 
@@ -248,7 +217,7 @@ describe('local provider: subscriptions', () => {
   });
 
   it('accepts plain Pusher signatures from the official server SDK (no client events then)', async () => {
-    const { port } = await start();
+    const { port } = await startLocal();
     const client = await RawClient.connected(port);
     const other = await RawClient.connected(port);
     const sdk = new PusherServer({ appId: 'switchboard', key: KEY, secret: SECRET, host: '127.0.0.1', useTLS: false });
@@ -265,7 +234,7 @@ describe('local provider: subscriptions', () => {
   });
 
   it('limits channel name length, channels per connection and presence members', async () => {
-    const { port, provider } = await start({ maxChannelsPerConnection: 2, presenceMaxMembers: 2 });
+    const { port, provider } = await startLocal({ maxChannelsPerConnection: 2, presenceMaxMembers: 2 });
     const client = await RawClient.connected(port);
 
     const long = `private-${'a'.repeat(157)}`;
@@ -296,7 +265,7 @@ describe('local provider: subscriptions', () => {
   });
 
   it('sends member_added and member_removed to the others, once per user', async () => {
-    const { port, provider } = await start();
+    const { port, provider } = await startLocal();
     const ana = await RawClient.connected(port);
     const bob = await RawClient.connected(port);
     const name = await subscribed(provider, ana, 'acme', 'chat:x', true, { user: 'ana' });
@@ -309,7 +278,7 @@ describe('local provider: subscriptions', () => {
 
 describe('local provider: client events and frames', () => {
   it('rate-limits client events per connection with 4301', async () => {
-    const { port, provider } = await start({ clientEventRate: 3 });
+    const { port, provider } = await startLocal({ clientEventRate: 3 });
     const sender = await RawClient.connected(port);
     const receiver = await RawClient.connected(port);
     const name = await subscribed(provider, sender, 'acme', 'chat:r', false, { clientEvents: ['typing'] });
@@ -327,14 +296,14 @@ describe('local provider: client events and frames', () => {
   });
 
   it('refuses client events on channels the client is not subscribed to', async () => {
-    const { port } = await start();
+    const { port } = await startLocal();
     const client = await RawClient.connected(port);
     client.send({ event: 'client-typing', channel: toPusherChannel('acme', 'chat:r', true), data: {} });
     await client.error(4307);
   });
 
   it('answers oversized frames with 4303 and keeps the connection', async () => {
-    const { port } = await start({ maxFrameBytes: 1024 });
+    const { port } = await startLocal({ maxFrameBytes: 1024 });
     const client = await RawClient.connected(port);
     client.send({ event: 'client-big', channel: 'private-x', data: 'x'.repeat(2000) });
     await client.error(4303);
@@ -348,7 +317,7 @@ describe('local provider: client events and frames', () => {
   });
 
   it('closes slow consumers with 4200 instead of buffering without bound', async () => {
-    const { port, provider } = await start({ maxBufferedBytes: 256 * 1024 });
+    const { port, provider } = await startLocal({ maxBufferedBytes: 256 * 1024 });
     const slow = await RawClient.connected(port);
     await subscribed(provider, slow, 'acme', 'dashboard:big', false);
     slow.ws.pause();

@@ -2,15 +2,13 @@
  * The embedded `local` provider against the official clients: pusher-js (WebSocket) and
  * the `pusher` server SDK (HTTP API), on a real listening HTTP server.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import PusherJs, { type Channel, type PresenceChannel } from 'pusher-js';
 import PusherServer from 'pusher';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { grant, onCleanup, startLocal, type LocalHarness } from '../helpers/local-harness.js';
 import type { Envelope, JsonValue } from '../../src/core/envelope.js';
 import { fromPusherChannel, toPusherChannel } from '../../src/core/provider-names.js';
-import { createLocalProvider, type LocalProvider, type LocalProviderOptions } from '../../providers/local/index.js';
+import { createLocalProvider } from '../../providers/local/index.js';
 import type { ClientGrant } from '../../providers/types.js';
 
 // pusher-js ships CommonJS typings with `export default`: under NodeNext the default import
@@ -22,42 +20,12 @@ const KEY = 'switchboard-key';
 const SECRET = 'switchboard-secret';
 const APP_ID = 'switchboard';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-interface Harness {
-  provider: LocalProvider;
-  server: Server;
-  port: number;
-}
-
-async function start(options: Partial<LocalProviderOptions> = {}): Promise<Harness> {
-  const provider = createLocalProvider(options);
-  const app = express();
-  app.use(provider.routes());
-  const server = createServer(app);
-  provider.attach(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  cleanups.push(async () => {
-    await provider.close();
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  });
-  return { provider, server, port: (server.address() as AddressInfo).port };
-}
-
-function grant(tenant: string, user: string, info: Record<string, JsonValue> = {}): ClientGrant {
-  return { tenant, user, info, caps: { '*': ['subscribe', 'publish', 'presence'] }, expiresAt: Date.now() + 60_000 };
-}
-
 interface ClientOptions {
   grant: ClientGrant;
   clientEvents?: string[];
 }
 
-function connect(harness: Harness, options: ClientOptions): Pusher {
+function connect(harness: LocalHarness, options: ClientOptions): Pusher {
   const pusher = new Pusher(KEY, {
     cluster: 'local',
     wsHost: '127.0.0.1',
@@ -87,7 +55,7 @@ function connect(harness: Harness, options: ClientOptions): Pusher {
       },
     },
   });
-  cleanups.push(() => pusher.disconnect());
+  onCleanup(() => pusher.disconnect());
   return pusher;
 }
 
@@ -140,13 +108,13 @@ function envelope(channel: string, event: string, data: JsonValue): Envelope {
   return { id: `evt-${seq}`, channel, event, data, seq, ts: 1_700_000_000_000 + seq };
 }
 
-function sdk(harness: Harness, secret = SECRET): PusherServer {
+function sdk(harness: LocalHarness, secret = SECRET): PusherServer {
   return new PusherServer({ appId: APP_ID, key: KEY, secret, host: '127.0.0.1', port: String(harness.port), useTLS: false });
 }
 
 describe('local provider with pusher-js', () => {
   it('delivers envelopes published in-process to private subscribers, with meta', async () => {
-    const harness = await start();
+    const harness = await startLocal();
     const client = connect(harness, { grant: grant('acme', 'ana') });
     const channel = client.subscribe(toPusherChannel('acme', 'orders:1001', false));
     await subscribed(channel);
@@ -159,7 +127,7 @@ describe('local provider with pusher-js', () => {
   });
 
   it('delivers a burst in order (frames are coalesced per socket) and reports per-tenant stats', async () => {
-    const harness = await start();
+    const harness = await startLocal();
     const client = connect(harness, { grant: grant('acme', 'ana') });
     const channel = client.subscribe(toPusherChannel('acme', 'dashboard:sales', false));
     await subscribed(channel);
@@ -176,7 +144,7 @@ describe('local provider with pusher-js', () => {
 
   it('gives clients a pusher-js configuration pointing at the BFF', async () => {
     const provider = createLocalProvider();
-    cleanups.push(() => provider.close());
+    onCleanup(() => provider.close());
     const g = grant('acme', 'ana');
     expect(await provider.clientConfig(g, { publicUrl: 'https://rt.example.com' })).toEqual({
       name: 'local',
@@ -191,7 +159,7 @@ describe('local provider with pusher-js', () => {
   });
 
   it('keeps tenants apart: same channel name, different tenants, no cross delivery', async () => {
-    const harness = await start();
+    const harness = await startLocal();
     const acme = connect(harness, { grant: grant('acme', 'ana') });
     const globex = connect(harness, { grant: grant('globex', 'gus') });
     const acmeChannel = acme.subscribe(toPusherChannel('acme', 'orders:1', false));
@@ -216,14 +184,14 @@ describe('local provider with pusher-js', () => {
   });
 
   it('refuses a subscription the BFF would not sign for another tenant', async () => {
-    const harness = await start();
+    const harness = await startLocal();
     const client = connect(harness, { grant: grant('globex', 'gus') });
     const channel = client.subscribe(toPusherChannel('acme', 'orders:1', false));
     await expect(subscribed(channel)).rejects.toThrow(/AuthError/);
   });
 
   it('honours excludeSocketId', async () => {
-    const harness = await start();
+    const harness = await startLocal();
     const publisher = connect(harness, { grant: grant('acme', 'ana') });
     const other = connect(harness, { grant: grant('acme', 'bob') });
     const name = toPusherChannel('acme', 'orders:7', false);
@@ -244,7 +212,7 @@ describe('local provider with pusher-js', () => {
   });
 
   it('tracks presence by user: join, second socket of the same user, leave on disconnect', async () => {
-    const harness = await start();
+    const harness = await startLocal();
     const name = toPusherChannel('acme', 'chat:general', true);
     const ana = connect(harness, { grant: grant('acme', 'ana', { name: 'Ana' }) });
     const anaChannel = ana.subscribe(name) as PresenceChannel;
@@ -282,7 +250,7 @@ describe('local provider with pusher-js', () => {
   });
 
   it('delivers allowed client events to others only, with user_id on presence channels', async () => {
-    const harness = await start();
+    const harness = await startLocal();
     const name = toPusherChannel('acme', 'chat:room', true);
     const ana = connect(harness, { grant: grant('acme', 'ana'), clientEvents: ['typing'] });
     const bob = connect(harness, { grant: grant('acme', 'bob'), clientEvents: ['typing'] });
@@ -303,7 +271,7 @@ describe('local provider with pusher-js', () => {
   });
 
   it('refuses client events the signed authorization does not allow', async () => {
-    const harness = await start();
+    const harness = await startLocal();
     const name = toPusherChannel('acme', 'orders:9', false);
     const mallory = connect(harness, { grant: grant('acme', 'mallory'), clientEvents: [] });
     const bob = connect(harness, { grant: grant('acme', 'bob'), clientEvents: ['typing'] });
@@ -327,7 +295,7 @@ describe('local provider with pusher-js', () => {
 
 describe('local provider with the official pusher server SDK', () => {
   it('delivers trigger and triggerBatch to subscribers, honouring socket_id', async () => {
-    const harness = await start();
+    const harness = await startLocal();
     const name = toPusherChannel('acme', 'orders:1', false);
     const ana = connect(harness, { grant: grant('acme', 'ana') });
     const bob = connect(harness, { grant: grant('acme', 'bob') });
@@ -354,7 +322,7 @@ describe('local provider with the official pusher server SDK', () => {
   });
 
   it('answers channel queries: list, info, users', async () => {
-    const harness = await start();
+    const harness = await startLocal();
     const presenceName = toPusherChannel('acme', 'chat:lobby', true);
     const privateName = toPusherChannel('acme', 'orders:1', false);
     const ana = connect(harness, { grant: grant('acme', 'ana') });
@@ -378,7 +346,7 @@ describe('local provider with the official pusher server SDK', () => {
   });
 
   it('refuses bad signatures, unknown apps and oversized data', async () => {
-    const harness = await start({ apiMaxDataBytes: 100 });
+    const harness = await startLocal({ apiMaxDataBytes: 100 });
     const name = toPusherChannel('acme', 'orders:1', false);
     await expect(sdk(harness, 'wrong-secret').trigger(name, 'e', {})).rejects.toMatchObject({ status: 401 });
     await expect(sdk(harness).trigger(name, 'e', 'x'.repeat(101))).rejects.toMatchObject({ status: 413 });
