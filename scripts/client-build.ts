@@ -80,7 +80,7 @@ export async function measureClientBundle(): Promise<BundleSize> {
   };
   if (entry) visit(entry);
   const size: BundleSize = { initialMinBytes: 0, initialGzipBytes: 0, lazyGzipBytes: 0, files: {} };
-  for (const file of result.outputFiles) {
+  for (const file of result.outputFiles ?? []) {
     const relative = file.path.slice(file.path.indexOf('/virtual/') + '/virtual/'.length);
     if (!relative.endsWith('.js')) continue;
     const gzipBytes = gzipSync(file.contents, { level: 9 }).byteLength;

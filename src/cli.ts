@@ -1,38 +1,18 @@
 #!/usr/bin/env node
 /**
- * `switchboard serve` — runs the BFF with the configured provider and store.
+ * The `switchboard` command: `serve` runs the BFF; `publish` and `token` talk to a running one.
  */
-import { createServerFromEnv } from './server/from-env.js';
-import { listen } from './server/listen.js';
+import { publish, token } from './cli/http-commands.js';
+import { serve } from './cli/serve.js';
 
-async function serve(): Promise<void> {
-  const { app, env } = await createServerFromEnv(process.env);
-  const running = await listen(app, { port: env.PORT, host: env.HOST });
-  const { logger } = app.switchboard;
-  logger.info({ url: `http://localhost:${running.port}/`, provider: env.SWITCHBOARD_PROVIDER, store: env.SWITCHBOARD_STORE }, 'Switchboard is listening');
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    running.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
-}
-
-const command = process.argv[2] ?? 'serve';
-if (command !== 'serve') {
-  console.error(`Unknown command "${command}". Usage: switchboard serve`);
+const commands: Record<string, (argv: string[]) => Promise<void>> = { serve, publish, token };
+const [name = 'serve', ...rest] = process.argv.slice(2);
+const command = commands[name];
+if (!command) {
+  console.error(`Unknown command "${name}". Commands: ${Object.keys(commands).join(', ')}`);
   process.exit(2);
 }
-serve().catch((error: unknown) => {
+command(rest).catch((error: unknown) => {
   console.error(error instanceof Error ? error.message : error);
   process.exit(1);
 });

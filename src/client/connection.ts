@@ -36,6 +36,8 @@ export class Supervisor {
   private closed = false;
   private everConnected = false;
   private refreshToken = false;
+  /** Failed connection attempts since the last success: decides the SSE fallback. */
+  private connectFailures = 0;
   private interrupt: (() => void) | undefined;
 
   constructor(private readonly options: SupervisorOptions) {
@@ -62,9 +64,10 @@ export class Supervisor {
   }
 
   private async run(): Promise<void> {
+    let failure: SwitchboardError | undefined;
     for (let attempt = 0; !this.closed; attempt++) {
       if (attempt > 0) {
-        this.set(this.everConnected ? 'reconnecting' : 'connecting', this.error);
+        this.set(this.everConnected ? 'reconnecting' : 'connecting', failure);
         await this.sleep(backoffDelay(attempt - 1, this.options.backoff));
         if (this.closed) return;
       }
@@ -73,32 +76,34 @@ export class Supervisor {
         token = await this.options.tokens.get(this.refreshToken);
         this.refreshToken = false;
       } catch (error) {
-        if (isSessionRejected(error)) return this.fail(toSwitchboardError(error));
-        this.error = toSwitchboardError(error);
+        failure = toSwitchboardError(error);
+        if (isSessionRejected(error)) return this.fail(failure);
         continue;
       }
       try {
-        const transport = await this.ensureTransport(token, attempt);
+        const transport = await this.ensureTransport(token);
         if (this.closed) return;
         await transport.connect();
         if (this.closed) return;
         this.everConnected = true;
+        this.connectFailures = 0;
         this.set('connected', undefined);
-        this.error = await this.untilDropped(transport);
+        failure = await this.untilDropped(transport);
         attempt = 0;
       } catch (error) {
-        this.error = toSwitchboardError(error);
+        failure = toSwitchboardError(error);
+        this.connectFailures++;
       }
       if (this.closed) return;
-      if (this.error?.code === 'forbidden') return this.fail(this.error);
-      if (this.error?.status === 401) this.refreshToken = true;
+      if (failure?.code === 'forbidden') return this.fail(failure);
+      if (failure?.status === 401) this.refreshToken = true;
     }
   }
 
-  private async ensureTransport(token: ClientToken, attempt: number): Promise<ClientTransport> {
+  private async ensureTransport(token: ClientToken): Promise<ClientTransport> {
     const { fallbackAfterAttempts } = this.options;
     const useSse =
-      this.options.transport === 'sse' || (fallbackAfterAttempts > 0 && attempt >= fallbackAfterAttempts);
+      this.options.transport === 'sse' || (fallbackAfterAttempts > 0 && this.connectFailures >= fallbackAfterAttempts);
     if (this.transport && (!useSse || this.transport.kind === 'sse')) return this.transport;
     let transport: ClientTransport;
     if (useSse) {

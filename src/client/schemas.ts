@@ -19,7 +19,7 @@ const namespaceRules = z.object({
 });
 
 export const tokenResponseSchema = z.object({
-  token: z.string().check(z.minLength(1)),
+  token: z.string(),
   expiresAt: z.number(),
   tenant: z.string(),
   user: z.string(),
@@ -34,11 +34,11 @@ export type ClientToken = z.infer<typeof tokenResponseSchema>;
 export const _serverAnswerFits = (value: TokenResponse): ClientToken => value;
 
 export const envelopeSchema = z.object({
-  id: z.string().check(z.minLength(1)),
+  id: z.string(),
   channel: z.string(),
   event: z.string(),
   data: z.unknown(),
-  seq: z.number().check(z.int(), z.minimum(1)),
+  seq: z.number().check(z.refine((seq) => Number.isSafeInteger(seq) && seq > 0)),
   ts: z.number(),
 });
 
@@ -55,4 +55,4 @@ export const problemSchema = z.object({
   title: z.optional(z.string()),
 });
 
-export const sessionTokenSchema = z.object({ token: z.string().check(z.minLength(1)) });
+

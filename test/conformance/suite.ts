@@ -183,7 +183,12 @@ export function defineConformanceSuite(harness: ProviderHarness): void {
 
     it('reconnects after the connection drops and recovers missed events in order, once', async (ctx) => {
       if (!bff.dropConnections) ctx.skip();
-      const rt = await client('alice');
+      let historyRequests = 0;
+      const counting: typeof fetch = (input, init) => {
+        if (String(input).includes('/v1/history')) historyRequests++;
+        return fetch(input, init);
+      };
+      const rt = await client('alice', { fetch: counting });
       const states: string[] = [];
       rt.connection.on('change', (state) => states.push(state));
       const orders = rt.channel('orders:recover');
@@ -200,6 +205,7 @@ export function defineConformanceSuite(harness: ProviderHarness): void {
       await waitFor(() => seqs.length >= 4, 'all events');
       await sleep(200);
       expect(seqs).toEqual([1, 2, 3, 4]);
+      expect(historyRequests).toBeGreaterThan(0);
     });
 
     it('receives one-way feeds over SSE', async () => {

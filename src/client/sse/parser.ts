@@ -11,14 +11,16 @@ export class SseParser {
   private data: string[] = [];
   private event = '';
   private id: string | undefined;
+  private idInBlock = false;
 
   constructor(private readonly onMessage: (message: SseMessage) => void) {}
 
   push(chunk: string): void {
     this.buffer += chunk;
-    const lines = this.buffer.split(/\r\n|\r|\n/);
-    // The last piece may be an incomplete line (a lone '\r' could still become '\r\n').
-    this.buffer = lines.pop() ?? '';
+    // A trailing '\r' may be the first half of a '\r\n' split across chunks: keep it back.
+    const heldCr = this.buffer.endsWith('\r');
+    const lines = (heldCr ? this.buffer.slice(0, -1) : this.buffer).split(/\r\n|\r|\n/);
+    this.buffer = (lines.pop() ?? '') + (heldCr ? '\r' : '');
     for (const line of lines) this.line(line);
   }
 
@@ -34,13 +36,17 @@ export class SseParser {
     if (value.startsWith(' ')) value = value.slice(1);
     if (field === 'data') this.data.push(value);
     else if (field === 'event') this.event = value;
-    else if (field === 'id' && !value.includes('\0')) this.id = value;
+    else if (field === 'id' && !value.includes('\0')) {
+      this.id = value;
+      this.idInBlock = true;
+    }
   }
 
   private dispatch(): void {
     const data = this.data.length > 0 ? this.data.join('\n') : undefined;
-    if (data !== undefined || this.id !== undefined) this.onMessage({ id: this.id, event: this.event || 'message', data });
+    if (data !== undefined || this.idInBlock) this.onMessage({ id: this.id, event: this.event || 'message', data });
     this.data = [];
     this.event = '';
+    this.idInBlock = false;
   }
 }

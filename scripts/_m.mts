@@ -1,2 +1,0 @@
-import { measureClientBundle } from './client-build.js';
-console.log(JSON.stringify(await measureClientBundle(), null, 1));
