@@ -1,36 +1,8 @@
 /**
  * esbuild settings for the browser build of `switchboard/client`, shared by
  * scripts/build-client.ts and the bundle-size test.
- *
- * Why the zod stub: src/core builds its zod schemas at module load with classic `zod`
- * (`import { z } from 'zod'`, not tree-shakeable: ~90 KB gzipped). The client only calls
- * core's pure functions (channel grammar, namespaces, capabilities, provider names) and
- * parses with `zod/mini` itself, so in the browser bundle core's `zod` import is
- * replaced by an inert stand-in. The bundle-size test runs the built bundle to check
- * that those functions still work. The lasting fix is to split core's schemas from
- * its pure functions; then this plugin can go.
  */
-import type { BuildOptions, Plugin } from 'esbuild';
-
-const CORE_IMPORTER = /[\\/]src[\\/]core[\\/][^\\/]+\.ts$/;
-
-const INERT_ZOD = `
-const inert = new Proxy(function () {}, {
-  get: (_target, key) => (key === 'parse' ? (value) => value : inert),
-  apply: () => inert,
-});
-export const z = inert;
-`;
-
-export const inertZodForCore: Plugin = {
-  name: 'inert-zod-for-core',
-  setup(build) {
-    build.onResolve({ filter: /^zod$/ }, (args) =>
-      CORE_IMPORTER.test(args.importer) ? { path: 'zod', namespace: 'inert-zod' } : undefined,
-    );
-    build.onLoad({ filter: /.*/, namespace: 'inert-zod' }, () => ({ contents: INERT_ZOD, loader: 'js' }));
-  },
-};
+import type { BuildOptions } from 'esbuild';
 
 export const CLIENT_ENTRY = new URL('../src/client/index.ts', import.meta.url).pathname;
 
@@ -45,7 +17,6 @@ export function clientBuildOptions(overrides: BuildOptions = {}): BuildOptions {
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
     legalComments: 'none',
-    plugins: [inertZodForCore],
     ...overrides,
   };
 }

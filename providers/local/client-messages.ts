@@ -1,6 +1,6 @@
 /** Schemas for everything a client sends over the WebSocket, and for signed channel_data. */
 import { z } from 'zod';
-import { jsonValueSchema } from '../../src/core/envelope.js';
+import { jsonValueSchema } from '../../src/core/schemas.js';
 import { PUSHER_EVENT_MAX_LENGTH } from '../pusher-protocol/index.js';
 
 export const clientFrameSchema = z.object({

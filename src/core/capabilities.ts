@@ -3,31 +3,26 @@
  * channels. `isAllowed` is the single place that decides access; every route, the
  * Pusher channel authorizer and the client wrapper's early checks go through it.
  */
-import { z } from 'zod';
 import { CHANNEL_REST_PATTERN, NAMESPACE_PATTERN } from './channels.js';
 import { SwitchboardError } from './errors.js';
 
 export const operations = ['subscribe', 'publish', 'presence', 'history'] as const;
 export type Operation = (typeof operations)[number];
-export const operationSchema = z.enum(operations);
 
 const USER_PLACEHOLDER = '{user}';
 
-/** An exact channel name, or a prefix ending in `*`; `{user}` is replaced by the user id when a token is minted. */
-export const capabilityPatternSchema = z
-  .string()
-  .min(1)
-  .max(200)
-  .refine((pattern) => {
-    if (pattern === '*') return true;
-    const body = (pattern.endsWith('*') ? pattern.slice(0, -1) : pattern).replaceAll(USER_PLACEHOLDER, 'u');
-    const colon = body.indexOf(':');
-    if (colon < 0) return NAMESPACE_PATTERN.test(body) && pattern.endsWith('*');
-    const rest = body.slice(colon + 1);
-    return NAMESPACE_PATTERN.test(body.slice(0, colon)) && (rest === '' ? pattern.endsWith('*') : CHANNEL_REST_PATTERN.test(rest));
-  }, 'capability pattern must be a channel name, or a prefix ending in *, optionally with {user}');
-
-export const capabilitiesSchema = z.record(capabilityPatternSchema, z.array(operationSchema).min(1));
+/** Why a capability pattern is invalid: it must be a channel name, or a prefix ending in `*`, optionally with `{user}`. */
+export function capabilityPatternProblem(pattern: string): string | undefined {
+  if (pattern === '*') return undefined;
+  const body = (pattern.endsWith('*') ? pattern.slice(0, -1) : pattern).replaceAll(USER_PLACEHOLDER, 'u');
+  const colon = body.indexOf(':');
+  const rest = body.slice(colon + 1);
+  const valid =
+    colon < 0
+      ? NAMESPACE_PATTERN.test(body) && pattern.endsWith('*')
+      : NAMESPACE_PATTERN.test(body.slice(0, colon)) && (rest === '' ? pattern.endsWith('*') : CHANNEL_REST_PATTERN.test(rest));
+  return valid ? undefined : 'capability pattern must be a channel name, or a prefix ending in *, optionally with {user}';
+}
 export type Capabilities = Record<string, Operation[]>;
 
 /** User ids are substituted into channel names, so they must fit the channel grammar. */

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { SwitchboardError } from './errors.js';
 
 /** A tenant is the isolation boundary; its id only ever comes from verified identity. */
@@ -7,8 +6,6 @@ export const NAMESPACE_PATTERN = /^[a-z][a-z0-9_-]*$/;
 /** The part after the namespace. No '.', so provider mappings can use it as a separator. */
 export const CHANNEL_REST_PATTERN = /^[A-Za-z0-9_\-=@,;:]+$/;
 export const MAX_CHANNEL_LENGTH = 200;
-
-export const tenantIdSchema = z.string().regex(TENANT_PATTERN, 'tenant must match [A-Za-z0-9_-]{1,64}');
 
 export interface ChannelName {
   /** The tenant-relative name, e.g. `orders:1001`. */
@@ -36,11 +33,6 @@ export function parseChannelName(name: string): ChannelName {
   const colon = name.indexOf(':');
   return { name, namespace: name.slice(0, colon), rest: name.slice(colon + 1) };
 }
-
-export const channelNameSchema = z.string().superRefine((value, ctx) => {
-  const problem = channelNameProblem(value);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
 
 export function assertTenantId(tenant: string): string {
   if (!TENANT_PATTERN.test(tenant)) {

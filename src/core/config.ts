@@ -3,8 +3,10 @@
  * role -> capabilities map. Pure: reading the file is the server's job.
  */
 import { z } from 'zod';
-import { capabilitiesSchema, type Capabilities } from './capabilities.js';
-import { DEFAULT_NAMESPACES, namespacesSchema, type Namespaces } from './namespaces.js';
+import { type Capabilities } from './capabilities.js';
+import { capabilitiesSchema } from './schemas.js';
+import { DEFAULT_NAMESPACES, type Namespaces } from './namespaces.js';
+import { namespacesSchema } from './schemas.js';
 
 export const DEFAULT_ROLES: Record<string, Capabilities> = {
   member: {

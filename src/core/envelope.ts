@@ -1,31 +1,28 @@
-import { z } from 'zod';
-import { channelNameSchema } from './channels.js';
-
-/** Event names: not `pusher…` (reserved by the protocol) and not `client-…` (client events). */
-export const eventNameSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9_\-.:]{1,64}$/, 'event name must match [A-Za-z0-9_-.:]{1,64}')
-  .refine((name) => !name.startsWith('pusher') && !name.startsWith('client-'), 'event names starting with "pusher" or "client-" are reserved');
-
-/** Publisher-chosen idempotency key; a ULID is generated when absent. */
-export const eventIdSchema = z.string().regex(/^[A-Za-z0-9_\-:.]{1,128}$/, 'id must match [A-Za-z0-9_-:.]{1,128}');
-
-export const jsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValueSchema), z.record(z.string(), jsonValueSchema)]),
-);
+/** The event envelope every event that passes the BFF travels in (schemas in schemas.ts). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-export const envelopeSchema = z.object({
-  id: eventIdSchema,
-  channel: channelNameSchema,
-  event: eventNameSchema,
-  data: jsonValueSchema,
-  seq: z.number().int().min(1),
-  ts: z.number().int().min(0),
-});
+export const EVENT_NAME_PATTERN = /^[A-Za-z0-9_\-.:]{1,64}$/;
+export const EVENT_ID_PATTERN = /^[A-Za-z0-9_\-:.]{1,128}$/;
+
+/** Why an event name is invalid: `pusher…` is reserved by the protocol, `client-…` for client events. */
+export function eventNameProblem(name: string): string | undefined {
+  if (!EVENT_NAME_PATTERN.test(name)) return 'event name must match [A-Za-z0-9_-.:]{1,64}';
+  if (name.startsWith('pusher') || name.startsWith('client-')) return 'event names starting with "pusher" or "client-" are reserved';
+  return undefined;
+}
 
 /** Every event that passes the BFF. `seq` is per (tenant, channel), assigned by the event log. */
-export type Envelope = z.infer<typeof envelopeSchema>;
+export interface Envelope {
+  /** Idempotency key: given by the publisher or a fresh ULID. */
+  id: string;
+  /** Tenant-relative channel name. */
+  channel: string;
+  event: string;
+  data: JsonValue;
+  seq: number;
+  /** Server time in ms. */
+  ts: number;
+}
 
 /** What subscribers receive beside `data`, identical on every provider. */
 export type EventMeta = Omit<Envelope, 'data'>;

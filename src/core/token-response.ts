@@ -3,8 +3,8 @@
  * parses it with these schemas: the provider config tells the wrapper which SDK to load.
  */
 import { z } from 'zod';
-import { capabilitiesSchema } from './capabilities.js';
-import { namespacesSchema } from './namespaces.js';
+import { capabilitiesSchema } from './schemas.js';
+import { namespacesSchema } from './schemas.js';
 
 export const pusherClientConfigSchema = z.object({
   name: z.enum(['local', 'pusher']),

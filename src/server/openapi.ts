@@ -3,7 +3,7 @@
  * parse with, so the document cannot drift from what the server accepts.
  */
 import { z } from 'zod';
-import { envelopeSchema } from '../core/envelope.js';
+import { envelopeSchema } from '../core/schemas.js';
 import { tokenResponseSchema } from '../core/token-response.js';
 import { devSessionSchema } from './routes/dev-session.js';
 import { historyQuerySchema } from './routes/history.js';

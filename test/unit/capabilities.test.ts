@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  capabilitiesSchema,
-  isAllowed,
-  narrowCapabilities,
-  resolveCapabilities,
-} from '../../src/core/capabilities.js';
+import { isAllowed, narrowCapabilities, resolveCapabilities } from '../../src/core/capabilities.js';
+import { capabilitiesSchema } from '../../src/core/schemas.js';
 import { buildAppConfig, DEFAULT_ROLES } from '../../src/core/config.js';
 
 const member = resolveCapabilities([DEFAULT_ROLES.member!], 'ana');

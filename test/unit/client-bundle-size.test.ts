@@ -1,8 +1,8 @@
 /**
  * The browser build of `switchboard/client`: what a page downloads before connecting
  * (entry + static chunks, provider SDKs lazy) stays within 15 KB min+gzip, the build is
- * written like scripts/build-client.ts does, and the built bundle works — including the
- * core functions whose zod import the build replaces (see scripts/client-build.ts).
+ * written like scripts/build-client.ts does, and the built bundle works. src/core keeps its
+ * zod schemas in schemas.ts, so the pure functions the client uses bring no zod along.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

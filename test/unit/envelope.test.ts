@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { envelopeSchema, eventNameSchema, payloadBytes } from '../../src/core/envelope.js';
+import { payloadBytes } from '../../src/core/envelope.js';
+import { envelopeSchema, eventNameSchema } from '../../src/core/schemas.js';
 import { SwitchboardError } from '../../src/core/errors.js';
 
 describe('envelope', () => {

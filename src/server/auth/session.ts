@@ -4,7 +4,7 @@
  */
 import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
-import { tenantIdSchema } from '../../core/channels.js';
+import { tenantIdSchema } from '../../core/schemas.js';
 import { SwitchboardError } from '../../core/errors.js';
 import type { SigningKeys } from '../tokens/signing-keys.js';
 import type { Identity } from './identity.js';

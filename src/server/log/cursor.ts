@@ -4,7 +4,7 @@
  * `a=5;b=7` form would need (`=`, `;`, `,`, `:`).
  */
 import { z } from 'zod';
-import { channelNameSchema } from '../../core/channels.js';
+import { channelNameSchema } from '../../core/schemas.js';
 import { SwitchboardError } from '../../core/errors.js';
 
 export type Cursor = Record<string, number>;

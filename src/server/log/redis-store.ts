@@ -7,7 +7,8 @@
  */
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { envelopeSchema, jsonValueSchema, type Envelope } from '../../core/envelope.js';
+import { type Envelope } from '../../core/envelope.js';
+import { envelopeSchema, jsonValueSchema } from '../../core/schemas.js';
 import { APPEND_SCRIPT, CLAIM_SCRIPT, MARK_DELIVERED_SCRIPT, RELEASE_SCRIPT, runScript } from './redis-scripts.js';
 import type { AppendNotice, Appended, AppendRequest, ChannelRef, EventStore } from './store.js';
 

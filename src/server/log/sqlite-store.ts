@@ -5,7 +5,8 @@
  */
 import Database from 'better-sqlite3';
 import { z } from 'zod';
-import { envelopeSchema, jsonValueSchema, type Envelope } from '../../core/envelope.js';
+import { type Envelope } from '../../core/envelope.js';
+import { envelopeSchema, jsonValueSchema } from '../../core/schemas.js';
 import type { Appended, AppendRequest, ChannelRef, EventStore } from './store.js';
 
 const SCHEMA = `

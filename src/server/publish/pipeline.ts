@@ -6,8 +6,9 @@
  */
 import { ulid } from 'ulid';
 import { z } from 'zod';
-import { channelNameSchema } from '../../core/channels.js';
-import { eventIdSchema, eventNameSchema, jsonValueSchema, payloadBytes } from '../../core/envelope.js';
+import { channelNameSchema } from '../../core/schemas.js';
+import { payloadBytes } from '../../core/envelope.js';
+import { eventIdSchema, eventNameSchema, jsonValueSchema } from '../../core/schemas.js';
 import { SwitchboardError } from '../../core/errors.js';
 import { resolveChannel, type Namespaces } from '../../core/namespaces.js';
 import type { ServerProvider } from '../../../providers/types.js';

@@ -1,5 +1,5 @@
 import { Router, type Request } from 'express';
-import { tenantIdSchema } from '../../core/channels.js';
+import { tenantIdSchema } from '../../core/schemas.js';
 import { SwitchboardError } from '../../core/errors.js';
 import type { SwitchboardContext } from '../context.js';
 import { bearerToken } from '../http/bearer.js';

@@ -6,7 +6,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { assertAllowed } from '../../core/capabilities.js';
-import { channelNameSchema } from '../../core/channels.js';
+import { channelNameSchema } from '../../core/schemas.js';
 import { parseInput } from '../../core/validation.js';
 import type { SwitchboardContext } from '../context.js';
 import { jsonBody } from '../http/body.js';

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { tenantIdSchema } from '../../core/channels.js';
+import { tenantIdSchema } from '../../core/schemas.js';
 import { USER_ID_PATTERN } from '../../core/capabilities.js';
 import { parseInput } from '../../core/validation.js';
 import type { DevSessions } from '../auth/session.js';

@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { channelNameSchema } from '../../core/channels.js';
+import { channelNameSchema } from '../../core/schemas.js';
 import { parseInput } from '../../core/validation.js';
 import type { SwitchboardContext } from '../context.js';
 import { bearerToken } from '../http/bearer.js';

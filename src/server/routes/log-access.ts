@@ -1,7 +1,7 @@
 /** What the log-reading routes (history, SSE, long-poll) share: channel lists, access checks, cursors. */
 import { z } from 'zod';
 import { isAllowed, type Operation } from '../../core/capabilities.js';
-import { channelNameSchema } from '../../core/channels.js';
+import { channelNameSchema } from '../../core/schemas.js';
 import { SwitchboardError } from '../../core/errors.js';
 import { resolveChannel, type Namespaces } from '../../core/namespaces.js';
 import type { ClientGrant } from '../../../providers/types.js';

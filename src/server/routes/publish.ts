@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { tenantIdSchema } from '../../core/channels.js';
+import { tenantIdSchema } from '../../core/schemas.js';
 import { SwitchboardError } from '../../core/errors.js';
 import { parseInput } from '../../core/validation.js';
 import type { SwitchboardContext } from '../context.js';

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { capabilitiesSchema, narrowCapabilities, resolveCapabilities } from '../../core/capabilities.js';
+import { narrowCapabilities, resolveCapabilities } from '../../core/capabilities.js';
+import { capabilitiesSchema } from '../../core/schemas.js';
 import type { AppConfig } from '../../core/config.js';
 import { parseInput } from '../../core/validation.js';
 import type { Identity } from '../auth/identity.js';

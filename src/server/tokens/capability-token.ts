@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader } from 'jose';
 import { z } from 'zod';
-import { capabilitiesSchema } from '../../core/capabilities.js';
-import { tenantIdSchema } from '../../core/channels.js';
-import { jsonValueSchema } from '../../core/envelope.js';
+import { capabilitiesSchema } from '../../core/schemas.js';
+import { tenantIdSchema } from '../../core/schemas.js';
+import { jsonValueSchema } from '../../core/schemas.js';
 import { SwitchboardError } from '../../core/errors.js';
 import type { ClientGrant } from '../../../providers/types.js';
 import type { SigningKeys } from './signing-keys.js';
