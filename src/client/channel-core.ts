@@ -144,7 +144,8 @@ export class ChannelCore {
       presence = resolved.rules.presence;
       if (this.presenceWanted) checkPresence(token, this.name);
       this.sequencer ??= new Sequencer({
-        history: resolved.rules.history === false ? undefined : (since, limit) => this.host.history(this.name, since, limit),
+        // Namespaces without history still keep a recovery window in the log.
+        history: (since, limit) => this.host.history(this.name, since, limit),
         deliver: (envelope) => this.events.emit('event', envelope),
         onError: (error) => this.events.emit('error', error),
         ...(this.options.since !== undefined ? { since: this.options.since } : {}),

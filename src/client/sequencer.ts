@@ -8,10 +8,12 @@ import type { ClientEnvelope } from './schemas.js';
 
 export interface HistoryPage {
   events: ClientEnvelope[];
+  /** The channel's newest seq in the log. */
+  lastSeq?: number;
 }
 
 export interface SequencerOptions {
-  /** Fetches events with `seq > since`, oldest first. Undefined when the namespace keeps no history. */
+  /** Fetches events with `seq > since`, oldest first. Undefined disables recovery. */
   history: ((since: number, limit: number) => Promise<HistoryPage>) | undefined;
   deliver(envelope: ClientEnvelope): void;
   onError(error: SwitchboardError): void;
@@ -27,6 +29,8 @@ const RECOVERY_RETRY_MS = 1000;
 
 export class Sequencer {
   private lastSeq: number | undefined;
+  /** The log's position when first subscribed: where recovery starts if the connection drops before any event arrived. */
+  private floor: number | undefined;
   private readonly seen = new Set<string>();
   private buffer: ClientEnvelope[] = [];
   private recovering = false;
@@ -55,9 +59,25 @@ export class Sequencer {
     void this.recover();
   }
 
-  /** The subscription is live again: fetch whatever was published while it was not. */
+  /** The subscription is live (again): fetch whatever was published while it was not. */
   resume(): void {
-    if (this.lastSeq !== undefined && this.options.history) void this.recover();
+    const history = this.options.history;
+    if (!history) return;
+    if (this.lastSeq === undefined && this.floor === undefined) {
+      void this.fetchFloor(history);
+      return;
+    }
+    void this.recover();
+  }
+
+  private async fetchFloor(history: NonNullable<SequencerOptions['history']>): Promise<void> {
+    try {
+      const { lastSeq } = await history(Number.MAX_SAFE_INTEGER, 1);
+      this.floor ??= lastSeq ?? 0;
+    } catch (error) {
+      // Without a floor, recovery starts at the first live event instead.
+      if (!this.closed) this.options.onError(toError(error));
+    }
   }
 
   close(): void {
@@ -109,7 +129,7 @@ export class Sequencer {
   private async fetchMissing(history: NonNullable<SequencerOptions['history']>): Promise<void> {
     const limit = this.options.pageSize ?? 100;
     for (let page = 0; page < MAX_PAGES_PER_RECOVERY && !this.closed; page++) {
-      const since = this.lastSeq ?? 0;
+      const since = this.lastSeq ?? this.floor ?? 0;
       const { events } = await history(since, limit);
       if (this.closed) return;
       for (const envelope of [...events].sort((a, b) => a.seq - b.seq)) {

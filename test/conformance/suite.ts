@@ -208,6 +208,26 @@ export function defineConformanceSuite(harness: ProviderHarness): void {
       expect(historyRequests).toBeGreaterThan(0);
     });
 
+    it('recovers events missed while disconnected even when none had arrived before', async (ctx) => {
+      if (!bff.dropConnections) ctx.skip();
+      const rt = await client('alice');
+      const states: string[] = [];
+      rt.connection.on('change', (state) => states.push(state));
+      await bff.publish('acme', 'dashboard:quiet', 'n', 0);
+      const dashboard = rt.channel('dashboard:quiet');
+      const values: unknown[] = [];
+      dashboard.subscribe('n', (data) => values.push(data));
+      await waitFor(() => dashboard.live, 'subscription');
+      await sleep(100);
+      bff.dropConnections?.();
+      await bff.publish('acme', 'dashboard:quiet', 'n', 1);
+      await bff.publish('acme', 'dashboard:quiet', 'n', 2);
+      await waitFor(() => states.includes('reconnecting') && rt.connection.state === 'connected', 'reconnect');
+      await waitFor(() => values.length >= 2, 'missed events');
+      await sleep(200);
+      expect(values).toEqual([1, 2]);
+    });
+
     it('receives one-way feeds over SSE', async () => {
       const rt = await client('alice', { transport: 'sse' });
       const orders = rt.channel('orders:sse');
