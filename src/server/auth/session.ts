@@ -2,10 +2,12 @@
  * Verifies the app's own session JWT (shared secret or JWKS URL) and the dev-login
  * sessions, and turns their claims into an `Identity`.
  */
-import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, SignJWT, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createSecretKey } from 'node:crypto';
+import { createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import { tenantIdSchema } from '../../core/schemas.js';
 import { SwitchboardError } from '../../core/errors.js';
+import { checkRegisteredClaims, signJws, verifyJws, type JwsKey } from '../tokens/jws.js';
 import type { SigningKeys } from '../tokens/signing-keys.js';
 import type { Identity } from './identity.js';
 
@@ -77,33 +79,35 @@ const DEV_AUDIENCE = 'switchboard-dev-session';
 const DEV_SESSION_SECONDS = 12 * 3600;
 const DEV_CLAIMS: SessionClaimsOptions = { tenantClaim: 'tid', rolesClaim: 'roles', nameClaim: 'name' };
 
-/** Dev-only sessions, signed with the BFF's own key under a separate audience. */
+/** Dev-only sessions: HS256 with a secret derived from the BFF's signing key, read only by this BFF. */
 export class DevSessions {
-  constructor(private readonly keys: SigningKeys) {}
+  private readonly key: JwsKey;
+
+  constructor(keys: SigningKeys) {
+    const secret = createSecretKey(keys.internalSecret);
+    this.key = { kid: 'dev-session', alg: 'HS256', signingKey: secret, verificationKey: secret };
+  }
 
   async issue(identity: { tenant: string; user: string; name?: string; roles?: string[] }): Promise<string> {
-    const { signer } = this.keys;
-    return new SignJWT({ tid: identity.tenant, roles: identity.roles ?? [], ...(identity.name ? { name: identity.name } : {}) })
-      .setProtectedHeader({ alg: signer.alg, kid: signer.kid })
-      .setIssuer(DEV_ISSUER)
-      .setAudience(DEV_AUDIENCE)
-      .setSubject(identity.user)
-      .setIssuedAt()
-      .setExpirationTime(`${DEV_SESSION_SECONDS}s`)
-      .sign(signer.signKey);
+    const iat = Math.floor(Date.now() / 1000);
+    return signJws(this.key, {
+      iss: DEV_ISSUER,
+      aud: DEV_AUDIENCE,
+      sub: identity.user,
+      tid: identity.tenant,
+      roles: identity.roles ?? [],
+      ...(identity.name ? { name: identity.name } : {}),
+      iat,
+      exp: iat + DEV_SESSION_SECONDS,
+    });
   }
 
   readonly verify: SessionVerifier = async (token) => {
-    try {
-      const { payload } = await jwtVerify(token, this.keys.signer.verifyKey, {
-        issuer: DEV_ISSUER,
-        audience: DEV_AUDIENCE,
-        algorithms: [this.keys.signer.alg],
-      });
-      return identityFromClaims(payload, DEV_CLAIMS);
-    } catch (error) {
-      throw verificationFailure(error);
-    }
+    const payload = verifyJws(token, (kid) => (kid === this.key.kid ? this.key : undefined));
+    const check = payload === undefined ? 'invalid' : checkRegisteredClaims(payload, { issuer: DEV_ISSUER, audience: DEV_AUDIENCE });
+    if (check === 'expired') throw new SwitchboardError('token_expired', 'Session has expired');
+    if (check !== 'ok') throw new SwitchboardError('unauthenticated', 'Session token is not valid');
+    return identityFromClaims(payload as JWTPayload, DEV_CLAIMS);
   };
 
   static isDevToken(token: string): boolean {

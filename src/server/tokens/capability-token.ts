@@ -4,13 +4,11 @@
  * that user (channel authorization, history, SSE) is decided from its verified claims.
  */
 import { randomUUID } from 'node:crypto';
-import { errors as joseErrors, jwtVerify, SignJWT, decodeProtectedHeader } from 'jose';
 import { z } from 'zod';
-import { capabilitiesSchema } from '../../core/schemas.js';
-import { tenantIdSchema } from '../../core/schemas.js';
-import { jsonValueSchema } from '../../core/schemas.js';
 import { SwitchboardError } from '../../core/errors.js';
+import { capabilitiesSchema, jsonValueSchema, tenantIdSchema } from '../../core/schemas.js';
 import type { ClientGrant } from '../../../providers/types.js';
+import { checkRegisteredClaims, signJws, verifyJws } from './jws.js';
 import type { SigningKeys } from './signing-keys.js';
 
 export const TOKEN_ISSUER = 'switchboard';
@@ -37,42 +35,32 @@ export class CapabilityTokens {
   ) {}
 
   async mint(grant: Omit<ClientGrant, 'expiresAt'>): Promise<MintedToken> {
-    const nowSeconds = Math.floor(Date.now() / 1000);
-    const exp = nowSeconds + this.ttlSeconds;
-    const { signer } = this.keys;
-    const token = await new SignJWT({ tid: grant.tenant, caps: grant.caps, info: grant.info, ...(grant.admin ? { adm: true } : {}) })
-      .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'JWT' })
-      .setIssuer(TOKEN_ISSUER)
-      .setAudience(TOKEN_AUDIENCE)
-      .setSubject(grant.user)
-      .setIssuedAt(nowSeconds)
-      .setExpirationTime(exp)
-      .setJti(randomUUID())
-      .sign(signer.signKey);
+    const iat = Math.floor(Date.now() / 1000);
+    const exp = iat + this.ttlSeconds;
+    const token = signJws(this.keys.signer, {
+      iss: TOKEN_ISSUER,
+      aud: TOKEN_AUDIENCE,
+      sub: grant.user,
+      tid: grant.tenant,
+      iat,
+      exp,
+      jti: randomUUID(),
+      caps: grant.caps,
+      info: grant.info,
+      ...(grant.admin ? { adm: true } : {}),
+    });
     return { token, expiresAt: exp * 1000 };
   }
 
-  /** Verifies signature, algorithm, issuer, audience and expiry; throws a typed error otherwise. */
+  /** Verifies signature (algorithm fixed by the key), issuer, audience and expiry; throws a typed error otherwise. */
   async verify(token: string): Promise<ClientGrant> {
-    let kid: string | undefined;
-    try {
-      kid = decodeProtectedHeader(token).kid;
-    } catch {
-      throw new SwitchboardError('unauthenticated', 'Malformed capability token');
-    }
-    const key = kid === undefined ? undefined : this.keys.verifier(kid);
-    if (!key) throw new SwitchboardError('unauthenticated', 'Capability token signed by an unknown key');
-    try {
-      const { payload } = await jwtVerify(token, key.verifyKey, {
-        issuer: TOKEN_ISSUER,
-        audience: TOKEN_AUDIENCE,
-        algorithms: [key.alg],
-      });
-      const claims = claimsSchema.parse(payload);
-      return { tenant: claims.tid, user: claims.sub, caps: claims.caps, info: claims.info, expiresAt: claims.exp * 1000, admin: claims.adm === true };
-    } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) throw new SwitchboardError('token_expired', 'Capability token has expired');
-      throw new SwitchboardError('unauthenticated', 'Invalid capability token');
-    }
+    const payload = verifyJws(token, this.keys.verifier);
+    if (payload === undefined) throw new SwitchboardError('unauthenticated', 'Invalid capability token');
+    const check = checkRegisteredClaims(payload, { issuer: TOKEN_ISSUER, audience: TOKEN_AUDIENCE });
+    if (check === 'expired') throw new SwitchboardError('token_expired', 'Capability token has expired');
+    const claims = claimsSchema.safeParse(payload);
+    if (check !== 'ok' || !claims.success) throw new SwitchboardError('unauthenticated', 'Invalid capability token');
+    const { tid, sub, caps, info, exp, adm } = claims.data;
+    return { tenant: tid, user: sub, caps, info, expiresAt: exp * 1000, admin: adm === true };
   }
 }

@@ -4,14 +4,13 @@
  * Without configured keys, dev runs generate an Ed25519 key and persist it under the
  * data dir (mode 0600) so tokens survive restarts.
  */
-import { randomUUID } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, hkdfSync, randomUUID, type JsonWebKey } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import { z } from 'zod';
+import type { JwsKey } from './jws.js';
 
 export const SIGNING_ALGORITHMS = ['EdDSA', 'ES256', 'HS256'] as const;
-type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
 const privateJwkSchema = z
   .object({
@@ -21,51 +20,52 @@ const privateJwkSchema = z
   })
   .passthrough();
 const privateJwksSchema = z.array(privateJwkSchema).min(1);
-
-interface SigningKey {
-  kid: string;
-  alg: SigningAlgorithm;
-  signKey: CryptoKey | Uint8Array;
-  verifyKey: CryptoKey | Uint8Array;
-}
+type PrivateJwk = z.infer<typeof privateJwkSchema>;
 
 export interface SigningKeys {
-  signer: SigningKey;
+  signer: JwsKey;
   /** Verification key by `kid`; undefined for unknown ids. */
-  verifier(kid: string): SigningKey | undefined;
-  algorithms: SigningAlgorithm[];
+  verifier(kid: string): JwsKey | undefined;
   /** Public halves for `/.well-known/jwks.json` (symmetric keys are never published). */
-  publicJwks: JWK[];
+  publicJwks: JsonWebKey[];
+  /** A secret derived from the signing key, for tokens only this BFF reads (dev sessions). */
+  internalSecret: Buffer;
 }
 
-async function fromPrivateJwks(jwks: z.infer<typeof privateJwksSchema>): Promise<SigningKeys> {
-  const keys: SigningKey[] = [];
-  const publicJwks: JWK[] = [];
-  for (const jwk of jwks) {
-    const signKey = await importJWK(jwk as JWK, jwk.alg);
-    if (jwk.kty === 'oct') {
-      keys.push({ kid: jwk.kid, alg: jwk.alg, signKey, verifyKey: signKey });
-      continue;
-    }
-    const { d: _d, ...publicPart } = jwk as JWK;
-    keys.push({ kid: jwk.kid, alg: jwk.alg, signKey, verifyKey: await importJWK(publicPart, jwk.alg) });
-    publicJwks.push({ ...publicPart, use: 'sig' });
+function importKey(jwk: PrivateJwk): JwsKey {
+  const expectedKty = { EdDSA: 'OKP', ES256: 'EC', HS256: 'oct' }[jwk.alg];
+  if (jwk.kty !== expectedKty) throw new Error(`key ${jwk.kid}: alg ${jwk.alg} needs kty ${expectedKty}`);
+  if (jwk.kty === 'oct') {
+    const secret = z.string().min(43, 'HS256 keys need at least 32 bytes').parse(jwk.k);
+    const key = createSecretKey(Buffer.from(secret, 'base64url'));
+    return { kid: jwk.kid, alg: jwk.alg, signingKey: key, verificationKey: key };
   }
+  const signingKey = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+  return { kid: jwk.kid, alg: jwk.alg, signingKey, verificationKey: createPublicKey(signingKey) };
+}
+
+function fromPrivateJwks(jwks: PrivateJwk[]): SigningKeys {
+  const keys = jwks.map(importKey);
   const byKid = new Map(keys.map((key) => [key.kid, key]));
+  const publicJwks = keys
+    .filter((key) => key.alg !== 'HS256')
+    .map((key) => ({ ...key.verificationKey.export({ format: 'jwk' }), kid: key.kid, alg: key.alg, use: 'sig' }));
+  const first = jwks[0] as PrivateJwk;
+  const material = z.string().parse(first.kty === 'oct' ? first.k : first.d);
   return {
-    signer: keys[0] as SigningKey,
+    signer: keys[0] as JwsKey,
     verifier: (kid) => byKid.get(kid),
-    algorithms: [...new Set(keys.map((key) => key.alg))],
     publicJwks,
+    internalSecret: Buffer.from(hkdfSync('sha256', Buffer.from(material, 'base64url'), '', 'switchboard internal tokens', 32)),
   };
 }
 
-async function generatePrivateJwk(): Promise<JWK> {
-  const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-  return { ...(await exportJWK(privateKey)), kid: randomUUID(), alg: 'EdDSA' };
+function generatePrivateJwk(): PrivateJwk {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  return { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg: 'EdDSA', kty: 'OKP' };
 }
 
-export function parsePrivateJwks(json: string, source: string): z.infer<typeof privateJwksSchema> {
+export function parsePrivateJwks(json: string, source: string): PrivateJwk[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
@@ -80,16 +80,15 @@ export function parsePrivateJwks(json: string, source: string): z.infer<typeof p
 /** Keys from `configured` JSON, else from (or newly into) `dataDir`, else ephemeral. */
 export async function loadSigningKeys(options: { configured?: string; dataDir?: string }): Promise<SigningKeys> {
   if (options.configured) return fromPrivateJwks(parsePrivateJwks(options.configured, 'SWITCHBOARD_SIGNING_KEYS'));
-  if (!options.dataDir) return fromPrivateJwks(parsePrivateJwks(JSON.stringify([await generatePrivateJwk()]), 'generated key'));
+  if (!options.dataDir) return fromPrivateJwks([generatePrivateJwk()]);
   const file = path.join(options.dataDir, 'signing-keys.json');
   try {
-    return await fromPrivateJwks(parsePrivateJwks(await readFile(file, 'utf8'), file));
+    return fromPrivateJwks(parsePrivateJwks(await readFile(file, 'utf8'), file));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   await mkdir(options.dataDir, { recursive: true });
-  const jwks = [await generatePrivateJwk()];
-  await writeFile(file, JSON.stringify(jwks), { mode: 0o600, flag: 'wx' }).catch(async (error: NodeJS.ErrnoException) => {
+  await writeFile(file, JSON.stringify([generatePrivateJwk()]), { mode: 0o600, flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'EEXIST') throw error;
   });
   return fromPrivateJwks(parsePrivateJwks(await readFile(file, 'utf8'), file));
