@@ -1,0 +1,125 @@
+/**
+ * Memory per connection: N idle subscribed connections, server RSS delta / N, after a
+ * forced GC (`--expose-gc`). A few hundred warm-up connections are opened first so the
+ * baseline already includes the code and buffers that every connection path needs.
+ */
+import { toPusherChannel } from '../../src/core/provider-names.js';
+import type { ConnectedMessage, ConnectCommand, GcDoneMessage, PeerKind } from '../lib/messages.js';
+import { processRssBytes, sleep, spawnChild, type Child } from '../lib/proc.js';
+import type { BenchResult } from '../lib/report.js';
+import { APP_KEY, APP_SECRET, startServer, TENANT, type BenchContext, type RunningServer } from '../lib/servers.js';
+import { fmt, ratio } from '../lib/stats.js';
+
+const TARGET_KB = 8;
+const GENERATORS = 2;
+
+interface MemoryRun {
+  peer: PeerKind;
+  label: string;
+  connections: number;
+  connectMs: number;
+  rssBefore: number;
+  rssAfter: number;
+  heapBefore: number;
+  heapAfter: number;
+  gcExposed: boolean;
+}
+
+const LABELS: Record<PeerKind, string> = { pusher: 'switchboard local', socketio: 'Socket.IO 4.8', ws: 'plain ws' };
+
+async function settle(server: RunningServer, pauseMs: number): Promise<GcDoneMessage> {
+  await sleep(pauseMs);
+  server.child.send({ cmd: 'gc' });
+  await server.child.next<GcDoneMessage>('gc-done', 10_000);
+  await sleep(pauseMs);
+  server.child.send({ cmd: 'gc' });
+  return server.child.next<GcDoneMessage>('gc-done', 10_000);
+}
+
+function connectCommand(peer: PeerKind, baseUrl: string, count: number): ConnectCommand {
+  return {
+    cmd: 'connect',
+    kind: peer,
+    baseUrl,
+    count,
+    sample: 0,
+    concurrency: 100,
+    timeoutMs: 120_000,
+    pusher: peer === 'pusher' ? { appKey: APP_KEY, appSecret: APP_SECRET, channel: toPusherChannel(TENANT, 'orders:bench', false) } : undefined,
+  };
+}
+
+async function runPeer(ctx: BenchContext, peer: PeerKind, total: number, warm: number): Promise<MemoryRun> {
+  const server = await startServer(ctx, peer === 'pusher' ? 'switchboard' : peer, { cpus: '0', exposeGc: true, raiseFdLimit: true, store: 'memory' });
+  const generators: Child[] = [];
+  try {
+    for (let index = 0; index < GENERATORS; index++) {
+      generators.push(spawnChild({ script: 'load/subscribers.ts', cpus: '1', raiseFdLimit: true, label: `${peer} idle subscribers ${index}` }));
+    }
+    const [first] = generators as [Child];
+    first.send(connectCommand(peer, server.baseUrl, warm));
+    await first.next<ConnectedMessage>('connected', 60_000);
+    const before = await settle(server, ctx.quick ? 200 : 500);
+    const rssBefore = processRssBytes(server.pid);
+
+    const started = Date.now();
+    const share = Math.ceil(total / GENERATORS);
+    const counts = generators.map((_, index) => Math.max(0, Math.min(share, total - index * share)));
+    generators.forEach((generator, index) => generator.send(connectCommand(peer, server.baseUrl, counts[index] ?? 0)));
+    const connected = await Promise.all(generators.map((generator) => generator.next<ConnectedMessage>('connected', 150_000)));
+    const connectMs = Date.now() - started;
+    // The first generator's count includes the warm-up connections.
+    const connections = connected.reduce((sum, message) => sum + message.connections, 0) - warm;
+    const after = await settle(server, ctx.quick ? 200 : 500);
+    const rssAfter = processRssBytes(server.pid);
+    ctx.log(`${LABELS[peer]}: ${connections} idle connections, RSS +${((rssAfter - rssBefore) / 1024 / 1024).toFixed(1)} MB`);
+    return {
+      peer,
+      label: LABELS[peer],
+      connections,
+      connectMs,
+      rssBefore,
+      rssAfter,
+      heapBefore: before.heapUsed,
+      heapAfter: after.heapUsed,
+      gcExposed: after.gcExposed,
+    };
+  } finally {
+    await Promise.all(generators.map((generator) => generator.stop(5000)));
+    await server.stop();
+  }
+}
+
+export async function runMemory(ctx: BenchContext): Promise<BenchResult> {
+  const total = ctx.quick ? 600 : 10_000;
+  const warm = ctx.quick ? 60 : 500;
+  const runs: MemoryRun[] = [];
+  for (const peer of ['pusher', 'socketio', 'ws'] as const) runs.push(await runPeer(ctx, peer, total, warm));
+  const perConnection = (run: MemoryRun): number => (run.rssAfter - run.rssBefore) / run.connections / 1024;
+  const local = runs.find((run) => run.peer === 'pusher');
+  const localKb = local ? perConnection(local) : Number.NaN;
+  return {
+    name: 'memory',
+    title: `Memory per connection: ${total} idle subscribed connections (after ${warm} warm-up connections)`,
+    params: { connections: total, warmupConnections: warm, generators: GENERATORS },
+    table: {
+      columns: ['server', 'RSS KB/connection', 'vs local', 'heap KB/connection', 'RSS before MB', 'RSS after MB', 'connections', 'connect s'],
+      rows: runs.map((run) => [
+        run.label,
+        fmt(perConnection(run), 2),
+        ratio(perConnection(run), localKb),
+        fmt((run.heapAfter - run.heapBefore) / run.connections / 1024, 2),
+        fmt(run.rssBefore / 1024 / 1024, 1),
+        fmt(run.rssAfter / 1024 / 1024, 1),
+        String(run.connections),
+        fmt(run.connectMs / 1000, 1),
+      ]),
+    },
+    targets: [{ what: 'local RSS per idle connection', target: `≤ ${TARGET_KB} KB`, actual: `${fmt(localKb, 2)} KB`, met: Number.isFinite(localKb) ? localKb <= TARGET_KB : null }],
+    notes: [
+      'RSS from /proc/<pid>/status VmRSS after global.gc() twice (server started with --expose-gc); RSS is resident user-space memory; kernel socket buffers are not in it.',
+      `Connections held by ${GENERATORS} load-generator processes; local subscribers sign their channel authorization locally with the app secret.`,
+    ],
+    raw: runs,
+  };
+}
