@@ -1,5 +1,5 @@
 /** The admin page: polls /v1/admin/stats and renders tenants, channels, presence and a publish-rate chart. */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 
 const statsSchema = z.object({
   provider: z.string(),
@@ -74,7 +74,8 @@ function render(stats: Stats): void {
     const lastSecond = tenant.publishRate.at(-2) ?? 0;
     const summary = element('p');
     summary.append(element('strong', String(tenant.connections), 'connections'), ` connection${tenant.connections === 1 ? '' : 's'} · ${tenant.channels.length} channel(s) · ${lastSecond} events/s`);
-    card.append(summary, rateChart(tenant.publishRate));
+    const caption = element('p', `Publishes per second, last ${tenant.publishRate.length} s (peak ${Math.max(0, ...tenant.publishRate)})`, 'muted');
+    card.append(summary, rateChart(tenant.publishRate), caption);
     const table = element('table');
     table.innerHTML = '<thead><tr><th scope="col">channel</th><th scope="col">subscribers</th><th scope="col">presence</th></tr></thead>';
     const body = element('tbody');

@@ -1,7 +1,9 @@
 /**
- * Opens an SSE stream: `EventSource` where the platform has it (browsers), otherwise
- * `fetch` with a streamed body and our own parser (Node 20). Neither reconnects by
- * itself here: the wrapper reopens with a fresh token and its own backoff.
+ * Opens an SSE stream with `fetch` and a streamed body, in browsers and Node alike.
+ * Not `EventSource`: it cannot send an Authorization header (the token would sit in the
+ * URL, and in every proxy log), hides the HTTP status of a refusal, and fires
+ * `onmessage` only for unnamed events while every Switchboard event is named.
+ * It does not reconnect by itself: the wrapper reopens with a fresh token and its own backoff.
  */
 import { SwitchboardError } from '../../core/errors.js';
 import { errorFromResponse } from '../errors.js';
@@ -20,14 +22,8 @@ export interface EventStream {
 
 export interface EventStreamOptions {
   fetch: typeof fetch;
-  /** Use fetch even where EventSource exists. */
-  preferFetch?: boolean;
-}
-
-export function openEventStream(url: string, options: EventStreamOptions, handlers: EventStreamHandlers): EventStream {
-  const EventSourceImpl = globalThis.EventSource;
-  if (EventSourceImpl && !options.preferFetch) return viaEventSource(EventSourceImpl, url, handlers);
-  return viaFetch(url, options, handlers);
+  /** Capability token, sent as `Authorization: Bearer`. */
+  token: string;
 }
 
 function onceClosed(handlers: EventStreamHandlers): (error: SwitchboardError) => void {
@@ -39,27 +35,11 @@ function onceClosed(handlers: EventStreamHandlers): (error: SwitchboardError) =>
   };
 }
 
-function viaEventSource(Impl: typeof EventSource, url: string, handlers: EventStreamHandlers): EventStream {
-  const source = new Impl(url);
-  const close = onceClosed(handlers);
-  source.onopen = () => handlers.onOpen();
-  source.onmessage = (event: MessageEvent<string>) => handlers.onMessage({ id: event.lastEventId || undefined, event: 'message', data: event.data });
-  source.onerror = () => {
-    source.close();
-    close(new SwitchboardError('provider_unavailable', 'Event stream closed'));
-  };
-  return {
-    close() {
-      source.close();
-    },
-  };
-}
-
-function viaFetch(url: string, options: EventStreamOptions, handlers: EventStreamHandlers): EventStream {
+export function openEventStream(url: string, options: EventStreamOptions, handlers: EventStreamHandlers): EventStream {
   const abort = new AbortController();
   const close = onceClosed(handlers);
   const run = async () => {
-    const response = await options.fetch(url, { headers: { accept: 'text/event-stream' }, signal: abort.signal, cache: 'no-store' });
+    const response = await options.fetch(url, { headers: { accept: 'text/event-stream', authorization: `Bearer ${options.token}` }, signal: abort.signal, cache: 'no-store' });
     if (!response.ok) throw await errorFromResponse(response, 'Event stream');
     if (!response.body) throw new SwitchboardError('provider_unavailable', 'Event stream has no body');
     handlers.onOpen();

@@ -43,7 +43,7 @@ export const createSseTransport: TransportFactory = (_initial, context): ClientT
     const channels = [...subscriptions.keys()].sort().join(',');
     if (channels === '') return;
     const { token } = await context.token();
-    const query = new URLSearchParams({ channels, token });
+    const query = new URLSearchParams({ channels });
     // The cursor replays what the stream missed; it only means something for the same channels.
     if (channels === lastChannels && lastEventId !== undefined) query.set('lastEventId', lastEventId);
     await new Promise<void>((resolve, reject) => {
@@ -60,7 +60,7 @@ export const createSseTransport: TransportFactory = (_initial, context): ClientT
       };
       const current = openEventStream(
         bffUrl(context, `/v1/stream?${query}`),
-        { fetch: context.fetch },
+        { fetch: context.fetch, token },
         {
           onOpen() {
             opened = true;
@@ -124,7 +124,7 @@ export const createSseTransport: TransportFactory = (_initial, context): ClientT
       };
     },
     updateToken() {
-      // The token travels in the stream URL: it is read again on the next (re)open.
+      // The token is read again on the next (re)open.
     },
     close() {
       connected = false;

@@ -1,0 +1,109 @@
+/**
+ * The connection badge (one state for the page's realtime connections) and the
+ * bookkeeping that tells recovered events from live ones after a reconnect.
+ */
+import type { ConnectionState, EventMeta, Realtime } from '../client/index.js';
+
+export type BadgeState = 'connecting' | 'connected' | 'reconnecting' | 'offline';
+
+const LABELS: Record<BadgeState, string> = {
+  connecting: 'Connecting…',
+  connected: 'Connected',
+  reconnecting: 'Reconnecting…',
+  offline: 'Offline',
+};
+
+/** Follows one Realtime client: when it last dropped and came back. */
+export class LinkWatch {
+  private reconnectedAt: number | undefined;
+  private dropped = false;
+
+  constructor(
+    readonly label: string,
+    readonly rt: Realtime,
+    onChange: () => void,
+    signal: AbortSignal,
+  ) {
+    const off = rt.connection.on('change', (state) => {
+      if (state === 'connected') {
+        if (this.dropped) this.reconnectedAt = Date.now();
+        this.dropped = false;
+      } else if (state === 'reconnecting') {
+        this.dropped = true;
+      }
+      onChange();
+    });
+    signal.addEventListener('abort', off);
+  }
+
+  get state(): ConnectionState {
+    return this.rt.connection.state;
+  }
+
+  /**
+   * An event delivered after a reconnect but published before it was missed while
+   * down, so it came from history. Compares server time with browser time, so clock
+   * skew can mislabel events published right around the reconnect: fine for a demo.
+   */
+  isRecovered(meta: EventMeta): boolean {
+    return this.reconnectedAt !== undefined && meta.ts < this.reconnectedAt;
+  }
+}
+
+export function badgeState(states: ConnectionState[], online: boolean): BadgeState {
+  if (states.every((state) => state === 'connected')) return 'connected';
+  if (!online || states.some((state) => state === 'failed' || state === 'disconnected')) return 'offline';
+  if (states.some((state) => state === 'reconnecting')) return 'reconnecting';
+  return 'connecting';
+}
+
+/** Renders the badge and the "recovered N missed events" note; call `recovered()` per recovered event. */
+export class ConnectionBadge {
+  private recoveredCount = 0;
+  private shown: BadgeState | undefined;
+  private readonly watches: LinkWatch[] = [];
+
+  constructor(
+    private readonly badge: HTMLElement,
+    private readonly note: HTMLElement,
+    private readonly signal: AbortSignal,
+  ) {
+    const update = () => this.render();
+    window.addEventListener('online', update, { signal });
+    window.addEventListener('offline', update, { signal });
+    badge.hidden = false;
+  }
+
+  /** Adds a client to the badge; its watch tells recovered events apart. */
+  watch(label: string, rt: Realtime): LinkWatch {
+    const watch = new LinkWatch(label, rt, () => this.render(), this.signal);
+    this.watches.push(watch);
+    this.render();
+    return watch;
+  }
+
+  render(): void {
+    const state = badgeState(
+      this.watches.map((watch) => watch.state),
+      navigator.onLine,
+    );
+    this.badge.title = this.watches.map((watch) => `${watch.label}: ${watch.state} (${watch.rt.connection.transport ?? '…'})`).join(' · ');
+    if (state === this.shown) return;
+    // A new outage starts a new count of recovered events.
+    if (this.shown === 'connected') {
+      this.recoveredCount = 0;
+      this.note.hidden = true;
+    }
+    this.shown = state;
+    this.badge.dataset.state = state;
+    this.badge.textContent = LABELS[state];
+  }
+
+  recovered(): void {
+    this.recoveredCount += 1;
+    const count = this.recoveredCount;
+    this.note.textContent = `Back online: recovered ${count} missed event${count === 1 ? '' : 's'}.`;
+    this.note.dataset.count = String(count);
+    this.note.hidden = false;
+  }
+}
