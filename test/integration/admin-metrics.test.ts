@@ -2,13 +2,10 @@
  * The ops surface: Prometheus metrics, the admin stats API behind the admin page, and
  * the demo publishing endpoints — against a real BFF with the embedded local provider.
  */
-import PusherJs from 'pusher-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLocalProvider } from '../../providers/local/index.js';
 import { ADMIN_KEY, API_KEYS, startBff, type TestBff } from '../helpers/bff.js';
-
-const Pusher = PusherJs as unknown as typeof PusherJs.default;
-type Pusher = InstanceType<typeof Pusher>;
+import { bffClient, subscribed, type Pusher } from '../helpers/pusher-js.js';
 
 let bff: TestBff | undefined;
 const clients: Pusher[] = [];
@@ -25,21 +22,9 @@ async function startWithLocal(): Promise<TestBff> {
 /** A pusher-js client of `tenant` subscribed to `channel` through the BFF's channel authorization. */
 async function subscribe(server: TestBff, tenant: string, user: string, providerChannel: string): Promise<Pusher> {
   const { token } = await server.capabilityToken(tenant, user);
-  const client = new Pusher('switchboard-key', {
-    cluster: 'local',
-    wsHost: '127.0.0.1',
-    wsPort: server.port,
-    forceTLS: false,
-    enabledTransports: ['ws'],
-    disableStats: true,
-    channelAuthorization: { endpoint: `${server.url}/v1/auth/pusher`, transport: 'ajax', headers: { Authorization: `Bearer ${token}` } },
-  });
+  const client = bffClient(server, token);
   clients.push(client);
-  await new Promise<void>((resolve, reject) => {
-    const channel = client.subscribe(providerChannel);
-    channel.bind('pusher:subscription_succeeded', () => resolve());
-    channel.bind('pusher:subscription_error', (error: unknown) => reject(new Error(JSON.stringify(error))));
-  });
+  await subscribed(client.subscribe(providerChannel));
   return client;
 }
 

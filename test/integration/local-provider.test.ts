@@ -2,19 +2,15 @@
  * The embedded `local` provider against the official clients: pusher-js (WebSocket) and
  * the `pusher` server SDK (HTTP API), on a real listening HTTP server.
  */
-import PusherJs, { type Channel, type PresenceChannel } from 'pusher-js';
+import type { PresenceChannel } from 'pusher-js';
 import PusherServer from 'pusher';
 import { describe, expect, it } from 'vitest';
 import { grant, onCleanup, startLocal, type LocalHarness } from '../helpers/local-harness.js';
+import { next, nextWithMeta, Pusher, record, subscribed } from '../helpers/pusher-js.js';
 import type { Envelope, JsonValue } from '../../src/core/envelope.js';
 import { fromPusherChannel, toPusherChannel } from '../../src/core/provider-names.js';
 import { createLocalProvider } from '../../providers/local/index.js';
 import type { ClientGrant } from '../../providers/types.js';
-
-// pusher-js ships CommonJS typings with `export default`: under NodeNext the default import
-// is typed as the module, while Node hands over module.exports, which is the class itself.
-const Pusher = PusherJs as unknown as typeof PusherJs.default;
-type Pusher = InstanceType<typeof Pusher>;
 
 const KEY = 'switchboard-key';
 const SECRET = 'switchboard-secret';
@@ -57,49 +53,6 @@ function connect(harness: LocalHarness, options: ClientOptions): Pusher {
   });
   onCleanup(() => pusher.disconnect());
   return pusher;
-}
-
-function subscribed(channel: Channel): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    channel.bind('pusher:subscription_succeeded', resolve);
-    channel.bind('pusher:subscription_error', (error: unknown) => reject(new Error(JSON.stringify(error))));
-  });
-}
-
-function next<T = unknown>(channel: Channel, event: string): Promise<T> {
-  return new Promise((resolve) => {
-    const handler = (data: T) => {
-      channel.unbind(event, handler);
-      resolve(data);
-    };
-    channel.bind(event, handler);
-  });
-}
-
-/** The next `event` with the metadata pusher-js adds (user_id for presence client events). */
-function nextWithMeta(channel: Channel, event: string): Promise<{ data: unknown; metadata: unknown }> {
-  return new Promise((resolve) => {
-    const handler = (data: unknown, metadata: unknown) => {
-      channel.unbind(event, handler);
-      resolve({ data, metadata });
-    };
-    channel.bind(event, handler);
-  });
-}
-
-/** Every non-protocol event a channel receives, in order. */
-function record(channel: Channel): { events: { event: string; data: unknown }[]; waitFor(count: number): Promise<void> } {
-  const events: { event: string; data: unknown }[] = [];
-  const waiters: { count: number; resolve: () => void }[] = [];
-  channel.bind_global((event: string, data: unknown) => {
-    if (event.startsWith('pusher')) return;
-    events.push({ event, data });
-    for (const waiter of waiters) if (events.length >= waiter.count) waiter.resolve();
-  });
-  return {
-    events,
-    waitFor: (count) => (events.length >= count ? Promise.resolve() : new Promise((resolve) => waiters.push({ count, resolve }))),
-  };
 }
 
 let seq = 0;

@@ -193,6 +193,31 @@ describe.each(kinds)('EventStore contract: $name', (kind) => {
     expect(await store.lastSeq('acme', 'orders:1')).toBe(4);
   });
 
+  it('keeps expired events the provider has not taken, and drops them once delivered', async () => {
+    const retention = { size: 100, ttlSeconds: 60 };
+    const now = Date.now();
+    await store.append(request({ id: 'old-1', ts: now - 3_600_000, retention }));
+    await store.append(request({ id: 'old-2', ts: now - 3_600_000, retention }));
+    await store.markDelivered('acme', 'orders:1', 1);
+    await store.append(request({ id: 'new', ts: now, retention }));
+    expect((await store.read('acme', 'orders:1', 0, 100)).map((event) => event.id)).toEqual(['old-2', 'new']);
+    await store.markDelivered('acme', 'orders:1', 3);
+    expect((await store.read('acme', 'orders:1', 0, 100)).map((event) => event.id)).toEqual(['new']);
+  });
+
+  it('trims by ttl from the oldest event only, so kept seqs stay contiguous', async () => {
+    const retention = { size: 100, ttlSeconds: 60 };
+    const now = Date.now();
+    await store.append(request({ id: 'old', ts: now - 3_600_000, retention }));
+    // Not expired, followed by an expired one (clock skew between publishers): the oldest
+    // unexpired event ends the trim, the expired one behind it waits its turn.
+    await store.append(request({ id: 'fresh', ts: now - 1000, retention }));
+    await store.append(request({ id: 'late', ts: now - 3_600_000, retention }));
+    await store.markDelivered('acme', 'orders:1', 3);
+    await store.append(request({ id: 'new', ts: now, retention }));
+    expect((await store.read('acme', 'orders:1', 0, 100)).map((event) => event.seq)).toEqual([2, 3, 4]);
+  });
+
   it('tracks the delivery cursor per channel: forward only, clamped, pending channels listed', async () => {
     await store.append(request({ id: 'a1' }));
     await store.append(request({ id: 'a2' }));
