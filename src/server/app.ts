@@ -107,6 +107,8 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   let accepting = true;
   const app = express();
   app.disable('x-powered-by');
+  // API answers are per-token and no-store; hashing every history page for an ETag only costs CPU.
+  app.set('etag', false);
   app.set('trust proxy', 'loopback');
   app.use((_req, _res, next) => {
     next(accepting ? undefined : new SwitchboardError('provider_unavailable', 'Server is shutting down'));

@@ -8,16 +8,14 @@
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { type Envelope } from '../../core/envelope.js';
-import { envelopeSchema, jsonValueSchema } from '../../core/schemas.js';
 import { APPEND_SCRIPT, CLAIM_SCRIPT, MARK_DELIVERED_SCRIPT, RELEASE_SCRIPT, runScript } from './redis-scripts.js';
+import { toEnvelope } from './stored-event.js';
 import type { AppendNotice, Appended, AppendRequest, ChannelRef, EventStore } from './store.js';
 
-const entrySchema = z.tuple([z.string().regex(/^\d+-0$/), z.array(z.string())]);
 const appendResultSchema = z.union([
   z.tuple([z.literal(0), z.string(), z.array(z.string())]),
   z.tuple([z.literal(1), z.string()]),
 ]);
-const fieldsSchema = z.object({ id: z.string(), event: z.string(), data: z.string(), ts: z.coerce.number().int() });
 const refSchema = z.tuple([z.string(), z.string()]);
 const noticeSchema = z.object({ tenant: z.string(), channel: z.string(), seq: z.number().int().min(1) });
 const counterSchema = z.coerce.number().int().min(0);
@@ -30,17 +28,41 @@ function parseJson(text: string): unknown {
   }
 }
 
-function toEnvelope(channel: string, entry: unknown): Envelope {
-  const [entryId, flat] = entrySchema.parse(entry);
-  const fields: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i] as string] = flat[i + 1] as string;
-  const parsed = fieldsSchema.parse(fields);
-  return envelopeSchema.parse({
-    ...parsed,
-    channel,
-    seq: Number(entryId.slice(0, -2)),
-    data: jsonValueSchema.parse(JSON.parse(parsed.data)),
-  });
+const ENTRY_ID = /^(\d+)-0$/;
+
+/**
+ * A stream entry `[<seq>-0, [field, value, …]]` as XRANGE returns it, flattened to the
+ * `[seq, id, event, data, ts]` row that storedEventSchema checks. Shapes that do not fit
+ * leave holes (undefined / NaN) for the schema to reject.
+ */
+function entryRow(entry: unknown): unknown[] {
+  if (!Array.isArray(entry)) return [];
+  const [entryId, fields]: unknown[] = entry;
+  const seqMatch = typeof entryId === 'string' ? ENTRY_ID.exec(entryId) : null;
+  const row: unknown[] = [seqMatch ? Number(seqMatch[1]) : undefined, undefined, undefined, undefined, undefined];
+  if (!Array.isArray(fields)) return row;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const value: unknown = fields[i + 1];
+    switch (fields[i]) {
+      case 'id':
+        row[1] = value;
+        break;
+      case 'event':
+        row[2] = value;
+        break;
+      case 'data':
+        row[3] = value;
+        break;
+      case 'ts':
+        row[4] = typeof value === 'string' && value !== '' ? Number(value) : value;
+        break;
+    }
+  }
+  return row;
+}
+
+function entryToEnvelope(channel: string, entry: unknown): Envelope {
+  return toEnvelope(channel, entryRow(entry));
 }
 
 export interface RedisStoreOptions {
@@ -91,14 +113,14 @@ export class RedisEventStore implements EventStore {
       ],
     );
     const result = appendResultSchema.parse(raw);
-    if (result[0] === 0) return { envelope: toEnvelope(channel, [result[1], result[2]]), duplicate: true };
+    if (result[0] === 0) return { envelope: entryToEnvelope(channel, [result[1], result[2]]), duplicate: true };
     const seq = Number(result[1].slice(0, -2));
     return { envelope: { id: request.id, channel, event: request.event, data: request.data, seq, ts: request.ts }, duplicate: false };
   }
 
   async read(tenant: string, channel: string, afterSeq: number, limit: number): Promise<Envelope[]> {
-    const entries = await this.redis.xrange(this.keys(tenant, channel).log, `${afterSeq + 1}-0`, '+', 'COUNT', limit);
-    return entries.map((entry) => toEnvelope(channel, entry));
+    const entries: unknown[] = await this.redis.xrange(this.keys(tenant, channel).log, `${afterSeq + 1}-0`, '+', 'COUNT', limit);
+    return entries.map((entry) => entryToEnvelope(channel, entry));
   }
 
   private async counter(tenant: string, channel: string, field: 'last' | 'delivered'): Promise<number> {

@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { type Envelope } from '../../core/envelope.js';
-import { envelopeSchema, jsonValueSchema } from '../../core/schemas.js';
+import { toEnvelope } from './stored-event.js';
 import type { Appended, AppendRequest, ChannelRef, EventStore } from './store.js';
 
 const SCHEMA = `
@@ -30,29 +30,31 @@ CREATE TABLE IF NOT EXISTS events (
   PRIMARY KEY (tenant, channel, seq)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events (tenant, channel, id);
-CREATE INDEX IF NOT EXISTS events_by_ts ON events (tenant, channel, ts);
+-- Retention trims a prefix of the primary key (see trim()); an index on ts was only write cost.
+DROP INDEX IF EXISTS events_by_ts;
 `;
 
-const eventRowSchema = z.object({
-  seq: z.number().int(),
-  id: z.string(),
-  event: z.string(),
-  data: z.string(),
-  ts: z.number().int(),
-});
+/** The column order of storedEventSchema. */
+const EVENT_COLUMNS = 'seq, id, event, data, ts';
+
 const channelRowSchema = z.object({
   last_seq: z.number().int(),
   delivered_seq: z.number().int(),
   size: z.number().int(),
   ttl_ms: z.number().int().nullable(),
 });
+type ChannelRow = z.infer<typeof channelRowSchema>;
 const refRowSchema = z.object({ tenant: z.string(), channel: z.string() });
-const seqRowSchema = z.object({ seq: z.number().int() }).optional();
+const seqSchema = z.number().int().optional();
 
-function toEnvelope(channel: string, row: unknown): Envelope {
-  const parsed = eventRowSchema.parse(row);
-  return envelopeSchema.parse({ ...parsed, channel, data: jsonValueSchema.parse(JSON.parse(parsed.data)) });
-}
+/**
+ * Both retention statements walk the primary key (tenant, channel, seq) from the oldest kept
+ * event: `+ts` keeps the planner off any ts index, so an append's trim costs O(log n + rows trimmed).
+ */
+export const RETENTION_SQL = {
+  firstFresh: 'SELECT seq FROM events WHERE tenant = ? AND channel = ? AND seq > ? AND seq <= ? AND +ts >= ? ORDER BY seq LIMIT 1',
+  trimBySeq: 'DELETE FROM events WHERE tenant = ? AND channel = ? AND seq <= ?',
+};
 
 export class SqliteEventStore implements EventStore {
   private readonly db: Database.Database;
@@ -69,19 +71,21 @@ export class SqliteEventStore implements EventStore {
     this.db.exec(SCHEMA);
     const db = this.db;
     this.statements = {
-      findById: db.prepare('SELECT seq, id, event, data, ts FROM events WHERE tenant = ? AND channel = ? AND id = ?'),
+      // Event rows come back raw, as arrays in storedEventSchema's column order.
+      findById: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE tenant = ? AND channel = ? AND id = ?`).raw(),
       channel: db.prepare('SELECT last_seq, delivered_seq, size, ttl_ms FROM channels WHERE tenant = ? AND channel = ?'),
       upsertChannel: db.prepare(
         `INSERT INTO channels (tenant, channel, last_seq, size, ttl_ms) VALUES (@tenant, @channel, 1, @size, @ttlMs)
          ON CONFLICT (tenant, channel) DO UPDATE SET last_seq = last_seq + 1, size = @size, ttl_ms = @ttlMs
-         RETURNING last_seq AS seq`,
+         RETURNING last_seq, delivered_seq, size, ttl_ms`,
       ),
       insertEvent: db.prepare('INSERT INTO events (tenant, channel, seq, id, event, data, ts) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      trimBySeq: db.prepare('DELETE FROM events WHERE tenant = ? AND channel = ? AND seq <= ?'),
-      trimByTs: db.prepare('DELETE FROM events WHERE tenant = ? AND channel = ? AND ts < ? AND seq <= ?'),
-      read: db.prepare('SELECT seq, id, event, data, ts FROM events WHERE tenant = ? AND channel = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      firstFresh: db.prepare(RETENTION_SQL.firstFresh).pluck(),
+      trimBySeq: db.prepare(RETENTION_SQL.trimBySeq),
+      read: db.prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE tenant = ? AND channel = ? AND seq > ? ORDER BY seq LIMIT ?`).raw(),
       setDelivered: db.prepare(
-        'UPDATE channels SET delivered_seq = MIN(last_seq, MAX(delivered_seq, ?)) WHERE tenant = ? AND channel = ?',
+        `UPDATE channels SET delivered_seq = MIN(last_seq, MAX(delivered_seq, ?)) WHERE tenant = ? AND channel = ?
+         RETURNING last_seq, delivered_seq, size, ttl_ms`,
       ),
       pending: db.prepare('SELECT tenant, channel FROM channels WHERE delivered_seq < last_seq'),
     };
@@ -90,27 +94,32 @@ export class SqliteEventStore implements EventStore {
       const existing = this.statements.findById.get(tenant, channel, request.id);
       if (existing) return { envelope: toEnvelope(channel, existing), duplicate: true };
       const ttlMs = request.retention.ttlSeconds === undefined ? null : request.retention.ttlSeconds * 1000;
-      const seqRow = seqRowSchema.parse(this.statements.upsertChannel.get({ tenant, channel, size: request.retention.size, ttlMs }));
-      if (!seqRow) throw new Error('sqlite returned no seq');
-      const envelope: Envelope = { id: request.id, channel, event: request.event, data: request.data, seq: seqRow.seq, ts: request.ts };
+      const state = channelRowSchema.parse(this.statements.upsertChannel.get({ tenant, channel, size: request.retention.size, ttlMs }));
+      const envelope: Envelope = { id: request.id, channel, event: request.event, data: request.data, seq: state.last_seq, ts: request.ts };
       this.statements.insertEvent.run(tenant, channel, envelope.seq, envelope.id, envelope.event, JSON.stringify(envelope.data), envelope.ts);
-      this.trim(tenant, channel, request.ts);
+      this.trim(tenant, channel, state, request.ts);
       return { envelope, duplicate: false };
     });
     this.markDeliveredTx = db.transaction((tenant: string, channel: string, seq: number) => {
-      this.statements.setDelivered.run(seq, tenant, channel);
-      this.trim(tenant, channel, Date.now());
+      const row = this.statements.setDelivered.get(seq, tenant, channel);
+      if (row) this.trim(tenant, channel, channelRowSchema.parse(row), Date.now());
     });
   }
 
-  /** Drops events beyond size / ttl, but never one the provider has not taken yet. */
-  private trim(tenant: string, channel: string, now: number): void {
-    const row = this.statements.channel.get(tenant, channel);
-    if (!row) return;
-    const state = channelRowSchema.parse(row);
-    const bySize = Math.min(state.last_seq - state.size, state.delivered_seq);
-    if (bySize > 0) this.statements.trimBySeq.run(tenant, channel, bySize);
-    if (state.ttl_ms !== null) this.statements.trimByTs.run(tenant, channel, now - state.ttl_ms, state.delivered_seq);
+  /**
+   * Drops events beyond size / ttl, but never one the provider has not taken yet
+   * (seq > delivered_seq). Like the other stores it trims a prefix of the log: by size
+   * everything up to `last_seq - size`, by ttl the expired events before the first
+   * unexpired one. One DELETE of a primary-key range, O(log n + rows dropped).
+   */
+  private trim(tenant: string, channel: string, state: ChannelRow, now: number): void {
+    const delivered = state.delivered_seq;
+    let floor = Math.min(state.last_seq - state.size, delivered);
+    if (state.ttl_ms !== null && floor < delivered) {
+      const fresh = seqSchema.parse(this.statements.firstFresh.get(tenant, channel, floor, delivered, now - state.ttl_ms));
+      floor = fresh === undefined ? delivered : Math.max(floor, fresh - 1);
+    }
+    if (floor > 0) this.statements.trimBySeq.run(tenant, channel, floor);
   }
 
   async append(request: AppendRequest): Promise<Appended> {
