@@ -106,7 +106,7 @@ export async function runTokens(ctx: BenchContext): Promise<BenchResult> {
     },
     targets: [{ what: 'POST /v1/token throughput', target: `≥ ${TARGET_PER_SECOND}/s`, actual: `${fmt(rate, 0)}/s`, met: rate >= TARGET_PER_SECOND && bff.result.non2xx === 0 }],
     notes: [
-      'Each /v1/token request verifies the app session JWT (the dev login's HS256 session), resolves and narrows caps, signs an EdDSA capability token and builds the provider client config; the bare peer only signs.',
+      'Each /v1/token request verifies the app session JWT (the dev login HS256 session), resolves and narrows caps, signs an EdDSA capability token and builds the provider client config; the bare peer only signs.',
       'Only 2xx answers count towards tokens/s.',
     ],
     raw: runs,
