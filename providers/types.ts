@@ -80,9 +80,10 @@ export interface Occupancy {
 
 export interface TenantStats {
   tenant: string;
-  /** Connections subscribed to at least one channel of the tenant. */
-  connections: number;
-  channels: { channel: string; subscribers: number; presenceMembers?: number }[];
+  /** Connections subscribed to at least one channel of the tenant; undefined where the provider cannot tell (hosted APIs). */
+  connections?: number;
+  /** Occupied channels; `subscribers` is undefined where the provider only reports occupancy. */
+  channels: { channel: string; subscribers?: number; presenceMembers?: number }[];
 }
 
 export type WebhookEvent =
@@ -113,8 +114,8 @@ export interface ServerProvider {
   /** Current presence members of a presence channel, deduplicated by user. */
   presence?(tenant: string, channel: string): Promise<PresenceMember[]>;
   occupancy?(tenant: string, channel: string): Promise<Occupancy>;
-  /** Live per-tenant view for the admin page and metrics; embedded providers know it in-process. */
-  stats?(): TenantStats[];
+  /** Live per-tenant view for the admin page and metrics: in-process for embedded providers, from the occupancy API for hosted ones. */
+  stats?(): TenantStats[] | Promise<TenantStats[]>;
   /** Verifies a provider webhook's signature and normalizes it; throws `forbidden` when it is not genuine. */
   parseWebhook?(request: WebhookRequest): WebhookEvent[];
   /** Embedded providers serve their WebSocket endpoint on the BFF's own HTTP server. */

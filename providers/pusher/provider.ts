@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { SwitchboardError } from '../../src/core/errors.js';
 import { DEFAULT_NAMESPACES, resolveChannel } from '../../src/core/namespaces.js';
-import { toPusherChannel } from '../../src/core/provider-names.js';
+import { fromPusherChannel, toPusherChannel } from '../../src/core/provider-names.js';
 import type { ProviderClientConfig } from '../../src/core/token-response.js';
 import { SOCKET_ID_PATTERN, signChannel } from '../pusher-protocol/index.js';
 import type {
@@ -20,6 +20,7 @@ import type {
   ProviderMessage,
   PusherChannelAuthorization,
   ServerProvider,
+  TenantStats,
   WebhookEvent,
   WebhookRequest,
 } from '../types.js';
@@ -35,6 +36,9 @@ export const PUSHER_BATCH_EVENTS = 10;
 const AUTH_ENDPOINT = '/v1/auth/pusher';
 
 const emptySchema = z.object({}).passthrough();
+const channelListSchema = z.object({ channels: z.record(z.string(), z.object({ user_count: z.number().int().min(0).optional() }).passthrough()) });
+/** The admin page polls every 2 s and Prometheus scrapes too: answer them from one Pusher query per interval. */
+const STATS_CACHE_MS = 5000;
 const usersSchema = z.object({ users: z.array(z.object({ id: z.union([z.string(), z.number()]).transform(String) })) });
 const channelInfoSchema = z.object({
   occupied: z.boolean(),
@@ -56,6 +60,26 @@ export function createPusherProvider(options: PusherProviderOptions): PusherProv
   const client = new PusherHttpClient(options);
   const isPresence = (channel: string): boolean => resolveChannel(namespaces, channel).rules.presence;
   const nameOf = (tenant: string, channel: string): string => toPusherChannel(tenant, channel, isPresence(channel));
+
+  let statsCache: { at: number; stats: Promise<TenantStats[]> } | undefined;
+
+  /** Occupied channels per tenant; Pusher reports user counts for presence channels only, and no connection counts. */
+  async function fetchStats(): Promise<TenantStats[]> {
+    const [presence, all] = await Promise.all([
+      client.request({ method: 'GET', path: '/channels', params: { filter_by_prefix: 'presence-', info: 'user_count' } }, channelListSchema),
+      client.request({ method: 'GET', path: '/channels' }, channelListSchema),
+    ]);
+    const tenants = new Map<string, TenantStats>();
+    for (const [name, info] of Object.entries({ ...all.channels, ...presence.channels })) {
+      const target = fromPusherChannel(name);
+      if (!target) continue;
+      const row = tenants.get(target.tenant) ?? { tenant: target.tenant, channels: [] };
+      const members = target.presence ? info.user_count : undefined;
+      row.channels.push(members === undefined ? { channel: target.channel } : { channel: target.channel, subscribers: members, presenceMembers: members });
+      tenants.set(target.tenant, row);
+    }
+    return [...tenants.values()].sort((a, b) => a.tenant.localeCompare(b.tenant));
+  }
 
   return {
     name: 'pusher',
@@ -118,6 +142,17 @@ export function createPusherProvider(options: PusherProviderOptions): PusherProv
       // subscription_count is only present when enabled in the Pusher dashboard; otherwise
       // all we know is whether anyone is subscribed.
       return { subscribers: info.subscription_count ?? (info.occupied ? 1 : 0) };
+    },
+
+    stats(): Promise<TenantStats[]> {
+      const now = Date.now();
+      if (!statsCache || now - statsCache.at > STATS_CACHE_MS) {
+        statsCache = { at: now, stats: fetchStats() };
+        statsCache.stats.catch(() => {
+          statsCache = undefined;
+        });
+      }
+      return statsCache.stats;
     },
 
     parseWebhook(request: WebhookRequest): WebhookEvent[] {

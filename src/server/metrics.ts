@@ -16,7 +16,7 @@ export class Metrics {
   readonly providerRetries: Counter<'provider'>;
   readonly publishLatency: Histogram<'provider'>;
 
-  constructor(provider: string, stats?: () => TenantStats[]) {
+  constructor(provider: string, stats?: () => TenantStats[] | Promise<TenantStats[]>) {
     collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
     const registers = [this.registry];
     this.publishes = new Counter({ name: 'switchboard_publishes_total', help: 'Events accepted by /v1/publish', labelNames: ['tenant', 'provider', 'status'], registers });
@@ -31,19 +31,25 @@ export class Metrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
-    const snapshotGauge = (name: string, help: string, field: (row: TenantStats) => number) =>
+    const snapshotGauge = (name: string, help: string, field: (row: TenantStats) => number | undefined) =>
       new Gauge({
         name,
         help,
         labelNames: ['tenant', 'provider'],
         registers,
-        collect() {
+        async collect() {
           this.reset();
-          for (const row of stats?.() ?? []) this.set({ tenant: row.tenant, provider }, field(row));
+          const rows = await Promise.resolve(stats?.()).catch(() => undefined);
+          for (const row of rows ?? []) {
+            const value = field(row);
+            if (value !== undefined) this.set({ tenant: row.tenant, provider }, value);
+          }
         },
       });
     snapshotGauge('switchboard_connections', 'Open connections with at least one channel of the tenant', (row) => row.connections);
-    snapshotGauge('switchboard_subscriptions', 'Channel subscriptions', (row) => row.channels.reduce((sum, channel) => sum + channel.subscribers, 0));
+    snapshotGauge('switchboard_subscriptions', 'Channel subscriptions', (row) =>
+      row.channels.every((channel) => channel.subscribers !== undefined) ? row.channels.reduce((sum, channel) => sum + (channel.subscribers ?? 0), 0) : undefined,
+    );
     snapshotGauge('switchboard_channels', 'Occupied channels', (row) => row.channels.length);
   }
 }

@@ -7,12 +7,12 @@ const statsSchema = z.object({
   tenants: z.array(
     z.object({
       tenant: z.string(),
-      connections: z.number(),
+      connections: z.optional(z.number()),
       publishRate: z.array(z.number()),
       channels: z.array(
         z.object({
           channel: z.string(),
-          subscribers: z.number(),
+          subscribers: z.optional(z.number()),
           presenceMembers: z.optional(z.number()),
           members: z.optional(z.array(z.object({ id: z.string(), info: z.record(z.string(), z.unknown()) }))),
         }),
@@ -73,7 +73,8 @@ function render(stats: Stats): void {
     card.append(element('h2', `Tenant ${tenant.tenant}`));
     const lastSecond = tenant.publishRate.at(-2) ?? 0;
     const summary = element('p');
-    summary.append(element('strong', String(tenant.connections), 'connections'), ` connection${tenant.connections === 1 ? '' : 's'} · ${tenant.channels.length} channel(s) · ${lastSecond} events/s`);
+    const connections = tenant.connections === undefined ? 'unknown' : String(tenant.connections);
+    summary.append(element('strong', connections, 'connections'), ` connection${tenant.connections === 1 ? '' : 's'} · ${tenant.channels.length} channel(s) · ${lastSecond} events/s`);
     const caption = element('p', `Publishes per second, last ${tenant.publishRate.length} s (peak ${Math.max(0, ...tenant.publishRate)})`, 'muted');
     card.append(summary, rateChart(tenant.publishRate), caption);
     const table = element('table');
@@ -82,7 +83,7 @@ function render(stats: Stats): void {
     for (const channel of tenant.channels) {
       const row = element('tr');
       const members = channel.members?.map((member) => String(member.info.name ?? member.id)).join(', ') ?? '–';
-      row.append(element('td', channel.channel), element('td', String(channel.subscribers)), element('td', members));
+      row.append(element('td', channel.channel), element('td', channel.subscribers === undefined ? 'occupied' : String(channel.subscribers)), element('td', members));
       body.append(row);
     }
     table.append(body);

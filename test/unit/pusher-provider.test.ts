@@ -205,6 +205,34 @@ describe('hosted Pusher provider: presence and occupancy', () => {
     expectSigned(privateRequests[0] as Captured);
   });
 
+  it('builds per-tenant stats for the admin page from the channels API, cached briefly', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: NOW });
+    let requests = 0;
+    server.use(
+      http.get(`${API}/channels`, ({ request }) => {
+        requests += 1;
+        const presence = new URL(request.url).searchParams.get('filter_by_prefix') === 'presence-';
+        return HttpResponse.json(
+          presence
+            ? { channels: { 'presence-chat.acme.lobby': { user_count: 2 } } }
+            : { channels: { 'presence-chat.acme.lobby': {}, 'private-orders.acme.1': {}, 'private-orders.globex.9': {}, 'someone-elses-channel': {} } },
+        );
+      }),
+    );
+    const provider = createPusherProvider(options);
+    const stats = await provider.stats();
+    expect(stats).toEqual([
+      { tenant: 'acme', channels: [{ channel: 'chat:lobby', subscribers: 2, presenceMembers: 2 }, { channel: 'orders:1' }] },
+      { tenant: 'globex', channels: [{ channel: 'orders:9' }] },
+    ]);
+    expect(requests).toBe(2);
+    expect(await provider.stats()).toBe(stats);
+    expect(requests).toBe(2);
+    vi.setSystemTime(NOW + 6000);
+    await provider.stats();
+    expect(requests).toBe(4);
+  });
+
   it('rejects when the info API fails or answers nonsense', async () => {
     capture('get', `${API}/channels/private-orders.acme.1`, () => new HttpResponse('nope', { status: 500 }));
     await expect(createPusherProvider(options).occupancy('acme', 'orders:1')).rejects.toMatchObject({ code: 'provider_unavailable' });

@@ -23,7 +23,7 @@ export function adminRoutes(ctx: SwitchboardContext): Router {
     const scope = await visibleTenants(ctx, req);
     const requested = tenantIdSchema.optional().safeParse(req.query.tenant ?? undefined);
     if (!requested.success) throw new SwitchboardError('invalid_request', 'tenant must match [A-Za-z0-9_-]{1,64}');
-    const live = ctx.provider.stats?.() ?? [];
+    const live = (await ctx.provider.stats?.()) ?? [];
     const names = new Set([...live.map((row) => row.tenant), ...rates.tenants()]);
     const wanted = [...names].filter((tenant) => (scope === 'all' || tenant === scope) && (!requested.data || tenant === requested.data)).sort();
     const tenants = await Promise.all(
@@ -35,7 +35,7 @@ export function adminRoutes(ctx: SwitchboardContext): Router {
             return { ...channel, ...(presence ? { members: presence } : {}) };
           }),
         );
-        return { tenant, connections: row?.connections ?? 0, channels, publishRate: rates.series(tenant, 120) };
+        return { tenant, connections: row ? row.connections : 0, channels, publishRate: rates.series(tenant, 120) };
       }),
     );
     res.setHeader('Cache-Control', 'no-store');
