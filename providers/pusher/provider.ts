@@ -50,6 +50,7 @@ export interface PusherProvider extends ServerProvider {
   readonly name: 'pusher';
   authorizeChannel(request: ChannelAuthorizationRequest): PusherChannelAuthorization;
   presence(tenant: string, channel: string): Promise<PresenceMember[]>;
+  stats(): Promise<TenantStats[]>;
   occupancy(tenant: string, channel: string): Promise<Occupancy>;
   parseWebhook(request: WebhookRequest): WebhookEvent[];
 }
