@@ -204,6 +204,8 @@ export interface ClientTransport {
   disconnect(): void;
   /** An established connection was lost (not reported after `disconnect()`/`close()`). Codes as for `connect()`. */
   onDrop(listener: (error: SwitchboardError) => void): () => void;
+  /** The provider refused something without dropping the connection (e.g. client events over the rate limit). */
+  onWarning?(listener: (error: SwitchboardError) => void): () => void;
   /** `presenceInfo` is only used by transports whose `features.presenceInfo` is `client`. */
   subscribe(target: TransportTarget, handlers: TransportChannelHandlers, presenceInfo?: Record<string, JsonValue>): TransportSubscription;
   /** A refreshed token: Ably re-authorizes, Supabase calls `setAuth`; Pusher authorizes per subscribe, so nothing. */

@@ -117,6 +117,7 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
   const entries = new Map<string, Entry>();
   const authErrors = new Map<string, SwitchboardError>();
   const dropListeners = new Set<(error: SwitchboardError) => void>();
+  const warningListeners = new Set<(error: SwitchboardError) => void>();
 
   async function authorize(socketId: string, channelName: string, refreshed = false): Promise<z.infer<typeof pusherAuthSchema>> {
     const { token } = await context.token(refreshed);
@@ -184,7 +185,15 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
     client.connection.bind('message', onMessage);
     client.connection.bind('error', (raw: unknown) => {
       const parsed = connectionErrorSchema.safeParse(raw);
-      if (parsed.success && parsed.data.data) lastError = closeError(parsed.data.data.code, parsed.data.data.message);
+      if (!parsed.success || !parsed.data.data) return;
+      const { code, message } = parsed.data.data;
+      // Pusher protocol: 4300-4399 refuse one request (rate limit, bad frame) and keep the connection.
+      if (code && code >= 4300 && code < 4400) {
+        const warning = new SwitchboardError(code === 4301 ? 'rate_limited' : 'invalid_request', `Pusher refused a request (${code})${message ? `: ${message}` : ''}`);
+        for (const listener of [...warningListeners]) listener(warning);
+        return;
+      }
+      lastError = closeError(code, message);
     });
     client.connection.bind('state_change', ({ current }: { current: string }) => {
       if (live && current !== 'connected') lost(lastError ?? closeError(undefined, `state ${current}`));
@@ -263,6 +272,11 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
     onDrop(listener) {
       dropListeners.add(listener);
       return () => dropListeners.delete(listener);
+    },
+
+    onWarning(listener) {
+      warningListeners.add(listener);
+      return () => warningListeners.delete(listener);
     },
 
     subscribe(target: TransportTarget, handlers: TransportChannelHandlers): TransportSubscription {

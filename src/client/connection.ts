@@ -2,7 +2,8 @@
  * The connection supervisor: one loop that fetches the token, loads and connects the
  * transport, and after a failure or drop waits (exponential backoff, full jitter,
  * capped) and tries again — the same on every provider. After repeated failures to
- * reach the provider it switches to the BFF's SSE stream, when allowed.
+ * reach the provider it switches to the BFF's SSE stream, when allowed, and keeps probing
+ * the provider in the background to switch back once it answers.
  */
 import { SwitchboardError } from '../core/errors.js';
 import type { ClientTransport, TransportContext } from '../../providers/types.js';
@@ -25,6 +26,8 @@ export interface SupervisorOptions {
   transport: 'auto' | 'sse';
   /** Failed provider connection attempts before switching to SSE; 0 = never. */
   fallbackAfterAttempts: number;
+  /** While on the SSE fallback, how often to try the provider again. */
+  upgradeProbeMs: number;
   transports: TransportFactories;
 }
 
@@ -32,7 +35,8 @@ export class Supervisor {
   state: ConnectionState = 'connecting';
   error: SwitchboardError | undefined;
   transport: ClientTransport | undefined;
-  readonly events = new Emitter<{ change: [ConnectionState, SwitchboardError | undefined]; transport: [ClientTransport] }>();
+  readonly events = new Emitter<{ change: [ConnectionState, SwitchboardError | undefined]; transport: [ClientTransport]; warning: [SwitchboardError] }>();
+  private offWarning: (() => void) | undefined;
   private closed = false;
   private everConnected = false;
   private refreshToken = false;
@@ -88,7 +92,7 @@ export class Supervisor {
         this.everConnected = true;
         this.connectFailures = 0;
         this.set('connected', undefined);
-        failure = await this.untilDropped(transport);
+        failure = await this.whileConnected(transport);
         attempt = 0;
       } catch (error) {
         failure = toSwitchboardError(error);
@@ -116,10 +120,68 @@ export class Supervisor {
         throw toSwitchboardError(error);
       }
     }
+    this.adopt(transport);
+    return transport;
+  }
+
+  /** Runs until the live transport drops; on the SSE fallback, swaps in the provider as soon as a probe connects. */
+  private async whileConnected(transport: ClientTransport): Promise<SwitchboardError | undefined> {
+    let current = transport;
+    for (;;) {
+      const onFallback = this.options.transport !== 'sse' && current.kind === 'sse';
+      const outcome = await (onFallback ? this.untilDroppedOrUpgraded(current) : this.untilDropped(current));
+      if (!(outcome instanceof Object && 'upgrade' in outcome)) return outcome;
+      this.connectFailures = 0;
+      this.adopt(outcome.upgrade);
+      current = outcome.upgrade;
+    }
+  }
+
+  private untilDroppedOrUpgraded(transport: ClientTransport): Promise<SwitchboardError | undefined | { upgrade: ClientTransport }> {
+    return new Promise((resolve) => {
+      let done = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finish = (outcome: SwitchboardError | undefined | { upgrade: ClientTransport }) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        off();
+        this.interrupt = undefined;
+        resolve(outcome);
+      };
+      const off = transport.onDrop((error) => finish(error));
+      this.interrupt = () => finish(undefined);
+      const probe = async () => {
+        const upgrade = await this.probeProvider();
+        if (upgrade && (done || this.closed)) upgrade.close();
+        else if (upgrade) finish({ upgrade });
+        else if (!done) timer = setTimeout(() => void probe(), this.options.upgradeProbeMs);
+      };
+      timer = setTimeout(() => void probe(), this.options.upgradeProbeMs);
+    });
+  }
+
+  /** A connected provider transport, or undefined while the provider still cannot be reached. */
+  private async probeProvider(): Promise<ClientTransport | undefined> {
+    let probe: ClientTransport | undefined;
+    try {
+      // A fresh token: the provider config it carries may have changed since the fallback.
+      const token = await this.options.tokens.get(true);
+      probe = (await loadTransportFactory(token.provider.name, this.options.transports))(token, this.context);
+      await probe.connect();
+      return probe;
+    } catch {
+      probe?.close();
+      return undefined;
+    }
+  }
+
+  private adopt(transport: ClientTransport): void {
+    this.offWarning?.();
     this.transport?.close();
     this.transport = transport;
+    this.offWarning = transport.onWarning?.((warning) => this.events.emit('warning', warning));
     this.events.emit('transport', transport);
-    return transport;
   }
 
   private untilDropped(transport: ClientTransport): Promise<SwitchboardError | undefined> {

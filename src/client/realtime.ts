@@ -19,6 +19,8 @@ export interface ConnectOptions {
   transport?: 'auto' | 'sse';
   /** Failed provider connection attempts in a row before falling back to SSE; 0 disables. Default 2. */
   fallbackAfterAttempts?: number;
+  /** While on the SSE fallback, how often to try the provider again and switch back. Default 30 s. */
+  upgradeProbeMs?: number;
   /** Reconnect backoff: full jitter between 0 and min(maxMs, baseMs * 2^attempt). Default 1 s .. 30 s. */
   reconnect?: Partial<BackoffOptions>;
   /** How long one connection attempt may take. Default 10 s. */
@@ -42,6 +44,8 @@ export interface ConnectionView {
   /** `pusher`, `sse`, …; undefined before the first token. */
   readonly transport: string | undefined;
   on(event: 'change', listener: (state: ConnectionState, error: SwitchboardError | undefined) => void): () => void;
+  /** The provider refused something but kept the connection, e.g. whispers over its rate limit (`rate_limited`). */
+  on(event: 'warning', listener: (error: SwitchboardError) => void): () => void;
 }
 
 export interface Realtime {
@@ -64,6 +68,7 @@ export function connect(options: ConnectOptions): Realtime {
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
     transport: options.transport ?? 'auto',
     fallbackAfterAttempts: options.fallbackAfterAttempts ?? 2,
+    upgradeProbeMs: options.upgradeProbeMs ?? 30_000,
     transports: options.transports ?? {},
   });
   const cores = new Map<string, ChannelCore>();
@@ -93,7 +98,10 @@ export function connect(options: ConnectOptions): Realtime {
     get transport() {
       return supervisor.transport?.kind;
     },
-    on: (_event, listener) => supervisor.events.on('change', listener),
+    on: ((event: 'change' | 'warning', listener: (...args: never[]) => void) =>
+      event === 'warning'
+        ? supervisor.events.on('warning', listener as (error: SwitchboardError) => void)
+        : supervisor.events.on('change', listener as (state: ConnectionState, error: SwitchboardError | undefined) => void)) as ConnectionView['on'],
   };
 
   const ready = new Promise<void>((resolve, reject) => {

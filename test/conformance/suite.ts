@@ -122,6 +122,19 @@ export function defineConformanceSuite(harness: ProviderHarness): void {
       expect(toAlice).toEqual([]);
     });
 
+    it('reports whispers over the provider rate limit as a warning and stays connected', async () => {
+      const alice = await client('alice');
+      const chat = alice.channel('chat:burst');
+      chat.onWhisper('typing', () => undefined);
+      const warnings: string[] = [];
+      alice.connection.on('warning', (error) => warnings.push(error.code));
+      await waitFor(() => chat.live, 'subscribed');
+      for (let index = 0; index < 30; index++) chat.whisper('typing', { index });
+      await waitFor(() => warnings.length > 0, 'rate-limit warning');
+      expect(warnings[0]).toBe('rate_limited');
+      expect(alice.connection.state).toBe('connected');
+    });
+
     it('throws clean errors with the server codes for forbidden or invalid use', async () => {
       const rt = await client('alice');
       expect(() => rt.channel('no spaces')).toThrow(expect.objectContaining({ code: 'invalid_channel' }));
@@ -260,6 +273,32 @@ export function defineConformanceSuite(harness: ProviderHarness): void {
       await waitFor(() => orders.live, 'stream open');
       await bff.publish('acme', 'orders:fallback', 'status', 1);
       await waitFor(() => got.length === 1, 'event over the fallback');
+    });
+
+    it('switches back from the SSE fallback to the provider once it can be reached, losing nothing', async () => {
+      let providerReachable = false;
+      const flaky: typeof fetch = async (input, init) => {
+        const response = await fetch(input, init);
+        if (providerReachable || !String(input).endsWith('/v1/token') || !response.ok) return response;
+        const body = (await response.json()) as { provider: Record<string, unknown> };
+        body.provider = { ...body.provider, wsPort: 1 };
+        return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+      };
+      const rt = await client('alice', { fetch: flaky, connectTimeoutMs: 1000, fallbackAfterAttempts: 1, upgradeProbeMs: 200 });
+      const orders = rt.channel('orders:upgrade');
+      const got: unknown[] = [];
+      orders.subscribe('n', (data) => got.push(data));
+      await rt.ready();
+      await waitFor(() => orders.live && rt.connection.transport === 'sse', 'on the fallback');
+      const fallbackKind = rt.connection.transport;
+      await bff.publish('acme', 'orders:upgrade', 'n', 1);
+      await waitFor(() => got.length === 1, 'event over the fallback');
+      providerReachable = true;
+      await waitFor(() => rt.connection.transport !== fallbackKind && rt.connection.state === 'connected', 'back on the provider', 8000);
+      await bff.publish('acme', 'orders:upgrade', 'n', 2);
+      await waitFor(() => got.length >= 2, 'event over the provider');
+      await sleep(200);
+      expect(got).toEqual([1, 2]);
     });
 
     describe('with short-lived tokens', () => {
