@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 
 export async function readJson(request: IncomingMessage, limit = 4 * 1024 * 1024): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -20,4 +20,22 @@ export function publishedMessages(body: unknown): { event: string; data: unknown
       ? [{ event: message.event, data: message.data }]
       : [],
   );
+}
+
+/** The peers' HTTP side: `POST /publish` with `{ messages }` hands them to `fanOut`, anything else is 404. */
+export function publishServer(fanOut: (messages: { event: string; data: unknown }[]) => void): Server {
+  return createServer((request, response) => {
+    if (request.method !== 'POST' || request.url !== '/publish') {
+      response.writeHead(404).end();
+      return;
+    }
+    readJson(request).then(
+      (body) => {
+        const messages = publishedMessages(body);
+        fanOut(messages);
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ published: messages.length }));
+      },
+      () => response.writeHead(400).end(),
+    );
+  });
 }

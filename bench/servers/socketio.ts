@@ -3,27 +3,15 @@
  * published event is one `io.to(room).emit(event, data)` (Socket.IO encodes it once
  * and writes it to every member).
  */
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { serveIpc } from './ipc.js';
-import { publishedMessages, readJson } from './read-body.js';
+import { publishServer } from './read-body.js';
 
 const ROOM = 'bench';
 
-const http = createServer((request, response) => {
-  if (request.method !== 'POST' || request.url !== '/publish') {
-    response.writeHead(404).end();
-    return;
-  }
-  readJson(request).then(
-    (body) => {
-      const messages = publishedMessages(body);
-      for (const message of messages) io.to(ROOM).emit(message.event, message.data);
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ published: messages.length }));
-    },
-    () => response.writeHead(400).end(),
-  );
+const http = publishServer((messages) => {
+  for (const message of messages) io.to(ROOM).emit(message.event, message.data);
 });
 
 const io = new Server(http, { transports: ['websocket'], serveClient: false, perMessageDeflate: false, maxHttpBufferSize: 1e6 });

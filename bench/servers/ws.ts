@@ -2,32 +2,20 @@
  * Peer: a plain `ws` server, the naive fan-out: for each event one JSON string, then
  * `client.send(sameString)` for every subscribed client.
  */
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { serveIpc } from './ipc.js';
-import { publishedMessages, readJson } from './read-body.js';
+import { publishServer } from './read-body.js';
 
 const subscribers = new Set<WebSocket>();
 const SUBSCRIBED = JSON.stringify({ event: 'subscribed', channel: 'bench' });
 
-const http = createServer((request, response) => {
-  if (request.method !== 'POST' || request.url !== '/publish') {
-    response.writeHead(404).end();
-    return;
+const http = publishServer((messages) => {
+  for (const message of messages) {
+    // Same shape as a Pusher channel event: data JSON-encoded into a string.
+    const text = JSON.stringify({ event: message.event, channel: 'bench', data: JSON.stringify(message.data) });
+    for (const client of subscribers) client.send(text);
   }
-  readJson(request).then(
-    (body) => {
-      const messages = publishedMessages(body);
-      for (const message of messages) {
-        // Same shape as a Pusher channel event: data JSON-encoded into a string.
-        const text = JSON.stringify({ event: message.event, channel: 'bench', data: JSON.stringify(message.data) });
-        for (const client of subscribers) client.send(text);
-      }
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ published: messages.length }));
-    },
-    () => response.writeHead(400).end(),
-  );
 });
 
 const wss = new WebSocketServer({ server: http, perMessageDeflate: false, clientTracking: false });
