@@ -31,6 +31,11 @@ export function eventFrame(event: string, data: unknown, channel?: string): Buff
   return textFrame(JSON.stringify(message));
 }
 
+/** A client event as its channel's other subscribers get it: `data` stays as the client sent it. */
+export function clientEventFrame(event: string, channel: string, data: unknown, userId: string | undefined): Buffer {
+  return textFrame(JSON.stringify(userId === undefined ? { event, channel, data } : { event, channel, data, user_id: userId }));
+}
+
 export function errorFrame(code: number | null, message: string): Buffer {
   return eventFrame('pusher:error', { code, message });
 }

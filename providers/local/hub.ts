@@ -6,6 +6,7 @@ import type { JsonValue } from '../../src/core/envelope.js';
 import type { PresenceMember } from '../types.js';
 import { isPresenceChannel } from '../pusher-protocol/index.js';
 import { eventFrame } from './frames.js';
+import type { RemotePresenceView } from './remote-presence.js';
 
 export interface Peer {
   readonly socketId: string;
@@ -51,6 +52,15 @@ export interface HubLimits {
   presenceMaxMembers: number;
 }
 
+/** Scale-out: members on other nodes, and where this node's own joins and leaves are reported. */
+export interface HubCluster {
+  remote: RemotePresenceView;
+  /** A user's first socket on this node joined the channel. */
+  joined(channel: string, userId: string, info: JsonValue | undefined): void;
+  /** A user's last socket on this node left the channel. */
+  left(channel: string, userId: string): void;
+}
+
 function memberInfo(info: JsonValue | undefined): Record<string, JsonValue> {
   return info !== null && typeof info === 'object' && !Array.isArray(info) ? info : {};
 }
@@ -58,7 +68,10 @@ function memberInfo(info: JsonValue | undefined): Record<string, JsonValue> {
 export class Hub {
   private readonly channels = new Map<string, ChannelState>();
 
-  constructor(private readonly limits: HubLimits) {}
+  constructor(
+    private readonly limits: HubLimits,
+    private readonly cluster?: HubCluster,
+  ) {}
 
   subscribe(peer: Peer, name: string, request: SubscribeRequest): SubscribeResult {
     const existing = peer.subscriptions.get(name);
@@ -69,7 +82,7 @@ export class Hub {
     if (presence && request.userId === undefined) return { ok: false, reason: 'missing_user' };
     let channel = this.channels.get(name);
     const userId = request.userId;
-    if (presence && userId !== undefined && !channel?.members.has(userId) && (channel?.members.size ?? 0) >= this.limits.presenceMaxMembers) {
+    if (presence && userId !== undefined && !this.isMember(name, userId) && this.userCount(name) >= this.limits.presenceMaxMembers) {
       return { ok: false, reason: 'presence_full' };
     }
     if (!channel) {
@@ -94,8 +107,12 @@ export class Hub {
     if (!resubscribe) member.sockets += 1;
     peer.enqueue(eventFrame('pusher_internal:subscription_succeeded', { presence: this.presenceData(channel) }, name));
     if (joined) {
-      const added = eventFrame('pusher_internal:member_added', { user_id: userId, user_info: request.userInfo ?? {} }, name);
-      this.fanOut(channel, added, peer);
+      // Subscribers here already list a user that is present on another node.
+      if (!this.cluster?.remote.has(name, userId)) {
+        const added = eventFrame('pusher_internal:member_added', { user_id: userId, user_info: request.userInfo ?? {} }, name);
+        this.fanOut(channel, added, peer);
+      }
+      this.cluster?.joined(name, userId, request.userInfo);
     }
     return { ok: true };
   }
@@ -112,7 +129,10 @@ export class Hub {
       const member = channel.members.get(userId);
       if (member && --member.sockets <= 0) {
         channel.members.delete(userId);
-        this.fanOut(channel, eventFrame('pusher_internal:member_removed', { user_id: userId }, name), undefined);
+        if (!this.cluster?.remote.has(name, userId)) {
+          this.fanOut(channel, eventFrame('pusher_internal:member_removed', { user_id: userId }, name), undefined);
+        }
+        this.cluster?.left(name, userId);
       }
     }
     if (channel.subscribers.size === 0) this.channels.delete(name);
@@ -132,16 +152,37 @@ export class Hub {
     return this.channels.has(name);
   }
 
+  /** `subscriptionCount` counts this node's sockets; `userCount` is cluster-wide under scale-out. */
   info(name: string): ChannelInfo | undefined {
     const channel = this.channels.get(name);
     if (!channel) return undefined;
-    return { subscriptionCount: channel.subscribers.size, userCount: channel.presence ? channel.members.size : undefined };
+    return { subscriptionCount: channel.subscribers.size, userCount: channel.presence ? this.userCount(name) : undefined };
   }
 
+  /** Presence members of every node (under scale-out), also when no socket of this node is subscribed. */
   members(name: string): PresenceMember[] {
+    return [...this.memberInfos(name)].map(([id, info]) => ({ id, info: memberInfo(info) }));
+  }
+
+  /** A user became present on other nodes: tell local subscribers, unless it is a member here already. */
+  remoteJoined(name: string, userId: string, info: JsonValue | undefined): void {
     const channel = this.channels.get(name);
-    if (!channel) return [];
-    return [...channel.members].map(([id, member]) => ({ id, info: memberInfo(member.info) }));
+    if (!channel?.presence || channel.members.has(userId)) return;
+    this.fanOut(channel, eventFrame('pusher_internal:member_added', { user_id: userId, user_info: info ?? {} }, name), undefined);
+  }
+
+  /** A user left every other node: tell local subscribers, unless it is still a member here. */
+  remoteLeft(name: string, userId: string): void {
+    const channel = this.channels.get(name);
+    if (!channel?.presence || channel.members.has(userId)) return;
+    this.fanOut(channel, eventFrame('pusher_internal:member_removed', { user_id: userId }, name), undefined);
+  }
+
+  /** This node's own presence members, for a full snapshot to other nodes. */
+  *localMembers(): Iterable<{ channel: string; userId: string; info: JsonValue | undefined }> {
+    for (const channel of this.channels.values()) {
+      for (const [userId, member] of channel.members) yield { channel: channel.name, userId, info: member.info };
+    }
   }
 
   /** Occupied channel names, optionally filtered by prefix. */
@@ -155,7 +196,7 @@ export class Hub {
       yield {
         name: channel.name,
         peers: channel.subscribers.keys(),
-        info: { subscriptionCount: channel.subscribers.size, userCount: channel.presence ? channel.members.size : undefined },
+        info: { subscriptionCount: channel.subscribers.size, userCount: channel.presence ? this.userCount(channel.name) : undefined },
       };
     }
   }
@@ -174,10 +215,32 @@ export class Hub {
     return delivered;
   }
 
+  private isMember(name: string, userId: string): boolean {
+    return (this.channels.get(name)?.members.has(userId) ?? false) || (this.cluster?.remote.has(name, userId) ?? false);
+  }
+
+  private userCount(name: string): number {
+    const local = this.channels.get(name)?.members;
+    const remote = this.cluster?.remote.members(name);
+    if (!remote || remote.size === 0) return local?.size ?? 0;
+    let count = remote.size;
+    for (const userId of local?.keys() ?? []) if (!remote.has(userId)) count++;
+    return count;
+  }
+
+  /** userId -> info, local members first (their info wins over another node's). */
+  private memberInfos(name: string): Map<string, JsonValue | undefined> {
+    const result = new Map<string, JsonValue | undefined>();
+    for (const [userId, member] of this.channels.get(name)?.members ?? []) result.set(userId, member.info);
+    for (const [userId, info] of this.cluster?.remote.members(name) ?? []) if (!result.has(userId)) result.set(userId, info);
+    return result;
+  }
+
   private presenceData(channel: ChannelState): { ids: string[]; hash: Record<string, JsonValue>; count: number } {
-    const ids = [...channel.members.keys()];
+    const members = this.memberInfos(channel.name);
+    const ids = [...members.keys()];
     // fromEntries defines own properties, so a user id like "__proto__" stays data.
-    const hash = Object.fromEntries([...channel.members].map(([id, member]) => [id, member.info ?? {}])) as Record<string, JsonValue>;
+    const hash = Object.fromEntries([...members].map(([id, info]) => [id, info ?? {}])) as Record<string, JsonValue>;
     return { ids, hash, count: ids.length };
   }
 }

@@ -4,6 +4,12 @@ export const DEV_APP_ID = 'switchboard';
 export const DEV_APP_KEY = 'switchboard-key';
 export const DEV_APP_SECRET = 'switchboard-secret';
 
+/** What the provider logs through (pino's Logger fits). */
+export interface LocalLogger {
+  info(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
 export interface LocalProviderOptions {
   appId: string;
   key: string;
@@ -35,6 +41,17 @@ export interface LocalProviderOptions {
   maxFlushDelayMs: number;
   /** Channel-authorization expiry checks; tests override it. */
   now: () => number;
+  /**
+   * Redis for scale-out across BFF nodes (see scale-out.ts): publishes reach subscribers
+   * on every node. Unset: single node, nothing leaves the process.
+   */
+  redisUrl?: string;
+  /** The app's pub/sub channel is `<redisKeyPrefix><appId>:events`. */
+  redisKeyPrefix: string;
+  /** Scale-out heartbeat; a node silent for three intervals is dropped with its presence members. */
+  heartbeatMs: number;
+  /** Scale-out connection losses and recoveries; defaults to the console. */
+  logger?: LocalLogger;
 }
 
 export const DEFAULT_LOCAL_OPTIONS: LocalProviderOptions = {
@@ -54,6 +71,8 @@ export const DEFAULT_LOCAL_OPTIONS: LocalProviderOptions = {
   maxBufferedBytes: 8 * 1024 * 1024,
   maxFlushDelayMs: 5,
   now: Date.now,
+  redisKeyPrefix: 'sb:local:',
+  heartbeatMs: 5_000,
 };
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max).optional();
@@ -77,6 +96,7 @@ const envSchema = z.object({
   LOCAL_PONG_TIMEOUT_SECONDS: seconds,
   LOCAL_MAX_BUFFERED_BYTES: int(64 * 1024, 1024 * 1024 * 1024),
   LOCAL_MAX_FLUSH_DELAY_MS: z.coerce.number().min(0).max(1000).optional(),
+  LOCAL_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
 });
 
 /**
@@ -121,5 +141,6 @@ export function localProviderOptionsFromEnv(env: Record<string, string | undefin
     pongTimeoutSeconds: e.LOCAL_PONG_TIMEOUT_SECONDS ?? d.pongTimeoutSeconds,
     maxBufferedBytes: e.LOCAL_MAX_BUFFERED_BYTES ?? d.maxBufferedBytes,
     maxFlushDelayMs: e.LOCAL_MAX_FLUSH_DELAY_MS ?? d.maxFlushDelayMs,
+    ...(e.LOCAL_REDIS_URL === undefined ? {} : { redisUrl: e.LOCAL_REDIS_URL }),
   };
 }

@@ -9,13 +9,15 @@ import {
 import { ErrorCode } from './codes.js';
 import { clientFrameSchema, parseChannelData, subscribeDataSchema, unsubscribeDataSchema } from './client-messages.js';
 import type { Connection } from './connection.js';
-import { errorFrame, subscriptionErrorFrame, textFrame } from './frames.js';
+import { clientEventFrame, errorFrame, subscriptionErrorFrame, textFrame } from './frames.js';
 import type { Hub } from './hub.js';
 import type { LocalProviderOptions } from './options.js';
 
 export interface ProtocolContext {
   options: LocalProviderOptions;
   hub: Hub;
+  /** Scale-out: hands an accepted client event to the other nodes. */
+  relayClientEvent?(channel: string, event: string, data: unknown, userId: string | undefined): void;
 }
 
 const PONG_FRAME = textFrame(JSON.stringify({ event: 'pusher:pong', data: '{}' }));
@@ -88,8 +90,9 @@ function clientEvent(context: ProtocolContext, connection: Connection, event: st
     connection.enqueue(errorFrame(ErrorCode.clientEventRateLimit, `Client event rejected: more than ${context.options.clientEventRate} per second`));
     return;
   }
-  const message = isPresenceChannel(channel) && subscription.userId !== undefined ? { event, channel, data, user_id: subscription.userId } : { event, channel, data };
-  context.hub.publish(channel, textFrame(JSON.stringify(message)), connection);
+  const userId = isPresenceChannel(channel) ? subscription.userId : undefined;
+  context.hub.publish(channel, clientEventFrame(event, channel, data, userId), connection);
+  context.relayClientEvent?.(channel, event, data, userId);
 }
 
 export function handleClientFrame(context: ProtocolContext, connection: Connection, text: string, now: number): void {

@@ -2,6 +2,10 @@
  * The embedded `local` provider: a Pusher Channels protocol v7 server inside the BFF.
  * `attach()` serves WebSockets on `/app/{key}`, `routes()` the Pusher HTTP API, and
  * `publish()` fans envelopes out in-process.
+ *
+ * With `redisUrl` (scale-out, see scale-out.ts) everything delivered here — pipeline
+ * publishes, HTTP API events, client events — also goes to the other nodes' sockets, and
+ * presence members are shared across nodes.
  */
 import type { Server as HttpServer } from 'node:http';
 import type { Router } from 'express';
@@ -19,11 +23,13 @@ import type {
   ServerProvider,
   TenantStats,
 } from '../types.js';
-import { textFrame } from './frames.js';
+import { clientEventFrame, textFrame } from './frames.js';
 import { createHttpApiRouter } from './http-api.js';
 import { Hub } from './hub.js';
 import { tenantStats } from './stats.js';
-import { DEFAULT_LOCAL_OPTIONS, type LocalProviderOptions } from './options.js';
+import { DEFAULT_LOCAL_OPTIONS, type LocalLogger, type LocalProviderOptions } from './options.js';
+import { RemotePresence } from './remote-presence.js';
+import { ScaleOut, type ScaleOutStats } from './scale-out.js';
 import { SocketServer } from './socket-server.js';
 
 export const PUSHER_AUTH_ENDPOINT = '/v1/auth/pusher';
@@ -37,21 +43,35 @@ export interface LocalServerStats {
 export interface LocalProvider extends ServerProvider {
   readonly name: 'local';
   authorizeChannel(request: ChannelAuthorizationRequest): PusherChannelAuthorization;
+  /** Members on every node under scale-out (as this node last heard from the others). */
   presence(tenant: string, channel: string): Promise<PresenceMember[]>;
+  /** `subscribers` counts this node's sockets only; `presenceMembers` is cluster-wide under scale-out. */
   occupancy(tenant: string, channel: string): Promise<Occupancy>;
   attach(server: HttpServer): void;
   /** The Pusher HTTP API (`/apps/{app_id}/…`), to mount at the BFF root. */
   routes(): Router;
+  /** This node's connections and channels (presence member counts are cluster-wide under scale-out). */
   stats(): TenantStats[];
-  /** Totals for metrics: open connections and occupied channels. */
+  /** Totals for metrics: this node's open connections and occupied channels. */
   serverStats(): LocalServerStats;
+  /** Redis scale-out counters; undefined without `redisUrl`. */
+  scaleOutStats(): ScaleOutStats | undefined;
+}
+
+function presenceTwin(privateName: string): string {
+  return `presence-${privateName.slice('private-'.length)}`;
 }
 
 /** Both provider names a tenant channel can have; which one is used depends on the namespace. */
 function pusherNames(tenant: string, channel: string): [privateName: string, presenceName: string] {
   const privateName = toPusherChannel(tenant, channel, false);
-  return [privateName, `presence-${privateName.slice('private-'.length)}`];
+  return [privateName, presenceTwin(privateName)];
 }
+
+const consoleLogger: LocalLogger = {
+  info: (details, message) => console.info(message, details),
+  error: (details, message) => console.error(message, details),
+};
 
 function portOf(url: URL): number {
   if (url.port !== '') return Number(url.port);
@@ -61,15 +81,63 @@ function portOf(url: URL): number {
 export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {}): LocalProvider {
   const options: LocalProviderOptions = { ...DEFAULT_LOCAL_OPTIONS, ...overrides };
   const credentials = { key: options.key, secret: options.secret };
-  const hub = new Hub({ maxChannelsPerConnection: options.maxChannelsPerConnection, presenceMaxMembers: options.presenceMaxMembers });
-  const sockets = new SocketServer(options, hub);
+  const limits = { maxChannelsPerConnection: options.maxChannelsPerConnection, presenceMaxMembers: options.presenceMaxMembers };
+  const remote = options.redisUrl === undefined ? undefined : new RemotePresence();
+  // Created last (it needs the hub), reached through this variable by the hooks below.
+  let scaleOut: ScaleOut | undefined;
+  const hub = new Hub(
+    limits,
+    remote && {
+      remote,
+      joined: (channel, userId, info) => scaleOut?.joined(channel, userId, info),
+      left: (channel, userId) => scaleOut?.left(channel, userId),
+    },
+  );
+  const sockets = new SocketServer(
+    options,
+    hub,
+    remote && ((channel, event, data, userId) => scaleOut?.publishClientEvent(channel, event, data, userId)),
+  );
 
-  const deliver = (channel: string, event: string, data: string, excludeSocketId: string | undefined): void => {
+  /** Delivers to this node's sockets only. */
+  const deliverHere = (channel: string, event: string, data: string, excludeSocketId: string | undefined): void => {
     if (!hub.has(channel)) return;
     const exclude = excludeSocketId === undefined ? undefined : sockets.connection(excludeSocketId);
     // Serialized and framed once; every subscriber gets the same Buffer.
     hub.publish(channel, textFrame(JSON.stringify({ event, channel, data })), exclude);
   };
+
+  /** Pipeline envelopes: the namespace decides private vs presence; only one of the two can have subscribers. */
+  const deliverEnvelopeHere = (privateName: string, event: string, data: string, excludeSocketId: string | undefined): void => {
+    for (const name of [privateName, presenceTwin(privateName)]) deliverHere(name, event, data, excludeSocketId);
+  };
+
+  const deliver = (channel: string, event: string, data: string, excludeSocketId: string | undefined): void => {
+    deliverHere(channel, event, data, excludeSocketId);
+    scaleOut?.publishEvent('event', channel, event, data, excludeSocketId);
+  };
+
+  if (remote && options.redisUrl !== undefined) {
+    scaleOut = new ScaleOut(
+      {
+        redisUrl: options.redisUrl,
+        topic: `${options.redisKeyPrefix}${options.appId}:events`,
+        heartbeatMs: options.heartbeatMs,
+        logger: options.logger ?? consoleLogger,
+      },
+      {
+        deliver: (kind, channel, event, data, excludeSocketId) =>
+          (kind === 'event' ? deliverHere : deliverEnvelopeHere)(channel, event, data, excludeSocketId),
+        deliverClientEvent: (channel, event, data, userId) => {
+          if (hub.has(channel)) hub.publish(channel, clientEventFrame(event, channel, data, userId));
+        },
+        presenceChanged: (change) =>
+          change.kind === 'added' ? hub.remoteJoined(change.channel, change.userId, change.info) : hub.remoteLeft(change.channel, change.userId),
+        localMembers: () => hub.localMembers(),
+      },
+      remote,
+    );
+  }
 
   return {
     name: 'local',
@@ -80,10 +148,12 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
     async publish(messages: ProviderMessage[], signal: AbortSignal): Promise<void> {
       signal.throwIfAborted();
       for (const { tenant, envelope, excludeSocketId } of messages) {
-        // The namespace decides private vs presence; only one of the two can have subscribers.
-        for (const name of pusherNames(tenant, envelope.channel)) {
-          if (hub.has(name)) deliver(name, envelope.event, JSON.stringify(envelope), excludeSocketId);
-        }
+        const privateName = toPusherChannel(tenant, envelope.channel, false);
+        if (!scaleOut && !hub.has(privateName) && !hub.has(presenceTwin(privateName))) continue;
+        const data = JSON.stringify(envelope);
+        deliverEnvelopeHere(privateName, envelope.event, data, excludeSocketId);
+        // Other nodes may have subscribers even where this one has none.
+        scaleOut?.publishEvent('envelope', privateName, envelope.event, data, excludeSocketId);
       }
     },
 
@@ -145,8 +215,14 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
       return { connections: sockets.stats.connections, channels: hub.channelCount };
     },
 
+    scaleOutStats(): ScaleOutStats | undefined {
+      return scaleOut?.stats();
+    },
+
     async close(): Promise<void> {
       await sockets.close();
+      // After the sockets: their leaves still reach the other nodes, then `bye`.
+      await scaleOut?.close();
     },
   };
 }

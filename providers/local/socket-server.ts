@@ -39,6 +39,7 @@ export class SocketServer {
   constructor(
     private readonly options: LocalProviderOptions,
     private readonly hub: Hub,
+    relayClientEvent?: ProtocolContext['relayClientEvent'],
   ) {
     this.outbox = new Outbox(options.maxFlushDelayMs);
     this.wss = new WebSocketServer({
@@ -53,7 +54,7 @@ export class SocketServer {
       clientEventRate: options.clientEventRate,
       onOverflow: (connection) => this.drop(connection, CloseCode.reconnect, 'Slow consumer: send buffer overflowed'),
     };
-    this.protocol = { options, hub };
+    this.protocol = { options, hub, relayClientEvent };
   }
 
   get stats(): SocketServerStats {

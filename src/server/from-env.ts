@@ -11,16 +11,20 @@ import { createAppSessionVerifier } from './auth/session.js';
 import { loadAppConfig } from './config-file.js';
 import { devAuthEnabled, parseEnv, type Env } from './env.js';
 import { createEventStore } from './log/index.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 import { loadSigningKeys } from './tokens/signing-keys.js';
 
 /** Dev-only admin key so the README walkthrough works on a fresh clone. */
 export const DEV_ADMIN_KEY = 'dev-admin-key-change-me';
 
-function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppConfig): ServerProvider {
+function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppConfig, logger: Logger): ServerProvider {
   switch (env.SWITCHBOARD_PROVIDER) {
-    case 'local':
-      return createLocalProvider(localProviderOptionsFromEnv(source));
+    case 'local': {
+      const options = localProviderOptionsFromEnv(source);
+      // Nodes sharing a Redis event log share its Redis for fan-out too, unless LOCAL_REDIS_URL says otherwise.
+      const redisUrl = options.redisUrl ?? (env.SWITCHBOARD_STORE === 'redis' ? env.REDIS_URL : undefined);
+      return createLocalProvider({ ...options, redisUrl, logger });
+    }
     case 'pusher':
       return createPusherProvider({ ...pusherProviderOptionsFromEnv(source), namespaces: config.namespaces });
   }
@@ -54,7 +58,7 @@ export async function createServerFromEnv(
   const config = await loadAppConfig(env.SWITCHBOARD_CONFIG);
   const app = createServer({
     config,
-    provider: createProvider(env, source, config),
+    provider: createProvider(env, source, config, logger),
     store: await createEventStore({ kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL }),
     signingKeys,
     apiKeys: parseApiKeys(env.SWITCHBOARD_API_KEYS, adminKeys),
