@@ -255,16 +255,19 @@ export function defineConformanceSuite(harness: ProviderHarness): void {
       expect(() => orders.whisper('typing', {})).toThrow(expect.objectContaining({ code: 'forbidden' }));
     });
 
-    it('falls back to SSE when the provider connection cannot be established', async () => {
-      // Point the provider config at a port where nothing listens.
-      const unreachable: typeof fetch = async (input, init) => {
+    /** A fetch whose /v1/token answers point the provider at a port where nothing listens, while `unreachable()`. */
+    function providerUnreachable(unreachable: () => boolean = () => true): typeof fetch {
+      return async (input, init) => {
         const response = await fetch(input, init);
-        if (!String(input).endsWith('/v1/token') || !response.ok) return response;
+        if (!unreachable() || !String(input).endsWith('/v1/token') || !response.ok) return response;
         const body = (await response.json()) as { provider: Record<string, unknown> };
         body.provider = { ...body.provider, wsPort: 1 };
         return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
       };
-      const rt = await client('alice', { fetch: unreachable, connectTimeoutMs: 1000, fallbackAfterAttempts: 1 });
+    }
+
+    it('falls back to SSE when the provider connection cannot be established', async () => {
+      const rt = await client('alice', { fetch: providerUnreachable(), connectTimeoutMs: 1000, fallbackAfterAttempts: 1 });
       const orders = rt.channel('orders:fallback');
       const got: unknown[] = [];
       orders.subscribe('status', (data) => got.push(data));
@@ -277,14 +280,7 @@ export function defineConformanceSuite(harness: ProviderHarness): void {
 
     it('switches back from the SSE fallback to the provider once it can be reached, losing nothing', async () => {
       let providerReachable = false;
-      const flaky: typeof fetch = async (input, init) => {
-        const response = await fetch(input, init);
-        if (providerReachable || !String(input).endsWith('/v1/token') || !response.ok) return response;
-        const body = (await response.json()) as { provider: Record<string, unknown> };
-        body.provider = { ...body.provider, wsPort: 1 };
-        return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
-      };
-      const rt = await client('alice', { fetch: flaky, connectTimeoutMs: 1000, fallbackAfterAttempts: 1, upgradeProbeMs: 200 });
+      const rt = await client('alice', { fetch: providerUnreachable(() => !providerReachable), connectTimeoutMs: 1000, fallbackAfterAttempts: 1, upgradeProbeMs: 200 });
       const orders = rt.channel('orders:upgrade');
       const got: unknown[] = [];
       orders.subscribe('n', (data) => got.push(data));

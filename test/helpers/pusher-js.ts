@@ -61,3 +61,10 @@ export function bffClient(bff: { url: string; port: number }, token: string, key
     channelAuthorization: { endpoint: `${bff.url}/v1/auth/pusher`, transport: 'ajax', headers: { Authorization: `Bearer ${token}` } },
   });
 }
+
+/** Subscribes and waits until the server confirmed the subscription. */
+export async function join(pusher: Pusher, channel: string): Promise<Channel> {
+  const subscription = pusher.subscribe(channel);
+  await subscribed(subscription);
+  return subscription;
+}

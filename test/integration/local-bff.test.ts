@@ -11,7 +11,7 @@ import { buildAppConfig } from '../../src/core/config.js';
 import type { Envelope } from '../../src/core/envelope.js';
 import { createLocalProvider, type LocalProviderOptions } from '../../providers/local/index.js';
 import { API_KEYS, startBff, type TestBff } from '../helpers/bff.js';
-import { bffClient, next, nextWithMeta, Pusher, record, subscribed } from '../helpers/pusher-js.js';
+import { bffClient, join, next, nextWithMeta, Pusher, record } from '../helpers/pusher-js.js';
 
 const config = buildAppConfig({
   roles: {
@@ -38,12 +38,6 @@ async function client(tenant: string, user: string, roles?: string[]): Promise<P
   const pusher = bffClient(bff!, token);
   clients.push(pusher);
   return pusher;
-}
-
-async function join(pusher: Pusher, channel: string): Promise<Channel> {
-  const subscription = pusher.subscribe(channel);
-  await subscribed(subscription);
-  return subscription;
 }
 
 function failure(subscription: Channel): Promise<{ status: number }> {

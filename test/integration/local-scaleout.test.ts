@@ -18,7 +18,7 @@ import { createServerFromEnv } from '../../src/server/from-env.js';
 import { createLocalProvider, localProviderOptionsFromEnv, type LocalProvider, type LocalProviderOptions } from '../../providers/local/index.js';
 import type { LocalLogger } from '../../providers/local/options.js';
 import { API_KEYS, startBff, type TestBff } from '../helpers/bff.js';
-import { bffClient, nextWithMeta, Pusher, record, subscribed } from '../helpers/pusher-js.js';
+import { bffClient, join, nextWithMeta, Pusher, record } from '../helpers/pusher-js.js';
 import { deleteRedisKeys, REDIS_URL, redisCheck, requireService } from '../helpers/services.js';
 
 const config = buildAppConfig({
@@ -70,12 +70,6 @@ async function client(node: Node, tenant: string, user: string): Promise<Pusher>
   const pusher = bffClient(node.bff, token);
   clients.push(pusher);
   return pusher;
-}
-
-async function join(pusher: Pusher, channel: string): Promise<Channel> {
-  const subscription = pusher.subscribe(channel);
-  await subscribed(subscription);
-  return subscription;
 }
 
 function publish(node: Node, tenant: keyof typeof API_KEYS, channel: string, data: unknown): Promise<Response> {
