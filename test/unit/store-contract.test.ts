@@ -10,38 +10,45 @@ import type { JsonValue } from '../../src/core/envelope.js';
 import { createEventStore } from '../../src/server/log/index.js';
 import { MemoryEventStore } from '../../src/server/log/memory-store.js';
 import { RedisEventStore } from '../../src/server/log/redis-store.js';
-import { SqliteEventStore } from '../../src/server/log/sqlite-store.js';
 import type { AppendNotice, AppendRequest, EventStore, Retention } from '../../src/server/log/store.js';
 import { deleteRedisKeys, REDIS_URL, redisCheck, requireService } from '../helpers/services.js';
 
 interface Harness {
   /** A store on the same data (a second node for redis, a reopened file for sqlite). */
   open(): Promise<EventStore>;
+  cleanup(): Promise<void>;
+}
+
+interface StoreKind {
+  name: string;
+  /** Survives a close and reopen. */
   persistent: boolean;
   /** Several open stores can share the data at once (several BFF nodes). */
   shared: boolean;
-  cleanup(): Promise<void>;
+  create(): Promise<Harness>;
 }
 
 const runPrefix = `sbtest:${process.pid}:${Date.now()}:`;
 let harnessCount = 0;
 
-const kinds: { name: string; create(): Promise<Harness> }[] = [
+const kinds: StoreKind[] = [
   {
     name: 'memory',
+    persistent: false,
+    shared: false,
     async create() {
       const store = new MemoryEventStore();
-      return { open: async () => store, persistent: false, shared: false, cleanup: async () => {} };
+      return { open: async () => store, cleanup: async () => {} };
     },
   },
   {
     name: 'sqlite',
+    persistent: true,
+    shared: false,
     async create() {
       const dir = await mkdtemp(path.join(tmpdir(), 'sb-store-'));
       return {
         open: async () => createEventStore({ kind: 'sqlite', dataDir: path.join(dir, 'data'), redisUrl: REDIS_URL }),
-        persistent: true,
-        shared: false,
         cleanup: () => rm(dir, { recursive: true, force: true }),
       };
     },
@@ -52,13 +59,13 @@ const redisDecision = await redisCheck();
 if (redisDecision !== 'skip') {
   kinds.push({
     name: 'redis',
+    persistent: true,
+    shared: true,
     async create() {
       requireService(redisDecision, 'Redis');
       const keyPrefix = `${runPrefix}${++harnessCount}:`;
       return {
         open: async () => new RedisEventStore({ url: REDIS_URL, keyPrefix }),
-        persistent: true,
-        shared: true,
         cleanup: () => deleteRedisKeys(REDIS_URL, keyPrefix),
       };
     },
@@ -112,7 +119,7 @@ describe.each(kinds)('EventStore contract: $name', (kind) => {
   });
 
   it('gives 200 parallel appends to one channel dense, unique seqs (across nodes where the store is shared)', async () => {
-    const nodes = harness?.shared ? [store, await open(), await open()] : [store];
+    const nodes = kind.shared ? [store, await open(), await open()] : [store];
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, index) => (nodes[index % nodes.length] as EventStore).append(request({ id: `p${index}` }))),
     );
@@ -130,7 +137,7 @@ describe.each(kinds)('EventStore contract: $name', (kind) => {
     expect(again).toEqual({ envelope: first.envelope, duplicate: true });
     expect(await store.lastSeq('acme', 'orders:1')).toBe(1);
 
-    const nodes = harness?.shared ? [store, await open()] : [store];
+    const nodes = kind.shared ? [store, await open()] : [store];
     const racing = await Promise.all(
       Array.from({ length: 20 }, (_, index) => (nodes[index % nodes.length] as EventStore).append(request({ id: 'race', data: index }))),
     );
@@ -238,64 +245,53 @@ describe.each(kinds)('EventStore contract: $name', (kind) => {
     expect(await sorted()).toEqual(['acme/orders:1', 'acme/orders:2']);
   });
 
-  it('keeps seq, events, dedupe and the delivery cursor across a restart', async (context) => {
-    if (!harness?.persistent) return context.skip();
-    for (let index = 1; index <= 5; index += 1) await store.append(request({ id: `e${index}`, data: index }));
-    await store.markDelivered('acme', 'orders:1', 3);
-    await store.close();
-    opened = opened.filter((each) => each !== store);
-    const reopened = await open();
-    expect((await reopened.read('acme', 'orders:1', 0, 10)).map((event) => event.data)).toEqual([1, 2, 3, 4, 5]);
-    expect(await reopened.deliveredSeq('acme', 'orders:1')).toBe(3);
-    expect(await reopened.pendingChannels()).toEqual([{ tenant: 'acme', channel: 'orders:1' }]);
-    expect(await reopened.append(request({ id: 'e2' }))).toMatchObject({ duplicate: true, envelope: { seq: 2 } });
-    expect(await reopened.append(request({ id: 'e6' }))).toMatchObject({ duplicate: false, envelope: { seq: 6 } });
-  });
-
-  it('grants the delivery lease to one owner at a time when nodes share the store', async (context) => {
-    if (!harness?.shared) {
-      expect(await store.claimDelivery('acme', 'orders:1', 'a', 1000)).toBe(true);
-      return context.skip();
-    }
-    const other = await open();
-    expect(await store.claimDelivery('acme', 'orders:1', 'node-a', 5000)).toBe(true);
-    expect(await other.claimDelivery('acme', 'orders:1', 'node-b', 5000)).toBe(false);
-    expect(await store.claimDelivery('acme', 'orders:1', 'node-a', 5000)).toBe(true);
-    expect(await other.claimDelivery('acme', 'orders:2', 'node-b', 5000)).toBe(true);
-    await other.releaseDelivery('acme', 'orders:1', 'node-b');
-    expect(await other.claimDelivery('acme', 'orders:1', 'node-b', 5000)).toBe(false);
-    await store.releaseDelivery('acme', 'orders:1', 'node-a');
-    expect(await other.claimDelivery('acme', 'orders:1', 'node-b', 5000)).toBe(true);
-  });
-
-  it('tells other nodes about appends when the store is shared', async (context) => {
-    if (!harness?.shared || !store.watchAppends) return context.skip();
-    const other = await open();
-    const heard = new Promise<AppendNotice>((resolve) => {
-      void other.watchAppends?.(resolve).then(async () => {
-        await store.append(request({ id: 'notify-me' }));
-      });
-    });
-    expect(await heard).toEqual({ tenant: 'acme', channel: 'orders:1', seq: 1 });
-  });
-});
-
-describe('SqliteEventStore', () => {
-  it('measures append throughput (one transaction per append)', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'sb-rate-'));
-    const store = new SqliteEventStore(path.join(dir, 'events.sqlite'));
-    try {
-      const count = 5000;
-      const started = performance.now();
-      for (let index = 0; index < count; index += 1) {
-        await store.append({ tenant: 'acme', channel: `orders:${index % 10}`, id: `e${index}`, event: 'status', data: { index }, ts: Date.now(), retention: { size: 100 } });
-      }
-      const perSecond = Math.round(count / ((performance.now() - started) / 1000));
-      console.info(`[sqlite] ${perSecond} appends/s (${count} appends, 10 channels, size-100 retention)`);
-      expect(perSecond).toBeGreaterThan(500);
-    } finally {
+  if (kind.persistent) {
+    it('keeps seq, events, dedupe and the delivery cursor across a restart', async () => {
+      for (let index = 1; index <= 5; index += 1) await store.append(request({ id: `e${index}`, data: index }));
+      await store.markDelivered('acme', 'orders:1', 3);
       await store.close();
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+      opened = opened.filter((each) => each !== store);
+      const reopened = await open();
+      expect((await reopened.read('acme', 'orders:1', 0, 10)).map((event) => event.data)).toEqual([1, 2, 3, 4, 5]);
+      expect(await reopened.deliveredSeq('acme', 'orders:1')).toBe(3);
+      expect(await reopened.pendingChannels()).toEqual([{ tenant: 'acme', channel: 'orders:1' }]);
+      expect(await reopened.append(request({ id: 'e2' }))).toMatchObject({ duplicate: true, envelope: { seq: 2 } });
+      expect(await reopened.append(request({ id: 'e6' }))).toMatchObject({ duplicate: false, envelope: { seq: 6 } });
+    });
+  }
+
+  if (!kind.shared) {
+    it('always grants the delivery lease: one process owns the data', async () => {
+      expect(await store.claimDelivery('acme', 'orders:1', 'a', 1000)).toBe(true);
+      expect(await store.claimDelivery('acme', 'orders:1', 'b', 1000)).toBe(true);
+    });
+  }
+
+  if (kind.shared) {
+    it('grants the delivery lease to one owner at a time when nodes share the store', async () => {
+      const other = await open();
+      expect(await store.claimDelivery('acme', 'orders:1', 'node-a', 5000)).toBe(true);
+      expect(await other.claimDelivery('acme', 'orders:1', 'node-b', 5000)).toBe(false);
+      expect(await store.claimDelivery('acme', 'orders:1', 'node-a', 5000)).toBe(true);
+      expect(await other.claimDelivery('acme', 'orders:2', 'node-b', 5000)).toBe(true);
+      await other.releaseDelivery('acme', 'orders:1', 'node-b');
+      expect(await other.claimDelivery('acme', 'orders:1', 'node-b', 5000)).toBe(false);
+      await store.releaseDelivery('acme', 'orders:1', 'node-a');
+      expect(await other.claimDelivery('acme', 'orders:1', 'node-b', 5000)).toBe(true);
+    });
+  }
+
+  if (kind.shared) {
+    it('tells other nodes about appends when the store is shared', async () => {
+      expect(store.watchAppends).toBeTypeOf('function');
+      const other = await open();
+      const heard = new Promise<AppendNotice>((resolve) => {
+        void other.watchAppends?.(resolve).then(async () => {
+          await store.append(request({ id: 'notify-me' }));
+        });
+      });
+      expect(await heard).toEqual({ tenant: 'acme', channel: 'orders:1', seq: 1 });
+    });
+  }
 });
+
