@@ -48,6 +48,8 @@ export interface ServerOptions {
   /** Replaces session-JWT verification with the library user's own authentication. */
   authenticate?: Authenticate;
   publicUrl?: string;
+  /** When set, GET /metrics requires it as a Bearer token. */
+  metricsToken?: string;
   /** Receives verified, normalized provider webhooks (POST /v1/webhooks/:provider). */
   onWebhook?: WebhookHandler;
   /** Provider delivery: timeout, retry backoff, circuit breaker (see publish/delivery.ts). */
@@ -122,7 +124,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   app.use(pollRoutes(ctx, hub, readerLimits, { ...DEFAULT_POLL_OPTIONS, ...options.logReaders?.poll }));
   app.use(channelInfoRoutes(ctx));
   app.use(adminRoutes(ctx));
-  app.use(metricsRoutes(metrics));
+  app.use(metricsRoutes(metrics, options.metricsToken));
   app.use(openApiRoutes());
   app.use(webhookRoutes(ctx, options.onWebhook));
   app.use(webRoutes({ demo: devSessions !== undefined }));

@@ -26,6 +26,8 @@ export const envSchema = z.object({
   SWITCHBOARD_API_KEYS: optionalString,
   /** Keys that may publish for any tenant, naming it in the `Switchboard-Tenant` header. */
   SWITCHBOARD_ADMIN_KEYS: optionalString,
+  /** Bearer token Prometheus must send to GET /metrics; unset = open (internal networks only). */
+  SWITCHBOARD_METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   /** JSON array of private JWKs (with `kid` and `alg`); the first signs, all verify. */
   SWITCHBOARD_SIGNING_KEYS: optionalString,
   TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(3600),

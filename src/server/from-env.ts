@@ -67,6 +67,7 @@ export async function createServerFromEnv(
     sessionVerifier,
     devAuth,
     publicUrl: env.SWITCHBOARD_PUBLIC_URL,
+    metricsToken: env.SWITCHBOARD_METRICS_TOKEN,
     ...overrides,
   });
   return { app, env };

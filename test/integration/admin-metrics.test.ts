@@ -90,6 +90,15 @@ describe('GET /metrics', () => {
     expect(text).toMatch(/switchboard_publish_to_provider_seconds_count\{provider="local"\} 1/);
     expect(text).toMatch(/switchboard_nodejs_eventloop_lag_seconds/);
   });
+
+  it('requires the scrape token when one is configured', async () => {
+    bff = await startBff({ metricsToken: 'scrape-token-0123456789' });
+    expect((await fetch(`${bff.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${bff.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status).toBe(401);
+    const response = await fetch(`${bff.url}/metrics`, { headers: { authorization: 'Bearer scrape-token-0123456789' } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toMatch(/switchboard_nodejs_eventloop_lag_seconds/);
+  });
 });
 
 describe('demo endpoints', () => {
