@@ -1,5 +1,6 @@
 /** Schemas for everything a client sends over the WebSocket, and for signed channel_data. */
 import { z } from 'zod';
+import { parseJsonAs } from './json.js';
 import { jsonValueSchema } from '../../src/core/schemas.js';
 import { PUSHER_EVENT_MAX_LENGTH } from '../pusher-protocol/index.js';
 
@@ -49,12 +50,5 @@ export const channelDataSchema = z.object({
 export type ChannelData = z.output<typeof channelDataSchema>;
 
 export function parseChannelData(raw: string): ChannelData | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    return undefined;
-  }
-  const result = channelDataSchema.safeParse(json);
-  return result.success ? result.data : undefined;
+  return parseJsonAs(channelDataSchema, raw);
 }

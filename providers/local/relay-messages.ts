@@ -14,6 +14,7 @@
  * - `alive` / `bye`: heartbeat (with the sender's latest `pseq`) and graceful shutdown.
  */
 import { z } from 'zod';
+import { parseJsonAs } from './json.js';
 import { jsonValueSchema } from '../../src/core/schemas.js';
 import { isPusherChannelName, PUSHER_EVENT_MAX_LENGTH, SOCKET_ID_PATTERN } from '../pusher-protocol/index.js';
 
@@ -46,12 +47,5 @@ export const relayMessageSchema = z.discriminatedUnion('kind', [
 export type RelayMessage = z.output<typeof relayMessageSchema>;
 
 export function parseRelayMessage(text: string): RelayMessage | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const result = relayMessageSchema.safeParse(json);
-  return result.success ? result.data : undefined;
+  return parseJsonAs(relayMessageSchema, text);
 }
