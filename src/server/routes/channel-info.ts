@@ -4,15 +4,17 @@ import { SwitchboardError } from '../../core/errors.js';
 import { resolveChannel } from '../../core/namespaces.js';
 import type { SwitchboardContext } from '../context.js';
 import { bearerToken } from '../http/bearer.js';
-import { publisherTenant } from './publish.js';
+import { keyTenant } from './publish.js';
 
 /**
  * The tenant a read-only channel request acts for: a capability token with `subscribe`
  * on the channel, or a server API key.
  */
 async function readerTenant(ctx: SwitchboardContext, req: Request, channel: string): Promise<string> {
-  if (ctx.apiKeys.lookup(bearerToken(req))) return publisherTenant(ctx, req);
-  const grant = await ctx.tokens.verify(bearerToken(req));
+  const credential = bearerToken(req);
+  const owner = ctx.apiKeys.lookup(credential);
+  if (owner) return keyTenant(owner, req);
+  const grant = await ctx.tokens.verify(credential);
   assertAllowed(grant.caps, 'subscribe', channel);
   return grant.tenant;
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { tenantIdSchema } from '../../core/schemas.js';
 import { SwitchboardError } from '../../core/errors.js';
 import { parseInput } from '../../core/validation.js';
+import type { ApiKeyOwner } from '../auth/api-keys.js';
 import type { SwitchboardContext } from '../context.js';
 import { jsonBody } from '../http/body.js';
 import { bearerToken } from '../http/bearer.js';
@@ -18,10 +19,8 @@ export const publishBodySchema = z.union([
 
 export const TENANT_HEADER = 'switchboard-tenant';
 
-/** The tenant a publish acts for: bound to a tenant key, or named by an admin key's header. */
-export function publisherTenant(ctx: SwitchboardContext, req: Request): string {
-  const owner = ctx.apiKeys.lookup(bearerToken(req));
-  if (!owner) throw new SwitchboardError('unauthenticated', 'Unknown API key');
+/** The tenant a key acts for: bound to a tenant key, or named by an admin key's header. */
+export function keyTenant(owner: ApiKeyOwner, req: Request): string {
   if (owner.kind === 'tenant') return owner.tenant;
   const named = tenantIdSchema.safeParse(req.get(TENANT_HEADER));
   if (!named.success) throw new SwitchboardError('invalid_request', `Admin keys must name the tenant in the ${TENANT_HEADER} header`);
@@ -35,7 +34,9 @@ function httpStatus(outcomes: PublishOutcome[]): number {
 export function publishRoutes(ctx: SwitchboardContext): Router {
   const router = Router();
   router.post('/v1/publish', jsonBody, async (req, res) => {
-    const tenant = publisherTenant(ctx, req);
+    const owner = ctx.apiKeys.lookup(bearerToken(req));
+    if (!owner) throw new SwitchboardError('unauthenticated', 'Unknown API key');
+    const tenant = keyTenant(owner, req);
     const body = parseInput(publishBodySchema, req.body, 'publish request');
     if ('messages' in body) {
       const outcomes = await ctx.pipeline.publish(tenant, body.messages);
