@@ -103,8 +103,11 @@ export interface ServerProvider {
   channelName(tenant: string, channel: string, presence: boolean): string;
   /**
    * Delivers envelopes in the order given. Resolves only when the provider has taken all
-   * of them; rejects otherwise (the pipeline retries the whole batch, ids make it idempotent
-   * where the provider dedupes). Must honour `signal` (timeout / shutdown).
+   * of them. On failure it rejects with a `ProviderPublishError` (providers/publish-error.ts)
+   * saying how many leading messages were taken and whether the next one is refused for
+   * good; any other rejection means "retry the whole call". Must honour `signal`
+   * (timeout / shutdown). Names the provider can never carry must already fail in
+   * `channelName` (`invalid_channel`, with the limit), so the BFF rejects them at publish.
    */
   publish(messages: ProviderMessage[], signal: AbortSignal): Promise<void>;
   /** The provider part of the `/v1/token` answer (SDK options, provider token). */
