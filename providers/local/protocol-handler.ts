@@ -6,6 +6,7 @@ import {
   PUSHER_CHANNEL_MAX_LENGTH,
   verifyChannelAuth,
 } from '../pusher-protocol/index.js';
+import { jsonValueProblem, MAX_JSON_DEPTH } from '../../src/core/json-limits.js';
 import { ErrorCode } from './codes.js';
 import { clientFrameSchema, parseChannelData, subscribeDataSchema, unsubscribeDataSchema } from './client-messages.js';
 import type { Connection } from './connection.js';
@@ -101,6 +102,12 @@ export function handleClientFrame(context: ProtocolContext, connection: Connecti
     json = JSON.parse(text);
   } catch {
     connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'Frames must be JSON'));
+    return;
+  }
+  // The frame object itself is one level: its `data` may use the full depth.
+  const depthProblem = jsonValueProblem(json, MAX_JSON_DEPTH + 1);
+  if (depthProblem) {
+    connection.enqueue(errorFrame(ErrorCode.invalidMessage, `Frame refused: ${depthProblem}`));
     return;
   }
   const frame = clientFrameSchema.safeParse(json);

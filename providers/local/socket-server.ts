@@ -158,7 +158,13 @@ export class SocketServer {
       connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'Binary frames are not supported; send JSON text frames'));
       return;
     }
-    handleClientFrame(this.protocol, connection, bytes.toString('utf8'), now);
+    try {
+      handleClientFrame(this.protocol, connection, bytes.toString('utf8'), now);
+    } catch (error) {
+      // A frame the checks above missed must cost its sender the connection, never the process.
+      (this.options.logger ?? console).error({ err: error, socketId: connection.socketId }, 'client frame handler failed; dropping the connection');
+      this.drop(connection, CloseCode.reconnect, 'Internal error handling a frame');
+    }
   }
 
   /** Removes a connection from all state now and closes its socket. Idempotent. */

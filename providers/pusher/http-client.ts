@@ -13,6 +13,16 @@ export interface PusherRequest {
   signal?: AbortSignal;
 }
 
+/** Pusher answered with an HTTP error status (as opposed to not answering at all). */
+export class PusherHttpStatusError extends SwitchboardError {
+  constructor(
+    readonly httpStatus: number,
+    message: string,
+  ) {
+    super('provider_unavailable', message);
+  }
+}
+
 export class PusherHttpClient {
   private readonly baseUrl: string;
 
@@ -44,7 +54,7 @@ export class PusherHttpClient {
     }
     const text = await response.text();
     if (!response.ok) {
-      throw new SwitchboardError('provider_unavailable', `Pusher ${request.method} ${request.path} answered ${response.status}: ${text.slice(0, 200)}`);
+      throw new PusherHttpStatusError(response.status, `Pusher ${request.method} ${request.path} answered ${response.status}: ${text.slice(0, 200)}`);
     }
     let json: unknown;
     try {

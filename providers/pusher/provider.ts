@@ -24,7 +24,8 @@ import type {
   WebhookEvent,
   WebhookRequest,
 } from '../types.js';
-import { PusherHttpClient } from './http-client.js';
+import { PusherHttpClient, PusherHttpStatusError } from './http-client.js';
+import { isPermanentHttpStatus, ProviderPublishError } from '../publish-error.js';
 import type { PusherProviderOptions } from './options.js';
 import { parsePusherWebhook } from './webhook.js';
 
@@ -55,12 +56,50 @@ export interface PusherProvider extends ServerProvider {
   parseWebhook(request: WebhookRequest): WebhookEvent[];
 }
 
+interface BatchEvent {
+  channel: string;
+  name: string;
+  data: string;
+  socket_id?: string;
+}
+
+/**
+ * The events Pusher can take, in order, up to the first one it never could (over its data
+ * limit, or a name it cannot carry): that one is reported as refused, the rest wait.
+ */
+function toBatchEvents(messages: ProviderMessage[], nameOf: (tenant: string, channel: string) => string): { events: BatchEvent[]; refusal?: string } {
+  const events: BatchEvent[] = [];
+  for (const { tenant, envelope, excludeSocketId } of messages) {
+    const data = JSON.stringify(envelope);
+    if (Buffer.byteLength(data, 'utf8') > PUSHER_MAX_DATA_BYTES) return { events, refusal: `Event ${envelope.id} is over Pusher's ${PUSHER_MAX_DATA_BYTES}-byte limit` };
+    let channel: string;
+    try {
+      channel = nameOf(tenant, envelope.channel);
+    } catch (error) {
+      return { events, refusal: describe(error) };
+    }
+    events.push({ channel, name: envelope.event, data, ...(excludeSocketId === undefined ? {} : { socket_id: excludeSocketId }) });
+  }
+  return { events };
+}
+
+function isPermanent(error: unknown): boolean {
+  return error instanceof PusherHttpStatusError && isPermanentHttpStatus(error.httpStatus);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 export function createPusherProvider(options: PusherProviderOptions): PusherProvider {
   const credentials = { key: options.key, secret: options.secret };
   const namespaces = options.namespaces ?? DEFAULT_NAMESPACES;
   const client = new PusherHttpClient(options);
   const isPresence = (channel: string): boolean => resolveChannel(namespaces, channel).rules.presence;
   const nameOf = (tenant: string, channel: string): string => toPusherChannel(tenant, channel, isPresence(channel));
+
+  const sendBatch = (batch: BatchEvent[], signal: AbortSignal) =>
+    client.request({ method: 'POST', path: '/batch_events', body: { batch }, signal }, emptySchema);
 
   let statsCache: { at: number; stats: Promise<TenantStats[]> } | undefined;
 
@@ -90,23 +129,25 @@ export function createPusherProvider(options: PusherProviderOptions): PusherProv
 
     async publish(messages: ProviderMessage[], signal: AbortSignal): Promise<void> {
       signal.throwIfAborted();
-      const batch = messages.map(({ tenant, envelope, excludeSocketId }) => {
-        const data = JSON.stringify(envelope);
-        if (Buffer.byteLength(data, 'utf8') > PUSHER_MAX_DATA_BYTES) {
-          throw new SwitchboardError('payload_too_large', `Event ${envelope.id} is over Pusher's ${PUSHER_MAX_DATA_BYTES}-byte limit`);
+      const { events, refusal } = toBatchEvents(messages, nameOf);
+      // Sequential chunks keep the order the pipeline handed us; each chunk taken is never resent.
+      for (let start = 0; start < events.length; start += PUSHER_BATCH_EVENTS) {
+        const chunk = events.slice(start, start + PUSHER_BATCH_EVENTS);
+        try {
+          await sendBatch(chunk, signal);
+        } catch (error) {
+          if (!isPermanent(error) || chunk.length === 1) throw new ProviderPublishError(describe(error), start, isPermanent(error), { cause: error });
+          // Pusher refuses a whole chunk for one bad event: find it by sending the chunk one by one.
+          for (const [offset, event] of chunk.entries()) {
+            try {
+              await sendBatch([event], signal);
+            } catch (single) {
+              throw new ProviderPublishError(describe(single), start + offset, isPermanent(single), { cause: single });
+            }
+          }
         }
-        return {
-          channel: nameOf(tenant, envelope.channel),
-          name: envelope.event,
-          data,
-          ...(excludeSocketId === undefined ? {} : { socket_id: excludeSocketId }),
-        };
-      });
-      // Sequential chunks keep the order the pipeline handed us.
-      for (let start = 0; start < batch.length; start += PUSHER_BATCH_EVENTS) {
-        const chunk = batch.slice(start, start + PUSHER_BATCH_EVENTS);
-        await client.request({ method: 'POST', path: '/batch_events', body: { batch: chunk }, signal }, emptySchema);
       }
+      if (refusal) throw new ProviderPublishError(refusal, events.length, true);
     },
 
     async clientConfig(): Promise<ProviderClientConfig> {

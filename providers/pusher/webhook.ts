@@ -1,6 +1,7 @@
 /** Verifies and normalizes Pusher webhooks (pusher-docs server_api/webhooks.md). */
 import { z } from 'zod';
 import type { JsonValue } from '../../src/core/envelope.js';
+import { isJsonValue, jsonValueProblem } from '../../src/core/json-limits.js';
 import { SwitchboardError } from '../../src/core/errors.js';
 import { fromPusherChannel } from '../../src/core/provider-names.js';
 import { safeEqual, verifyWebhookSignature, type PusherCredentials } from '../pusher-protocol/index.js';
@@ -28,11 +29,14 @@ function header(headers: WebhookRequest['headers'], name: string): string | unde
 
 function clientData(data: unknown): JsonValue {
   if (typeof data !== 'string') return (data ?? null) as JsonValue;
+  let parsed: unknown;
   try {
-    return JSON.parse(data) as JsonValue;
+    parsed = JSON.parse(data);
   } catch {
     return data;
   }
+  // Client data is hostile: nesting past the limit is handed on as the text it came as.
+  return isJsonValue(parsed) ? parsed : data;
 }
 
 export function parsePusherWebhook(credentials: PusherCredentials, request: WebhookRequest): WebhookEvent[] {
@@ -49,6 +53,8 @@ export function parsePusherWebhook(credentials: PusherCredentials, request: Webh
   } catch {
     throw new SwitchboardError('invalid_request', 'Pusher webhook body is not JSON');
   }
+  const depthProblem = jsonValueProblem(json);
+  if (depthProblem) throw new SwitchboardError('invalid_request', `Pusher webhook body refused: ${depthProblem}`);
   const body = webhookBodySchema.safeParse(json);
   if (!body.success) throw new SwitchboardError('invalid_request', 'Pusher webhook body must be {time_ms, events: [...]}');
 

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { type Capabilities } from './capabilities.js';
 import { capabilitiesSchema } from './schemas.js';
+import { hasOwnKey } from './own.js';
 import { DEFAULT_NAMESPACES, type Namespaces } from './namespaces.js';
 import { namespacesSchema } from './schemas.js';
 
@@ -39,7 +40,7 @@ export function buildAppConfig(input: unknown): AppConfig {
     roles: parsed.roles ?? DEFAULT_ROLES,
     defaultRoles: parsed.defaultRoles ?? ['member'],
   };
-  const unknownDefault = config.defaultRoles.find((role) => !(role in config.roles));
+  const unknownDefault = config.defaultRoles.find((role) => !hasOwnKey(config.roles, role));
   if (unknownDefault) throw new Error(`defaultRoles names unknown role "${unknownDefault}"`);
   return config;
 }

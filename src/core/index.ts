@@ -8,3 +8,4 @@ export * from './schemas.js';
 export * from './provider-names.js';
 export * from './token-response.js';
 export { parseInput, toIssues } from './validation.js';
+export * from './json-limits.js';

@@ -1,5 +1,6 @@
 import { parseChannelName, type ChannelName } from './channels.js';
 import { SwitchboardError } from './errors.js';
+import { ownValue } from './own.js';
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 64 * 1024;
 
@@ -30,7 +31,7 @@ export interface ResolvedChannel extends ChannelName {
 /** Parses a tenant-relative name and looks up its namespace; unknown namespaces are rejected. */
 export function resolveChannel(namespaces: Namespaces, name: string): ResolvedChannel {
   const channel = parseChannelName(name);
-  const rules = namespaces[channel.namespace];
+  const rules = ownValue(namespaces, channel.namespace);
   if (!rules) {
     throw new SwitchboardError(
       'unknown_namespace',

@@ -23,10 +23,12 @@ export interface PusherChannel extends TenantChannel {
   presence: boolean;
 }
 
-function tooLong(provider: string, name: string, limit: number): SwitchboardError {
+/** The limit is the provider's, but stated for the tenant-relative name the app chose: it depends on the tenant id's length. */
+function tooLong(provider: string, tenant: string, channel: string, name: string, limit: number): SwitchboardError {
+  const overhead = name.length - channel.length;
   return new SwitchboardError(
     'invalid_channel',
-    `Channel name for ${provider} would be ${name.length} characters, over its limit of ${limit}`,
+    `Channel "${channel.slice(0, 40)}${channel.length > 40 ? '…' : ''}" is ${channel.length} characters; on ${provider} channels of tenant "${tenant}" may have at most ${limit - overhead} (the provider name would be ${name.length} of ${limit} characters)`,
   );
 }
 
@@ -35,7 +37,7 @@ export function toPusherChannel(tenant: string, channel: string, presence: boole
   assertTenantId(tenant);
   const { namespace, rest } = parseChannelName(channel);
   const name = `${presence ? 'presence' : 'private'}-${namespace}.${tenant}.${rest.replaceAll(':', '.')}`;
-  if (name.length > PUSHER_MAX_CHANNEL_LENGTH) throw tooLong('Pusher', name, PUSHER_MAX_CHANNEL_LENGTH);
+  if (name.length > PUSHER_MAX_CHANNEL_LENGTH) throw tooLong('Pusher', tenant, channel, name, PUSHER_MAX_CHANNEL_LENGTH);
   return name;
 }
 
@@ -80,7 +82,7 @@ function fromColonName(name: string): TenantChannel | undefined {
 /** `{namespace}:{tenant}:{rest}` — Ably treats ':' as its namespace separator. */
 export function toAblyChannel(tenant: string, channel: string): string {
   const name = toColonName(tenant, channel);
-  if (name.length > ABLY_MAX_CHANNEL_LENGTH) throw tooLong('Ably', name, ABLY_MAX_CHANNEL_LENGTH);
+  if (name.length > ABLY_MAX_CHANNEL_LENGTH) throw tooLong('Ably', tenant, channel, name, ABLY_MAX_CHANNEL_LENGTH);
   return name;
 }
 
@@ -89,7 +91,7 @@ export const fromAblyChannel = fromColonName;
 /** `{namespace}:{tenant}:{rest}` as a Supabase Realtime topic (ASCII, so bytes == chars). */
 export function toSupabaseTopic(tenant: string, channel: string): string {
   const name = toColonName(tenant, channel);
-  if (name.length > SUPABASE_MAX_TOPIC_BYTES) throw tooLong('Supabase', name, SUPABASE_MAX_TOPIC_BYTES);
+  if (name.length > SUPABASE_MAX_TOPIC_BYTES) throw tooLong('Supabase', tenant, channel, name, SUPABASE_MAX_TOPIC_BYTES);
   return name;
 }
 

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { capabilityPatternProblem, operations } from './capabilities.js';
 import { channelNameProblem, NAMESPACE_PATTERN, TENANT_PATTERN } from './channels.js';
 import { EVENT_ID_PATTERN, eventNameProblem, type Envelope, type JsonValue } from './envelope.js';
+import { jsonValueProblem, MAX_JSON_DEPTH } from './json-limits.js';
 import { DEFAULT_MAX_PAYLOAD_BYTES, type NamespaceRules } from './namespaces.js';
 
 function fromProblem(problem: (value: string) => string | undefined) {
@@ -24,9 +25,18 @@ export const capabilitiesSchema = z.record(capabilityPatternSchema, z.array(oper
 
 export const eventNameSchema = fromProblem(eventNameProblem);
 export const eventIdSchema = z.string().regex(EVENT_ID_PATTERN, 'id must match [A-Za-z0-9_-:.]{1,128}');
-export const jsonValueSchema: z.ZodType<JsonValue> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonValueSchema), z.record(z.string(), jsonValueSchema)]),
-);
+/**
+ * Any JSON value nested at most MAX_JSON_DEPTH deep. Checked iteratively and passed through
+ * unchanged (a recursive schema overflows the stack on hostile nesting, and rebuilding
+ * objects would turn an own `__proto__` key into a prototype).
+ */
+export const jsonValueSchema: z.ZodType<JsonValue> = z
+  .custom<JsonValue>(() => true)
+  .superRefine((value, ctx) => {
+    const problem = jsonValueProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({ description: `Any JSON value, nested at most ${MAX_JSON_DEPTH} levels deep` });
 
 export const envelopeSchema: z.ZodType<Envelope> = z.object({
   id: eventIdSchema,

@@ -1,3 +1,4 @@
+import { DeliveryFailureLog } from './publish/delivery-failures.js';
 import express, { type Express } from 'express';
 import type { AppConfig } from '../core/config.js';
 import { SwitchboardError } from '../core/errors.js';
@@ -76,6 +77,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   const hub = createEventHub(options.store, options.logger);
   const metrics = new Metrics(options.provider.name, options.provider.stats?.bind(options.provider));
   const rates = new RateTracker();
+  const deliveryFailures = new DeliveryFailureLog();
   const readerLimits = new ReaderLimits({ ...DEFAULT_READER_LIMITS, ...options.logReaders?.limits });
   const ctx: SwitchboardContext = {
     config: options.config,
@@ -88,7 +90,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
       logger: options.logger,
       hub,
       tuning: options.delivery,
-      observer: deliveryMetrics(metrics, options.provider.name),
+      observer: deliveryMetrics(metrics, options.provider.name, deliveryFailures),
       onPublished(tenant, outcomes) {
         for (const { status } of outcomes) metrics.publishes.inc({ tenant, provider: options.provider.name, status });
         rates.record(tenant, outcomes.filter((outcome) => outcome.status !== 'duplicate').length);
@@ -97,6 +99,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     hub,
     metrics,
     rates,
+    deliveryFailures,
     signingKeys: options.signingKeys,
     tokens: new CapabilityTokens(options.signingKeys, options.tokenTtlSeconds ?? 3600),
     authenticate: options.authenticate ?? sessionAuthenticator(combineSessionVerifiers(options.sessionVerifier, devSessions)),

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { buildAppConfig, type AppConfig } from '../core/config.js';
+import { jsonValueProblem } from '../core/json-limits.js';
 import { toIssues } from '../core/validation.js';
 import { z } from 'zod';
 
@@ -18,6 +19,8 @@ export async function loadAppConfig(file: string): Promise<AppConfig> {
   } catch {
     throw new Error(`${file} is not valid JSON`);
   }
+  const depthProblem = jsonValueProblem(json);
+  if (depthProblem) throw new Error(`${file} is invalid: ${depthProblem}`);
   try {
     return buildAppConfig(json);
   } catch (error) {

@@ -1,3 +1,4 @@
+import type { DeliveryFailureLog } from './publish/delivery-failures.js';
 import type { Request } from 'express';
 import type { AppConfig } from '../core/config.js';
 import type { ServerProvider } from '../../providers/types.js';
@@ -27,6 +28,8 @@ export interface SwitchboardContext {
   metrics: Metrics;
   /** Publishes per second per tenant, for the admin page. */
   rates: RateTracker;
+  /** Events the provider refused for good, for the admin view. */
+  deliveryFailures: DeliveryFailureLog;
   signingKeys: SigningKeys;
   tokens: CapabilityTokens;
   authenticate: Authenticate;

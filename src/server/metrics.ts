@@ -5,6 +5,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { TenantStats } from '../../providers/types.js';
 import type { DeliveryObserver } from './publish/delivery.js';
+import type { DeliveryFailureLog } from './publish/delivery-failures.js';
 
 
 export class Metrics {
@@ -14,6 +15,7 @@ export class Metrics {
   readonly authFailures: Counter<'route' | 'code'>;
   readonly providerErrors: Counter<'provider'>;
   readonly providerRetries: Counter<'provider'>;
+  readonly deliveryFailures: Counter<'tenant' | 'provider'>;
   readonly publishLatency: Histogram<'provider'>;
 
   constructor(provider: string, stats?: () => TenantStats[] | Promise<TenantStats[]>) {
@@ -24,6 +26,12 @@ export class Metrics {
     this.authFailures = new Counter({ name: 'switchboard_auth_failures_total', help: 'Requests refused with 401 or 403', labelNames: ['route', 'code'], registers });
     this.providerErrors = new Counter({ name: 'switchboard_provider_errors_total', help: 'Failed provider publish attempts', labelNames: ['provider'], registers });
     this.providerRetries = new Counter({ name: 'switchboard_provider_retries_total', help: 'Provider publish retries', labelNames: ['provider'], registers });
+    this.deliveryFailures = new Counter({
+      name: 'switchboard_delivery_failures_total',
+      help: 'Events the provider refused for good (skipped, not retried)',
+      labelNames: ['tenant', 'provider'],
+      registers,
+    });
     this.publishLatency = new Histogram({
       name: 'switchboard_publish_to_provider_seconds',
       help: 'From log append to the provider taking the event',
@@ -55,7 +63,7 @@ export class Metrics {
 }
 
 /** Feeds delivery outcomes into the metrics; latency runs from the log append (`ts`) to the provider's answer. */
-export function deliveryMetrics(metrics: Metrics, provider: string): DeliveryObserver {
+export function deliveryMetrics(metrics: Metrics, provider: string, failures: DeliveryFailureLog): DeliveryObserver {
   return {
     delivered(messages) {
       const now = Date.now();
@@ -67,6 +75,10 @@ export function deliveryMetrics(metrics: Metrics, provider: string): DeliveryObs
     failed(_messages, attempt) {
       metrics.providerErrors.inc({ provider });
       if (attempt > 1) metrics.providerRetries.inc({ provider });
+    },
+    undeliverable(failure) {
+      metrics.deliveryFailures.inc({ tenant: failure.tenant, provider });
+      failures.record(failure);
     },
   };
 }

@@ -2,6 +2,7 @@
  * The hosted Pusher provider against msw handlers that check the exact HTTP requests
  * Pusher documents; signatures are cross-checked with the official `pusher` server SDK.
  */
+import { ProviderPublishError } from '../../providers/publish-error.js';
 import { http, HttpResponse } from 'msw';
 import { setupServer } from 'msw/node';
 import PusherServer from 'pusher';
@@ -34,13 +35,14 @@ interface Captured {
   contentType: string | null;
 }
 
-function capture(method: 'get' | 'post', url: string, reply: () => Response = () => HttpResponse.json({})): Captured[] {
+function capture(method: 'get' | 'post', url: string, reply: (body: string) => Response = () => HttpResponse.json({})): Captured[] {
   const captured: Captured[] = [];
   server.use(
     http[method](url, async ({ request }) => {
       const parsed = new URL(request.url);
-      captured.push({ method: request.method, path: parsed.pathname, query: parsed.search.slice(1), body: await request.text(), contentType: request.headers.get('content-type') });
-      return reply();
+      const body = await request.text();
+      captured.push({ method: request.method, path: parsed.pathname, query: parsed.search.slice(1), body, contentType: request.headers.get('content-type') });
+      return reply(body);
     }),
   );
   return captured;
@@ -95,14 +97,47 @@ describe('hosted Pusher provider: publish', () => {
     }
   });
 
-  it('rejects on non-2xx answers and network errors', async () => {
+  it('classifies failures: 4xx refuses the event for good, 5xx/429/network errors are retryable', async () => {
     const provider = createPusherProvider(options);
     const message: ProviderMessage = { tenant: 'acme', envelope: envelope('orders:1', 1) };
-    capture('post', `${API}/batch_events`, () => new HttpResponse('Over quota', { status: 403 }));
-    await expect(provider.publish([message], signal())).rejects.toMatchObject({ code: 'provider_unavailable', message: expect.stringContaining('403') });
-    server.resetHandlers();
-    capture('post', `${API}/batch_events`, () => HttpResponse.error());
-    await expect(provider.publish([message], signal())).rejects.toBeInstanceOf(SwitchboardError);
+    const cases: Array<[() => Response, boolean]> = [
+      [() => new HttpResponse('Over quota', { status: 403 }), true],
+      [() => new HttpResponse('Bad', { status: 400 }), true],
+      [() => new HttpResponse('Slow down', { status: 429 }), false],
+      [() => new HttpResponse('Oops', { status: 503 }), false],
+      [() => HttpResponse.error(), false],
+    ];
+    for (const [answer, permanent] of cases) {
+      server.resetHandlers();
+      capture('post', `${API}/batch_events`, answer);
+      const error: unknown = await provider.publish([message], signal()).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ProviderPublishError);
+      expect(error).toMatchObject({ taken: 0, permanent });
+    }
+  });
+
+  it('reports the chunks Pusher took before a later chunk failed, so they are never resent', async () => {
+    const provider = createPusherProvider(options);
+    const messages = Array.from({ length: 25 }, (_, i): ProviderMessage => ({ tenant: 'acme', envelope: envelope('orders:1', i + 1) }));
+    let calls = 0;
+    const requests = capture('post', `${API}/batch_events`, () => (++calls === 2 ? new HttpResponse('busy', { status: 502 }) : HttpResponse.json({})));
+    const error: unknown = await provider.publish(messages, signal()).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ taken: 10, permanent: false });
+    expect(requests).toHaveLength(2);
+  });
+
+  it('isolates the one event a chunk was refused for and reports its index', async () => {
+    const provider = createPusherProvider(options);
+    const messages = Array.from({ length: 10 }, (_, i): ProviderMessage => ({ tenant: 'acme', envelope: envelope('orders:1', i + 1) }));
+    const requests = capture('post', `${API}/batch_events`, (body) => {
+      const { batch } = JSON.parse(body) as { batch: { data: string }[] };
+      const poisoned = batch.some((item) => (JSON.parse(item.data) as Envelope).seq === 4);
+      return poisoned ? new HttpResponse('Invalid', { status: 400 }) : HttpResponse.json({});
+    });
+    const error: unknown = await provider.publish(messages, signal()).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ taken: 3, permanent: true });
+    // The chunk, then events 1..3 alone (taken), then event 4 alone (refused); nothing after it.
+    expect(requests).toHaveLength(5);
   });
 
   it('honours an aborted signal and refuses data over 10 KB without sending', async () => {
@@ -112,8 +147,13 @@ describe('hosted Pusher provider: publish', () => {
     controller.abort(new Error('shutdown'));
     await expect(provider.publish([{ tenant: 'acme', envelope: envelope('orders:1', 1) }], controller.signal)).rejects.toThrow('shutdown');
     const big = { ...envelope('orders:1', 2), data: 'x'.repeat(10 * 1024) };
-    await expect(provider.publish([{ tenant: 'acme', envelope: big }], signal())).rejects.toMatchObject({ code: 'payload_too_large' });
+    await expect(provider.publish([{ tenant: 'acme', envelope: big }], signal())).rejects.toMatchObject({ taken: 0, permanent: true });
     expect(requests).toEqual([]);
+    // Events before an oversized one still go out; the oversized one is reported as refused.
+    await expect(
+      provider.publish([{ tenant: 'acme', envelope: envelope('orders:1', 3) }, { tenant: 'acme', envelope: big }], signal()),
+    ).rejects.toMatchObject({ taken: 1, permanent: true });
+    expect(requests).toHaveLength(1);
     expect(provider.limits.maxPayloadBytes).toBeLessThan(10 * 1024);
   });
 

@@ -7,8 +7,15 @@
  *
  * Across BFF nodes sharing a store, a per-channel delivery lease makes one node the
  * channel's only deliverer; a periodic sweep picks up channels whose deliverer went away.
+ * The lease is short and renewed while a batch is in flight, so a crashed node's channels
+ * move to a survivor within a few seconds, never to two deliverers at once.
+ *
+ * One event the provider can never take (refused for good, or no longer mappable to a
+ * provider name) is that event's failure, not an outage: it is reported to the observer
+ * and the cursor moves past it, so it can never hold up its channel or anyone else's.
  */
 import { randomUUID } from 'node:crypto';
+import { ProviderPublishError } from '../../../providers/publish-error.js';
 import type { ProviderMessage, ServerProvider } from '../../../providers/types.js';
 import type { Envelope } from '../../core/envelope.js';
 import type { Logger } from '../logger.js';
@@ -36,8 +43,8 @@ export const DEFAULT_DELIVERY_TUNING: DeliveryTuning = {
   backoff: { baseMs: 200, capMs: 30_000 },
   breaker: { failureThreshold: 5, openMs: 10_000 },
   concurrency: 4,
-  leaseMs: 15_000,
-  sweepMs: 10_000,
+  leaseMs: 3000,
+  sweepMs: 1000,
   closeGraceMs: 2000,
 };
 
@@ -61,6 +68,10 @@ interface ChannelState {
   waiters: Waiter[];
   /** Publisher sockets to leave out of the fan-out, by seq (in memory only: a restart just loses the echo suppression). */
   excludes: Map<number, string>;
+  /** Seqs at or below the cursor that were refused for good: their publishers must not hear `delivered`. */
+  failed: Set<number>;
+  /** Another node holds the lease: waiters learn about delivery from the store's cursor. */
+  watchingStore: boolean;
 }
 
 interface Taken {
@@ -69,11 +80,27 @@ interface Taken {
   full: boolean;
 }
 
+/** An event that will never reach the provider, and why. */
+export interface DeliveryFailure {
+  tenant: string;
+  channel: string;
+  id: string;
+  seq: number;
+  event: string;
+  reason: string;
+  at: number;
+}
+
 /** Told about every provider call, for metrics. */
 export interface DeliveryObserver {
   delivered(messages: ProviderMessage[]): void;
   failed(messages: ProviderMessage[], attempt: number): void;
+  /** One event the provider refused for good (or that can no longer be mapped to it); delivery moved on. */
+  undeliverable?(failure: DeliveryFailure): void;
 }
+
+/** Why the provider can never take this event (namespace gone, name or payload over its limits), or undefined. */
+export type DeliverabilityCheck = (tenant: string, envelope: Envelope) => string | undefined;
 
 export interface DeliveryOptions {
   store: EventStore;
@@ -82,14 +109,40 @@ export interface DeliveryOptions {
   tuning: DeliveryTuning;
   random?: () => number;
   observer?: DeliveryObserver;
+  checkDeliverable?: DeliverabilityCheck;
 }
 
+/** How often a node that does not hold a channel's lease reads its cursor for waiting publishers. */
+const REMOTE_CURSOR_POLL_MS = 25;
+
+/** One logged event on its way out, and what became of it. */
+interface Item {
+  state: ChannelState;
+  envelope: Envelope;
+  /** Set when the event can never be delivered. */
+  refusal?: string;
+}
+
+/** After an abort, how long a provider may take to say how much it had taken (ProviderPublishError). */
+const ABORT_REPORT_GRACE_MS = 200;
+
+/**
+ * The provider's own outcome, or the abort when it ignores the signal. A provider that
+ * honours the signal rejects with what it had taken so far; that answer is waited for
+ * briefly, so chunks it completed before the timeout are not resent.
+ */
 function abortable(work: Promise<void>, signal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('provider call aborted'));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    let grace: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      grace = setTimeout(() => reject(signal.reason instanceof Error ? signal.reason : new Error('provider call aborted')), ABORT_REPORT_GRACE_MS);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => {
+      clearTimeout(grace);
+      signal.removeEventListener('abort', onAbort);
+    });
   });
 }
 
@@ -106,6 +159,7 @@ export class DeliveryQueue {
   private retryAt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private renewTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly options: DeliveryOptions) {
@@ -121,6 +175,22 @@ export class DeliveryQueue {
     void this.sweep();
     this.sweepTimer = setInterval(() => void this.sweep(), this.options.tuning.sweepMs);
     this.sweepTimer.unref();
+    this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(50, this.options.tuning.leaseMs / 3));
+    this.renewTimer.unref();
+  }
+
+  /** A batch may outlive the lease (provider timeout > lease): keep it while the batch is in flight. */
+  private async renewLeases(): Promise<void> {
+    const { store, tuning } = this.options;
+    for (const state of this.states.values()) {
+      if (!state.inFlight || state.leaseUntil <= Date.now()) continue;
+      const now = Date.now();
+      try {
+        state.leaseUntil = (await store.claimDelivery(state.ref.tenant, state.ref.channel, this.owner, tuning.leaseMs)) ? now + tuning.leaseMs : 0;
+      } catch (error) {
+        this.options.logger.warn({ err: error, channel: state.ref.channel }, 'cannot renew a delivery lease');
+      }
+    }
   }
 
   async sweep(): Promise<void> {
@@ -137,7 +207,18 @@ export class DeliveryQueue {
     let state = this.states.get(key);
     if (!state) {
       if (this.states.size >= MAX_TRACKED_CHANNELS) this.forgetIdle();
-      state = { ref: { tenant: ref.tenant, channel: ref.channel }, key, cursor: undefined, leaseUntil: 0, inFlight: false, again: false, waiters: [], excludes: new Map() };
+      state = {
+        ref: { tenant: ref.tenant, channel: ref.channel },
+        key,
+        cursor: undefined,
+        leaseUntil: 0,
+        inFlight: false,
+        again: false,
+        waiters: [],
+        excludes: new Map(),
+        failed: new Set(),
+        watchingStore: false,
+      };
       this.states.set(key, state);
     }
     return state;
@@ -145,7 +226,7 @@ export class DeliveryQueue {
 
   private forgetIdle(): void {
     for (const [key, state] of this.states) {
-      if (!state.inFlight && !this.ready.has(key) && state.waiters.length === 0 && state.excludes.size === 0) this.states.delete(key);
+      if (!state.inFlight && !this.ready.has(key) && state.waiters.length === 0 && state.excludes.size === 0 && !state.watchingStore) this.states.delete(key);
     }
   }
 
@@ -164,24 +245,53 @@ export class DeliveryQueue {
     if (state.cursor !== undefined && state.cursor >= seq) return Promise.resolve(true);
     if (this.closed || this.blockedUntil() > Date.now()) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => settle(false), this.options.tuning.providerTimeoutMs * 2);
-      const settle = (delivered: boolean) => {
-        clearTimeout(timer);
-        resolve(delivered);
+      const waiter: Waiter = {
+        seq,
+        resolve: (delivered) => {
+          clearTimeout(timer);
+          resolve(delivered);
+        },
       };
-      state.waiters.push({ seq, resolve: settle });
+      const timer = setTimeout(() => {
+        state.waiters = state.waiters.filter((other) => other !== waiter);
+        resolve(false);
+      }, this.options.tuning.providerTimeoutMs * 2);
+      state.waiters.push(waiter);
     });
   }
 
-  private settleWaiters(state: ChannelState, delivered: boolean): void {
-    const cursor = state.cursor ?? 0;
+  /** `delivered` false: waiters not yet covered by the cursor give up (answer `accepted`). */
+  private settleWaiters(state: ChannelState, delivered: boolean, cursor = state.cursor ?? 0): void {
     const remaining: Waiter[] = [];
     for (const waiter of state.waiters) {
-      if (waiter.seq <= cursor) waiter.resolve(true);
+      if (waiter.seq <= cursor) waiter.resolve(!state.failed.has(waiter.seq));
       else if (!delivered) waiter.resolve(false);
       else remaining.push(waiter);
     }
     state.waiters = remaining;
+    for (const seq of state.failed) if (seq <= cursor) state.failed.delete(seq);
+  }
+
+  /**
+   * Another node delivers this channel: its publishers here learn the outcome from the
+   * shared cursor, so `delivered` means the same on every node.
+   */
+  private watchStoreCursor(state: ChannelState): void {
+    if (state.watchingStore || state.waiters.length === 0) return;
+    state.watchingStore = true;
+    const { store } = this.options;
+    const poll = async (): Promise<void> => {
+      while (state.waiters.length > 0 && !this.closed && state.leaseUntil <= Date.now()) {
+        await new Promise((resolve) => setTimeout(resolve, REMOTE_CURSOR_POLL_MS));
+        try {
+          this.settleWaiters(state, true, await store.deliveredSeq(state.ref.tenant, state.ref.channel));
+        } catch {
+          // The waiters' own timeout answers `accepted`.
+        }
+      }
+      state.watchingStore = false;
+    };
+    void poll();
   }
 
   private blockedUntil(): number {
@@ -264,7 +374,10 @@ export class DeliveryQueue {
       try {
         if (!(await this.holdLease(state))) {
           // Another node delivers this channel; it hears about our append through the store.
-          this.release(state, false, false);
+          state.inFlight = false;
+          if (state.again) this.ready.add(state.key);
+          state.again = false;
+          this.watchStoreCursor(state);
           continue;
         }
         state.cursor ??= await store.deliveredSeq(state.ref.tenant, state.ref.channel);
@@ -309,42 +422,105 @@ export class DeliveryQueue {
   }
 
   private async send(taken: Taken[]): Promise<void> {
-    const { provider, store, tuning, logger } = this.options;
-    const messages: ProviderMessage[] = taken.flatMap(({ state, events }) =>
+    const { provider, tuning, logger, checkDeliverable } = this.options;
+    const items: Item[] = taken.flatMap(({ state, events }) =>
       events.map((envelope) => {
-        const excludeSocketId = state.excludes.get(envelope.seq);
-        return excludeSocketId ? { tenant: state.ref.tenant, envelope, excludeSocketId } : { tenant: state.ref.tenant, envelope };
+        const refusal = checkDeliverable?.(state.ref.tenant, envelope);
+        return refusal === undefined ? { state, envelope } : { state, envelope, refusal };
       }),
     );
-    const signal = AbortSignal.any([AbortSignal.timeout(tuning.providerTimeoutMs), this.shutdown.signal]);
-    try {
-      await abortable(provider.publish(messages, signal), signal);
-    } catch (error) {
+    const outgoing = items.filter((item) => item.refusal === undefined);
+    const messages: ProviderMessage[] = outgoing.map(({ state, envelope }) => {
+      const excludeSocketId = state.excludes.get(envelope.seq);
+      return excludeSocketId ? { tenant: state.ref.tenant, envelope, excludeSocketId } : { tenant: state.ref.tenant, envelope };
+    });
+    let accepted = messages.length;
+    let error: unknown;
+    let refusedByProvider = false;
+    if (messages.length > 0) {
+      const signal = AbortSignal.any([AbortSignal.timeout(tuning.providerTimeoutMs), this.shutdown.signal]);
+      try {
+        await abortable(provider.publish(messages, signal), signal);
+      } catch (caught) {
+        error = caught;
+        const partial = caught instanceof ProviderPublishError ? caught : undefined;
+        accepted = Math.max(0, Math.min(partial?.taken ?? 0, messages.length));
+        const refused = partial?.permanent ? outgoing[accepted] : undefined;
+        if (refused) {
+          refused.refusal = partial?.message ?? 'refused by the provider';
+          refusedByProvider = true;
+        }
+      }
+    }
+    const took = messages.slice(0, accepted);
+    if (took.length > 0) this.options.observer?.delivered(took);
+    const done = this.settleItems(items, outgoing.slice(0, accepted));
+    const outage = error !== undefined && !refusedByProvider;
+    if (outage) {
       this.breaker.failure();
       this.backOff();
-      this.options.observer?.failed(messages, this.attempt);
+      this.options.observer?.failed(messages.slice(accepted), this.attempt);
       logger.warn(
-        { provider: provider.name, err: error, events: messages.length, attempt: this.attempt, circuit: this.breaker.state },
+        { provider: provider.name, err: error, events: messages.length - accepted, attempt: this.attempt, circuit: this.breaker.state },
         'provider did not take the events; they stay pending',
       );
-      for (const { state } of taken) this.release(state, false, true);
-      return;
+    } else {
+      this.breaker.success();
+      this.attempt = 0;
+      this.retryAt = 0;
     }
-    this.breaker.success();
-    this.options.observer?.delivered(messages);
-    this.attempt = 0;
-    this.retryAt = 0;
-    for (const { state, events, full } of taken) {
-      const last = (events[events.length - 1] as Envelope).seq;
-      state.cursor = last;
-      for (const seq of state.excludes.keys()) if (seq <= last) state.excludes.delete(seq);
-      try {
-        await store.markDelivered(state.ref.tenant, state.ref.channel, last);
-      } catch (error) {
-        // The provider has them; at worst they are delivered again after a restart.
-        logger.error({ err: error, channel: state.ref.channel }, 'cannot persist the delivery cursor');
+    await this.advanceCursors(taken, done, !outage);
+  }
+
+  /**
+   * Events are done in one prefix of the batch: those the provider took, and those it can
+   * never take (reported as failures). Everything after the first other event waits.
+   */
+  private settleItems(items: Item[], took: Item[]): Item[] {
+    const tookSet = new Set(took);
+    const done: Item[] = [];
+    for (const item of items) {
+      if (tookSet.has(item)) {
+        done.push(item);
+      } else if (item.refusal !== undefined) {
+        done.push(item);
+        item.state.failed.add(item.envelope.seq);
+        const failure = {
+          tenant: item.state.ref.tenant,
+          channel: item.state.ref.channel,
+          id: item.envelope.id,
+          seq: item.envelope.seq,
+          event: item.envelope.event,
+          reason: item.refusal,
+          at: Date.now(),
+        };
+        this.options.logger.warn(failure, 'event can never be delivered to the provider; skipped');
+        this.options.observer?.undeliverable?.(failure);
+      } else {
+        break;
       }
-      this.release(state, true, full);
+    }
+    return done;
+  }
+
+  /** Moves each channel's cursor past its done events and ends its turn; channels with more to do go back in line. */
+  private async advanceCursors(taken: Taken[], done: Item[], healthy: boolean): Promise<void> {
+    const lastDone = new Map<ChannelState, number>();
+    for (const { state, envelope } of done) lastDone.set(state, envelope.seq);
+    for (const { state, events, full } of taken) {
+      const last = lastDone.get(state);
+      if (last !== undefined) {
+        state.cursor = last;
+        for (const seq of state.excludes.keys()) if (seq <= last) state.excludes.delete(seq);
+        try {
+          await this.options.store.markDelivered(state.ref.tenant, state.ref.channel, last);
+        } catch (error) {
+          // The provider has them; at worst they are delivered again after a restart.
+          this.options.logger.error({ err: error, channel: state.ref.channel }, 'cannot persist the delivery cursor');
+        }
+      }
+      const finished = last === (events[events.length - 1] as Envelope).seq;
+      this.release(state, healthy, full || !finished);
     }
   }
 
@@ -358,6 +534,7 @@ export class DeliveryQueue {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.sweepTimer);
+    clearInterval(this.renewTimer);
     clearTimeout(this.retryTimer);
     const grace = setTimeout(() => this.shutdown.abort(new Error('publish pipeline closed')), this.options.tuning.closeGraceMs);
     await Promise.allSettled([...this.running]);

@@ -7,7 +7,7 @@
 import { ulid } from 'ulid';
 import { z } from 'zod';
 import { channelNameSchema } from '../../core/schemas.js';
-import { payloadBytes } from '../../core/envelope.js';
+import { payloadBytes, type Envelope } from '../../core/envelope.js';
 import { eventIdSchema, eventNameSchema, jsonValueSchema } from '../../core/schemas.js';
 import { SwitchboardError } from '../../core/errors.js';
 import { resolveChannel, type Namespaces } from '../../core/namespaces.js';
@@ -82,15 +82,26 @@ export function createPublishPipeline(options: PipelineOptions): DeliveringPipel
     ...options.tuning,
     ...(options.providerTimeoutMs === undefined ? {} : { providerTimeoutMs: options.providerTimeoutMs }),
   };
-  const delivery = new DeliveryQueue({ store, provider, logger: options.logger, tuning, random: options.random, observer: options.observer });
+  const delivery = new DeliveryQueue({
+    store,
+    provider,
+    logger: options.logger,
+    tuning,
+    random: options.random,
+    observer: options.observer,
+    checkDeliverable: (tenant, envelope) => deliverabilityProblem(tenant, envelope),
+  });
   const stopRemote = hub?.onRemoteAppend((notice) => {
     delivery.enqueue(notice);
     delivery.kick();
   });
   delivery.start();
 
-  function validate(message: PublishMessage): Retention {
+  /** Everything the provider could refuse for good is refused here, before the event is logged. */
+  function validate(tenant: string, message: Pick<PublishMessage, 'channel' | 'data'>): Retention {
     const { rules } = resolveChannel(namespaces, message.channel);
+    // Throws `invalid_channel` with the limit when the provider could never carry the name.
+    provider.channelName(tenant, message.channel, rules.presence);
     const limit = Math.min(rules.maxPayloadBytes, provider.limits.maxPayloadBytes);
     const size = payloadBytes(message.data);
     if (size > limit) {
@@ -99,13 +110,23 @@ export function createPublishPipeline(options: PipelineOptions): DeliveringPipel
     return retentionFor(rules);
   }
 
+  /** The same checks for an event already in the log (logged before a config or provider change). */
+  function deliverabilityProblem(tenant: string, envelope: Envelope): string | undefined {
+    try {
+      validate(tenant, envelope);
+      return undefined;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
+
   return {
     get circuitState() {
       return delivery.circuitState;
     },
     resume: () => delivery.sweep(),
     async publish(tenant, messages) {
-      const retentions = messages.map(validate);
+      const retentions = messages.map((message) => validate(tenant, message));
       const outcomes: PublishOutcome[] = [];
       const fresh: { index: number; channel: string; seq: number }[] = [];
       for (const [index, message] of messages.entries()) {

@@ -15,7 +15,7 @@ async function visibleTenants(ctx: SwitchboardContext, req: Request): Promise<'a
   return grant.tenant;
 }
 
-/** `GET /v1/admin/stats`: connections, channels, presence and publish rate per tenant. */
+/** `GET /v1/admin/stats`: connections, channels, presence, publish rate and delivery failures per tenant. */
 export function adminRoutes(ctx: SwitchboardContext): Router {
   const { rates } = ctx;
   const router = Router();
@@ -24,7 +24,7 @@ export function adminRoutes(ctx: SwitchboardContext): Router {
     const requested = tenantIdSchema.optional().safeParse(req.query.tenant ?? undefined);
     if (!requested.success) throw new SwitchboardError('invalid_request', 'tenant must match [A-Za-z0-9_-]{1,64}');
     const live = (await ctx.provider.stats?.()) ?? [];
-    const names = new Set([...live.map((row) => row.tenant), ...rates.tenants()]);
+    const names = new Set([...live.map((row) => row.tenant), ...rates.tenants(), ...ctx.deliveryFailures.tenants()]);
     const wanted = [...names].filter((tenant) => (scope === 'all' || tenant === scope) && (!requested.data || tenant === requested.data)).sort();
     const tenants = await Promise.all(
       wanted.map(async (tenant) => {
@@ -35,7 +35,13 @@ export function adminRoutes(ctx: SwitchboardContext): Router {
             return { ...channel, ...(presence ? { members: presence } : {}) };
           }),
         );
-        return { tenant, connections: row ? row.connections : 0, channels, publishRate: rates.series(tenant, 120) };
+        return {
+          tenant,
+          connections: row ? row.connections : 0,
+          channels,
+          publishRate: rates.series(tenant, 120),
+          deliveryFailures: ctx.deliveryFailures.forTenant(tenant),
+        };
       }),
     );
     res.setHeader('Cache-Control', 'no-store');

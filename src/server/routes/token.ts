@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { narrowCapabilities, resolveCapabilities } from '../../core/capabilities.js';
 import { capabilitiesSchema } from '../../core/schemas.js';
+import { hasOwnKey, ownValue } from '../../core/own.js';
 import type { AppConfig } from '../../core/config.js';
 import { parseInput } from '../../core/validation.js';
 import type { Identity } from '../auth/identity.js';
@@ -16,10 +17,10 @@ export const ADMIN_ROLE = 'admin';
 export const tokenRequestSchema = z.object({ caps: capabilitiesSchema.optional() }).strict();
 
 export function capabilitiesOf(identity: Identity, config: AppConfig) {
-  const known = identity.roles.filter((role) => role in config.roles);
+  const known = identity.roles.filter((role) => hasOwnKey(config.roles, role));
   const roles = known.length > 0 ? known : config.defaultRoles;
   return resolveCapabilities(
-    roles.map((role) => config.roles[role] ?? {}),
+    roles.map((role) => ownValue(config.roles, role) ?? {}),
     identity.user,
   );
 }
