@@ -6,7 +6,7 @@ import {
   PUSHER_CHANNEL_MAX_LENGTH,
   verifyChannelAuth,
 } from '../pusher-protocol/index.js';
-import { jsonValueProblem, MAX_JSON_DEPTH } from '../../src/core/json-limits.js';
+import { jsonValueProblem } from '../../src/core/json-limits.js';
 import { ErrorCode } from './codes.js';
 import { clientFrameSchema, parseChannelData, subscribeDataSchema, unsubscribeDataSchema } from './client-messages.js';
 import type { Connection } from './connection.js';
@@ -104,18 +104,18 @@ export function handleClientFrame(context: ProtocolContext, connection: Connecti
     connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'Frames must be JSON'));
     return;
   }
-  // The frame object itself is one level: its `data` may use the full depth.
-  const depthProblem = jsonValueProblem(json, MAX_JSON_DEPTH + 1);
-  if (depthProblem) {
-    connection.enqueue(errorFrame(ErrorCode.invalidMessage, `Frame refused: ${depthProblem}`));
-    return;
-  }
   const frame = clientFrameSchema.safeParse(json);
   if (!frame.success) {
     connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'Frames must be {event, channel?, data?}'));
     return;
   }
   const { event, channel, data } = frame.data;
+  // Checked before anything recurses into it (JSON.stringify of a 5,000-deep whisper overflowed the stack).
+  const dataProblem = jsonValueProblem(data ?? null);
+  if (dataProblem) {
+    connection.enqueue(errorFrame(ErrorCode.invalidMessage, `Frame refused: its data is not acceptable: ${dataProblem}`));
+    return;
+  }
   switch (event) {
     case 'pusher:ping':
       connection.enqueue(PONG_FRAME);

@@ -6,7 +6,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ProviderPublishError } from '../../providers/publish-error.js';
 import type { ProviderMessage, ServerProvider } from '../../providers/types.js';
+import type { Namespaces } from '../../src/core/namespaces.js';
+import type { DeliveryFailure } from '../../src/server/publish/delivery.js';
 import { DEFAULT_NAMESPACES } from '../../src/core/namespaces.js';
 import { EventHub } from '../../src/server/log/hub.js';
 import { MemoryEventStore } from '../../src/server/log/memory-store.js';
@@ -27,6 +30,10 @@ class ScriptedProvider implements ServerProvider {
   mode: Mode = 'up';
   /** When set, decides per call whether it fails (overrides `mode` 'up'). */
   flaky: (() => boolean) | undefined;
+  /** When set, the provider takes this many leading messages, then fails the call (retryably). */
+  partial: ((count: number) => number | undefined) | undefined;
+  /** Messages the provider refuses for good (ProviderPublishError, permanent). */
+  refuse: ((message: ProviderMessage) => boolean) | undefined;
   calls = 0;
   readonly received: ProviderMessage[] = [];
   readonly violations: string[] = [];
@@ -42,7 +49,10 @@ class ScriptedProvider implements ServerProvider {
     if (this.mode === 'hang') {
       await new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
     }
-    for (const message of messages) {
+    const cut = this.partial?.(messages.length);
+    for (const [index, message] of messages.entries()) {
+      if (cut !== undefined && index === cut) throw new ProviderPublishError('failed halfway', index, false);
+      if (this.refuse?.(message)) throw new ProviderPublishError('refused', index, true);
       const key = `${message.tenant}/${message.envelope.channel}`;
       const previous = this.lastSeq.get(key) ?? 0;
       if (message.envelope.seq !== previous + 1) this.violations.push(`${key}: got seq ${message.envelope.seq} after ${previous}`);
@@ -76,8 +86,16 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function pipelineFor(store: EventStore, provider: ServerProvider, tuning: Partial<DeliveryTuning> = FAST, hub?: EventHub): DeliveringPipeline {
-  const pipeline = createPublishPipeline({ store, provider, namespaces: DEFAULT_NAMESPACES, logger, tuning, hub });
+function pipelineFor(
+  store: EventStore,
+  provider: ServerProvider,
+  tuning: Partial<DeliveryTuning> = FAST,
+  hub?: EventHub,
+  extra: { namespaces?: Namespaces; failures?: DeliveryFailure[] } = {},
+): DeliveringPipeline {
+  const failures = extra.failures;
+  const observer = failures && { delivered: () => undefined, failed: () => undefined, undeliverable: (failure: DeliveryFailure) => void failures.push(failure) };
+  const pipeline = createPublishPipeline({ store, provider, namespaces: extra.namespaces ?? DEFAULT_NAMESPACES, logger, tuning, hub, ...(observer ? { observer } : {}) });
   cleanups.push(() => pipeline.close());
   return pipeline;
 }
@@ -155,6 +173,73 @@ describe('publish pipeline', () => {
     await vi.waitFor(() => expect(provider.received).toHaveLength(150), { timeout: 10_000, interval: 5 });
     expect(provider.violations).toEqual([]);
     for (const channel of channels) expect(provider.seqs('acme', channel)).toEqual(Array.from({ length: 30 }, (_, index) => index + 1));
+  });
+
+  it('one channel refused for good never holds up another tenant: the refusals are recorded and not retried', async () => {
+    const provider = new ScriptedProvider();
+    provider.refuse = (message) => message.tenant === 'evil';
+    const failures: DeliveryFailure[] = [];
+    const pipeline = pipelineFor(memoryStore(), provider, { ...FAST, breaker: { failureThreshold: 3, openMs: 10_000 } }, undefined, { failures });
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, (_, index) =>
+        index % 2 ? pipeline.publish('evil', [msg('orders:poison', index)]) : pipeline.publish('acme', [msg(`orders:${index % 3}`, index)]),
+      ),
+    );
+    const acme = outcomes.filter((_, index) => index % 2 === 0).flat();
+    expect(acme.every((outcome) => outcome.status === 'delivered')).toBe(true);
+    expect(outcomes.filter((_, index) => index % 2 === 1).flat().some((outcome) => outcome.status === 'delivered')).toBe(false);
+    await vi.waitFor(() => expect(failures).toHaveLength(20), { timeout: 5000, interval: 5 });
+    expect(failures.map((failure) => failure.seq)).toEqual(Array.from({ length: 20 }, (_, index) => index + 1));
+    expect(failures[0]).toMatchObject({ tenant: 'evil', channel: 'orders:poison', reason: 'refused' });
+    expect(pipeline.circuitState).toBe('closed');
+    const calls = provider.calls;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(provider.calls).toBe(calls);
+    expect(provider.violations).toEqual([]);
+    const [later] = await pipeline.publish('acme', [msg('orders:later', 1)]);
+    expect(later?.status).toBe('delivered');
+  });
+
+  it('never resends what the provider took before failing halfway', async () => {
+    const provider = new ScriptedProvider();
+    const random = seeded(11);
+    provider.partial = (count) => (random() < 0.5 ? Math.floor(random() * count) : undefined);
+    const store = memoryStore();
+    const pipeline = pipelineFor(store, provider, { ...FAST, concurrency: 2 });
+    const channels = ['orders:a', 'orders:b', 'dashboard:c'];
+    await Promise.all(
+      Array.from({ length: 30 }, (_, index) =>
+        pipeline.publish('acme', Array.from({ length: 4 }, (__, offset) => msg(channels[(index + offset) % 3] as string, index))),
+      ),
+    );
+    await vi.waitFor(() => expect(provider.received).toHaveLength(120), { timeout: 10_000, interval: 5 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(provider.received).toHaveLength(120);
+    expect(provider.violations).toEqual([]);
+  });
+
+  it('skips logged events the provider can no longer take (namespace removed) and delivers the rest', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'sb-pipeline-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'events.sqlite');
+    const down = new ScriptedProvider();
+    down.mode = 'down';
+    const withLegacy = { ...DEFAULT_NAMESPACES, legacy: { presence: false, history: false as const, clientEvents: [], maxPayloadBytes: 1024 } };
+    const firstStore = new SqliteEventStore(file);
+    const first = createPublishPipeline({ store: firstStore, provider: down, namespaces: withLegacy, logger, tuning: FAST });
+    await first.publish('acme', [msg('legacy:1', 1), msg('orders:1', 2), msg('legacy:1', 3)]);
+    await first.close();
+    await firstStore.close();
+
+    const provider = new ScriptedProvider();
+    const store = new SqliteEventStore(file);
+    cleanups.push(() => store.close());
+    const failures: DeliveryFailure[] = [];
+    pipelineFor(store, provider, FAST, undefined, { failures });
+    await vi.waitFor(() => expect(failures).toHaveLength(2), { timeout: 5000, interval: 5 });
+    expect(failures[0]?.reason).toMatch(/Unknown namespace "legacy"/);
+    await vi.waitFor(() => expect(provider.seqs('acme', 'orders:1')).toEqual([1]), { timeout: 5000, interval: 5 });
+    await vi.waitFor(async () => expect(await store.pendingChannels()).toEqual([]), { timeout: 5000, interval: 5 });
   });
 
   it('answers accepted when the provider hangs past the timeout, and delivers once it is back', async () => {
@@ -275,6 +360,38 @@ describe.skipIf(redisDecision === 'skip')('publish pipeline on redis (two BFF no
     provider.mode = 'up';
     await startNode();
     await vi.waitFor(() => expect(provider.received).toHaveLength(62), { timeout: 10_000, interval: 5 });
+    expect(provider.violations).toEqual([]);
+  });
+
+  it('answers delivered on the node that does not hold the lease, and takes over a dead node\'s channel within seconds', async () => {
+    requireService(redisDecision, 'Redis');
+    const keyPrefix = `sbtest:${process.pid}:${Date.now()}:lease:`;
+    cleanups.push(() => deleteRedisKeys(REDIS_URL, keyPrefix));
+    const provider = new ScriptedProvider();
+    const tuning = { ...FAST, providerTimeoutMs: 1000, leaseMs: 1500, sweepMs: 250 };
+    const nodes = await Promise.all(
+      [0, 1].map(async () => {
+        const store = new RedisEventStore({ url: REDIS_URL, keyPrefix });
+        cleanups.push(() => store.close());
+        const hub = new EventHub(logger);
+        hub.watch(store);
+        cleanups.push(() => hub.close());
+        return { store, pipeline: pipelineFor(store, provider, tuning, hub) };
+      }),
+    );
+    const [a, b] = nodes as [(typeof nodes)[number], (typeof nodes)[number]];
+    expect((await a.pipeline.publish('acme', [msg('orders:1', 1)]))[0]?.status).toBe('delivered');
+    // a holds the channel's lease now; b's publish is delivered by a, and b says so.
+    expect((await b.pipeline.publish('acme', [msg('orders:1', 2)]))[0]?.status).toBe('delivered');
+
+    // A node that died holding a lease: nobody may deliver until it expires, then a survivor does.
+    await a.store.claimDelivery('acme', 'orders:2', 'dead-node', tuning.leaseMs);
+    const started = Date.now();
+    await b.pipeline.publish('acme', [msg('orders:2', 1)]);
+    await vi.waitFor(() => expect(provider.seqs('acme', 'orders:2')).toEqual([1]), { timeout: 5000, interval: 10 });
+    const takeover = Date.now() - started;
+    expect(takeover).toBeGreaterThanOrEqual(tuning.leaseMs - 100);
+    expect(takeover).toBeLessThan(tuning.leaseMs + tuning.sweepMs + 1000);
     expect(provider.violations).toEqual([]);
   });
 });

@@ -8,7 +8,6 @@ import { setupServer } from 'msw/node';
 import PusherServer from 'pusher';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Envelope } from '../../src/core/envelope.js';
-import { SwitchboardError } from '../../src/core/errors.js';
 import { toPusherChannel } from '../../src/core/provider-names.js';
 import { md5Hex, signWebhook, verifyRequest } from '../../providers/pusher-protocol/index.js';
 import { createPusherProvider, pusherProviderOptionsFromEnv, type PusherProviderOptions } from '../../providers/pusher/index.js';
