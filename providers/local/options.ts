@@ -20,6 +20,13 @@ export interface LocalProviderOptions {
   presenceMaxMembers: number;
   /** Client events a connection may send per second (Pusher: 10); excess gets `pusher:error` 4301. */
   clientEventRate: number;
+  /**
+   * Which client events a subscriber may send: `signed` = only the names its channel
+   * authorization lists (what Switchboard's BFF signs); `any` = every `client-*` event, as
+   * hosted Pusher does once client events are enabled for the app (for apps whose own
+   * server signs subscriptions, e.g. when this server stands in for Pusher).
+   */
+  clientEvents: 'signed' | 'any';
   /** Largest WebSocket frame a client may send. */
   maxFrameBytes: number;
   /** Largest JSON `data` accepted by `publish` (ServerProvider limit). */
@@ -62,6 +69,7 @@ export const DEFAULT_LOCAL_OPTIONS: LocalProviderOptions = {
   maxChannelsPerConnection: 100,
   presenceMaxMembers: 100,
   clientEventRate: 10,
+  clientEvents: 'signed',
   maxFrameBytes: 32 * 1024,
   maxPayloadBytes: 64 * 1024,
   apiMaxDataBytes: 10 * 1024,
@@ -97,6 +105,7 @@ const envSchema = z.object({
   LOCAL_MAX_BUFFERED_BYTES: int(64 * 1024, 1024 * 1024 * 1024),
   LOCAL_MAX_FLUSH_DELAY_MS: z.coerce.number().min(0).max(1000).optional(),
   LOCAL_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  LOCAL_CLIENT_EVENTS: z.enum(['signed', 'any']).optional(),
 });
 
 /**
@@ -133,6 +142,7 @@ export function localProviderOptionsFromEnv(env: Record<string, string | undefin
     maxChannelsPerConnection: e.LOCAL_MAX_CHANNELS_PER_CONNECTION ?? d.maxChannelsPerConnection,
     presenceMaxMembers: e.LOCAL_PRESENCE_MAX_MEMBERS ?? d.presenceMaxMembers,
     clientEventRate: e.LOCAL_CLIENT_EVENT_RATE ?? d.clientEventRate,
+    clientEvents: e.LOCAL_CLIENT_EVENTS ?? d.clientEvents,
     maxFrameBytes: e.LOCAL_MAX_FRAME_BYTES ?? d.maxFrameBytes,
     maxPayloadBytes: e.LOCAL_MAX_PAYLOAD_BYTES ?? d.maxPayloadBytes,
     apiMaxDataBytes: e.LOCAL_API_MAX_DATA_BYTES ?? d.apiMaxDataBytes,

@@ -83,7 +83,7 @@ function clientEvent(context: ProtocolContext, connection: Connection, event: st
     connection.enqueue(errorFrame(ErrorCode.clientEventRejected, `Client event ${event} rejected: not subscribed to the channel`));
     return;
   }
-  if (!subscription.clientEvents.has(event)) {
+  if (context.options.clientEvents === 'signed' && !subscription.clientEvents.has(event)) {
     connection.enqueue(errorFrame(ErrorCode.clientEventRejected, `Client event ${event} is not allowed on ${channel}`));
     return;
   }

@@ -12,6 +12,12 @@ export interface PusherProviderOptions {
   port?: number;
   useTLS: boolean;
   /**
+   * Where browsers open the WebSocket, for Pusher-compatible hosts (soketi, another
+   * Switchboard); defaults to `host`/`port`. Unset with `host` unset: hosted Pusher's cluster.
+   */
+  wsHost?: string;
+  wsPort?: number;
+  /**
    * Decides whether a tenant channel maps to `presence-` or `private-` (its namespace's
    * `presence` rule). Pass the app config's namespaces; defaults to the built-in ones.
    */
@@ -33,6 +39,8 @@ const envSchema = z.object({
   PUSHER_HOST: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'must be a host name without scheme').optional(),
   PUSHER_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
   PUSHER_USE_TLS: flag,
+  PUSHER_WS_HOST: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'must be a host name without scheme').optional(),
+  PUSHER_WS_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
 });
 
 export function pusherProviderOptionsFromEnv(env: Record<string, string | undefined> = process.env): PusherProviderOptions {
@@ -51,5 +59,7 @@ export function pusherProviderOptionsFromEnv(env: Record<string, string | undefi
     ...(e.PUSHER_HOST === undefined ? {} : { host: e.PUSHER_HOST }),
     ...(e.PUSHER_PORT === undefined ? {} : { port: e.PUSHER_PORT }),
     useTLS: e.PUSHER_USE_TLS ?? true,
+    ...(e.PUSHER_WS_HOST === undefined ? {} : { wsHost: e.PUSHER_WS_HOST }),
+    ...(e.PUSHER_WS_PORT === undefined ? {} : { wsPort: e.PUSHER_WS_PORT }),
   };
 }

@@ -151,7 +151,18 @@ export function createPusherProvider(options: PusherProviderOptions): PusherProv
     },
 
     async clientConfig(): Promise<ProviderClientConfig> {
-      return { name: 'pusher', key: options.key, cluster: options.cluster, forceTLS: true, authEndpoint: AUTH_ENDPOINT };
+      const wsHost = options.wsHost ?? options.host;
+      if (wsHost === undefined) return { name: 'pusher', key: options.key, cluster: options.cluster, forceTLS: true, authEndpoint: AUTH_ENDPOINT };
+      const wsPort = options.wsPort ?? options.port;
+      return {
+        name: 'pusher',
+        key: options.key,
+        cluster: options.cluster,
+        wsHost,
+        ...(wsPort === undefined ? {} : { wsPort }),
+        forceTLS: options.useTLS,
+        authEndpoint: AUTH_ENDPOINT,
+      };
     },
 
     authorizeChannel(request: ChannelAuthorizationRequest): PusherChannelAuthorization {

@@ -47,8 +47,8 @@ export class RawClient {
     return client;
   }
 
-  static async connected(port: number): Promise<RawClient> {
-    const client = await RawClient.open(port);
+  static async connected(port: number, path?: string): Promise<RawClient> {
+    const client = await RawClient.open(port, path);
     const established = await client.next('pusher:connection_established');
     client.socketId = (established.data as { socket_id: string }).socket_id;
     return client;
