@@ -1,7 +1,11 @@
 /**
- * Memory per connection: N idle subscribed connections, server RSS delta / N, after a
- * forced GC (`--expose-gc`). A few hundred warm-up connections are opened first so the
- * baseline already includes the code and buffers that every connection path needs.
+ * Memory per connection: N connections, server RSS delta / N, after a forced GC
+ * (`--expose-gc`). A few hundred warm-up connections are opened first so the baseline
+ * already includes the code and buffers that every connection path needs.
+ *
+ * Two shapes: `idle` (one private channel each; every peer) and, for local only, `busy`:
+ * each connection on three private channels and one presence channel of up to 50 members
+ * (user info and an allowed whisper name signed, as the BFF signs them).
  */
 import { toPusherChannel } from '../../src/core/provider-names.js';
 import type { ConnectedMessage, ConnectCommand, GcDoneMessage, PeerKind } from '../lib/messages.js';
@@ -13,8 +17,14 @@ import { fmt, ratio } from '../lib/stats.js';
 const TARGET_KB = 8;
 const GENERATORS = 2;
 
+type Shape = 'idle' | 'busy';
+
+/** Members per presence room in the `busy` shape (local's default cap is 100). */
+const ROOM_SIZE = 50;
+
 interface MemoryRun {
   peer: PeerKind;
+  shape: Shape;
   label: string;
   connections: number;
   connectMs: number;
@@ -22,6 +32,10 @@ interface MemoryRun {
   rssAfter: number;
   heapBefore: number;
   heapAfter: number;
+  heapTotalBefore: number;
+  heapTotalAfter: number;
+  externalBefore: number;
+  externalAfter: number;
   gcExposed: boolean;
 }
 
@@ -36,7 +50,18 @@ async function settle(server: RunningServer, pauseMs: number): Promise<GcDoneMes
   return server.child.next<GcDoneMessage>('gc-done', 10_000);
 }
 
-function connectCommand(peer: PeerKind, baseUrl: string, count: number): ConnectCommand {
+function pusherSetup(shape: Shape, total: number): NonNullable<ConnectCommand['pusher']> {
+  const base = { appKey: APP_KEY, appSecret: APP_SECRET, channel: toPusherChannel(TENANT, 'orders:bench', false) };
+  if (shape === 'idle') return base;
+  const rooms = Math.max(1, Math.ceil(total / ROOM_SIZE));
+  return {
+    ...base,
+    extraChannels: [toPusherChannel(TENANT, 'dashboard:bench', false), toPusherChannel(TENANT, 'notifications:bench', false)],
+    presenceChannels: Array.from({ length: rooms }, (_, room) => toPusherChannel(TENANT, `chat:room-${room}`, true)),
+  };
+}
+
+function connectCommand(peer: PeerKind, baseUrl: string, count: number, shape: Shape = 'idle', total = count): ConnectCommand {
   return {
     cmd: 'connect',
     kind: peer,
@@ -45,11 +70,11 @@ function connectCommand(peer: PeerKind, baseUrl: string, count: number): Connect
     sample: 0,
     concurrency: 100,
     timeoutMs: 120_000,
-    pusher: peer === 'pusher' ? { appKey: APP_KEY, appSecret: APP_SECRET, channel: toPusherChannel(TENANT, 'orders:bench', false) } : undefined,
+    pusher: peer === 'pusher' ? pusherSetup(shape, total) : undefined,
   };
 }
 
-async function runPeer(ctx: BenchContext, peer: PeerKind, total: number, warm: number): Promise<MemoryRun> {
+async function runPeer(ctx: BenchContext, peer: PeerKind, total: number, warm: number, shape: Shape = 'idle'): Promise<MemoryRun> {
   const server = await startServer(ctx, peer === 'pusher' ? 'switchboard' : peer, { cpus: '0', exposeGc: true, raiseFdLimit: true, store: 'memory' });
   const generators: Child[] = [];
   try {
@@ -57,7 +82,7 @@ async function runPeer(ctx: BenchContext, peer: PeerKind, total: number, warm: n
       generators.push(spawnChild({ script: 'load/subscribers.ts', cpus: '1', raiseFdLimit: true, label: `${peer} idle subscribers ${index}` }));
     }
     const [first] = generators as [Child];
-    first.send(connectCommand(peer, server.baseUrl, warm));
+    first.send(connectCommand(peer, server.baseUrl, warm, shape, total + warm));
     await first.next<ConnectedMessage>('connected', 60_000);
     const before = await settle(server, ctx.quick ? 200 : 500);
     const rssBefore = processRssBytes(server.pid);
@@ -65,16 +90,17 @@ async function runPeer(ctx: BenchContext, peer: PeerKind, total: number, warm: n
     const started = Date.now();
     const share = Math.ceil(total / GENERATORS);
     const counts = generators.map((_, index) => Math.max(0, Math.min(share, total - index * share)));
-    generators.forEach((generator, index) => generator.send(connectCommand(peer, server.baseUrl, counts[index] ?? 0)));
+    generators.forEach((generator, index) => generator.send(connectCommand(peer, server.baseUrl, counts[index] ?? 0, shape, total + warm)));
     const connected = await Promise.all(generators.map((generator) => generator.next<ConnectedMessage>('connected', 150_000)));
     const connectMs = Date.now() - started;
     // The first generator's count includes the warm-up connections.
     const connections = connected.reduce((sum, message) => sum + message.connections, 0) - warm;
     const after = await settle(server, ctx.quick ? 200 : 500);
     const rssAfter = processRssBytes(server.pid);
-    ctx.log(`${LABELS[peer]}: ${connections} idle connections, RSS +${((rssAfter - rssBefore) / 1024 / 1024).toFixed(1)} MB`);
+    ctx.log(`${LABELS[peer]}: ${connections} ${shape} connections, RSS +${((rssAfter - rssBefore) / 1024 / 1024).toFixed(1)} MB`);
     return {
       peer,
+      shape,
       label: LABELS[peer],
       connections,
       connectMs,
@@ -82,6 +108,10 @@ async function runPeer(ctx: BenchContext, peer: PeerKind, total: number, warm: n
       rssAfter,
       heapBefore: before.heapUsed,
       heapAfter: after.heapUsed,
+      heapTotalBefore: before.heapTotal,
+      heapTotalAfter: after.heapTotal,
+      externalBefore: before.external,
+      externalAfter: after.external,
       gcExposed: after.gcExposed,
     };
   } finally {
@@ -95,27 +125,36 @@ export async function runMemory(ctx: BenchContext): Promise<BenchResult> {
   const warm = ctx.quick ? 60 : 500;
   const runs: MemoryRun[] = [];
   for (const peer of ['pusher', 'socketio', 'ws'] as const) runs.push(await runPeer(ctx, peer, total, warm));
+  runs.push(await runPeer(ctx, 'pusher', total, warm, 'busy'));
   const perConnection = (run: MemoryRun): number => (run.rssAfter - run.rssBefore) / run.connections / 1024;
-  const local = runs.find((run) => run.peer === 'pusher');
+  const local = runs.find((run) => run.peer === 'pusher' && run.shape === 'idle');
+  const busy = runs.find((run) => run.peer === 'pusher' && run.shape === 'busy');
   const localKb = local ? perConnection(local) : Number.NaN;
+  const busyKb = busy ? perConnection(busy) : Number.NaN;
   return {
     name: 'memory',
-    title: `Memory per connection: ${total} idle subscribed connections (after ${warm} warm-up connections)`,
+    title: `Memory per connection: ${total} connections, idle (1 channel) and busy (3 private + 1 presence) (after ${warm} warm-up connections)`,
     params: { connections: total, warmupConnections: warm, generators: GENERATORS },
     table: {
-      columns: ['server', 'RSS KB/connection', 'vs local', 'heap KB/connection', 'RSS before MB', 'RSS after MB', 'connections', 'connect s'],
+      columns: ['server', 'shape', 'RSS KB/connection', 'vs local idle', 'heap used KB/conn', 'heap reserved KB/conn', 'external KB/conn', 'RSS before MB', 'RSS after MB', 'connections', 'connect s'],
       rows: runs.map((run) => [
         run.label,
+        run.shape === 'idle' ? '1 private channel' : `3 private + 1 presence (≤ ${ROOM_SIZE} members)`,
         fmt(perConnection(run), 2),
         ratio(perConnection(run), localKb),
         fmt((run.heapAfter - run.heapBefore) / run.connections / 1024, 2),
+        fmt((run.heapTotalAfter - run.heapTotalBefore) / run.connections / 1024, 2),
+        fmt((run.externalAfter - run.externalBefore) / run.connections / 1024, 2),
         fmt(run.rssBefore / 1024 / 1024, 1),
         fmt(run.rssAfter / 1024 / 1024, 1),
         String(run.connections),
         fmt(run.connectMs / 1000, 1),
       ]),
     },
-    targets: [{ what: 'local RSS per idle connection', target: `≤ ${TARGET_KB} KB`, actual: `${fmt(localKb, 2)} KB`, met: Number.isFinite(localKb) ? localKb <= TARGET_KB : null }],
+    targets: [
+      { what: 'local RSS per idle connection', target: `≤ ${TARGET_KB} KB`, actual: `${fmt(localKb, 2)} KB`, met: Number.isFinite(localKb) ? localKb <= TARGET_KB : null },
+      { what: 'local RSS per busy connection (3 private + 1 presence)', target: `≤ ${TARGET_KB} KB`, actual: `${fmt(busyKb, 2)} KB`, met: Number.isFinite(busyKb) ? busyKb <= TARGET_KB : null },
+    ],
     notes: [
       'RSS from /proc/<pid>/status VmRSS after global.gc() twice (server started with --expose-gc); RSS is resident user-space memory; kernel socket buffers are not in it.',
       `Connections held by ${GENERATORS} load-generator processes; local subscribers sign their channel authorization locally with the app secret.`,

@@ -15,6 +15,10 @@ export interface ReadyMessage {
 export interface GcDoneMessage {
   type: 'gc-done';
   heapUsed: number;
+  /** V8 heap reserved (used + free pages it keeps). */
+  heapTotal: number;
+  /** Memory of Buffers/ArrayBuffers outside the V8 heap. */
+  external: number;
   rss: number;
   gcExposed: boolean;
 }
@@ -37,6 +41,10 @@ export interface PusherSetup {
   /** Sign `socket_id:channel` locally with the app secret (spares the BFF during setup). */
   appSecret: string;
   channel: string;
+  /** Further channels every connection subscribes to (private, shared by all). */
+  extraChannels?: string[];
+  /** Presence channels: connection i joins `presenceChannels[i % length]` as user `u{i}`. */
+  presenceChannels?: string[];
   /** When set, the first connection of the generator is authorized through `POST /v1/auth/pusher` instead. */
   bffAuth?: { url: string; capabilityToken: string };
 }

@@ -97,6 +97,12 @@ interface Authorization {
   channel_data?: string;
 }
 
+/** The channels connection `index` subscribes to: the main one first. */
+function channelsFor(setup: PusherSetup, index: number): string[] {
+  const presence = setup.presenceChannels ?? [];
+  return [setup.channel, ...(setup.extraChannels ?? []), ...(presence.length > 0 ? [presence[index % presence.length] as string] : [])];
+}
+
 async function authorizeViaBff(setup: PusherSetup, socketId: string): Promise<Authorization> {
   if (!setup.bffAuth) throw new Error('no BFF auth configured');
   const response = await fetch(setup.bffAuth.url, {
@@ -116,9 +122,10 @@ async function authorizeViaBff(setup: PusherSetup, socketId: string): Promise<Au
  * local provider signs for private channels (user, info, allowed client events, expiry),
  * so the server parses and keeps exactly what it would for a real client.
  */
-function signLocally(setup: PusherSetup, socketId: string, index: number): Authorization {
-  const channelData = JSON.stringify({ user_id: `u${index}`, user_info: {}, sb: { ce: [], exp: Date.now() + 3_600_000 } });
-  const signature = createHmac('sha256', setup.appSecret).update(`${socketId}:${setup.channel}:${channelData}`).digest('hex');
+function signLocally(setup: PusherSetup, socketId: string, index: number, channel = setup.channel): Authorization {
+  const info = channel.startsWith('presence-') ? { name: `User ${index}` } : {};
+  const channelData = JSON.stringify({ user_id: `u${index}`, user_info: info, sb: { ce: channel.startsWith('presence-') ? ['typing'] : [], exp: Date.now() + 3_600_000 } });
+  const signature = createHmac('sha256', setup.appSecret).update(`${socketId}:${channel}:${channelData}`).digest('hex');
   return { auth: `${setup.appKey}:${signature}`, channel_data: channelData };
 }
 
@@ -128,6 +135,8 @@ function connectPusher(baseUrl: string, setup: PusherSetup, index: number, sampl
       perMessageDeflate: false,
     });
     let live = false;
+    const channels = channelsFor(setup, index);
+    let pendingSubscriptions = channels.length;
     const fail = (error: Error): void => {
       ws.terminate();
       reject(error);
@@ -157,10 +166,17 @@ function connectPusher(baseUrl: string, setup: PusherSetup, index: number, sampl
         const socketId = isRecord(handshake) && typeof handshake.socket_id === 'string' ? handshake.socket_id : '';
         const authorization = viaBff ? authorizeViaBff(setup, socketId) : Promise.resolve(signLocally(setup, socketId, index));
         authorization.then(
-          (signed) => ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel: setup.channel, ...signed } })),
+          (signed) => {
+            ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel: setup.channel, ...signed } }));
+            for (const channel of channels.slice(1)) {
+              ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel, ...signLocally(setup, socketId, index, channel) } }));
+            }
+          },
           (error: unknown) => fail(error instanceof Error ? error : new Error(String(error))),
         );
       } else if (event === 'pusher_internal:subscription_succeeded') {
+        pendingSubscriptions -= 1;
+        if (pendingSubscriptions > 0) return;
         live = true;
         resolve({ close: () => ws.terminate() });
       } else if (event === 'pusher:error' || event === 'pusher:subscription_error') {

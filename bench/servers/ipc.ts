@@ -27,7 +27,7 @@ export function serveIpc(port: number, shutdown: () => Promise<void>): void {
         gc();
       }
       const memory = process.memoryUsage();
-      send({ type: 'gc-done', heapUsed: memory.heapUsed, rss: memory.rss, gcExposed: gc !== undefined });
+      send({ type: 'gc-done', heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external, rss: memory.rss, gcExposed: gc !== undefined });
     }
   });
   process.on('disconnect', exit);
