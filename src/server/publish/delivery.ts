@@ -51,9 +51,12 @@ export const DEFAULT_DELIVERY_TUNING: DeliveryTuning = {
 /** Channel states kept for their cached cursor and lease; idle ones beyond this are forgotten. */
 const MAX_TRACKED_CHANNELS = 10_000;
 
+/** What a publisher learns within its request: taken by the provider, still pending, or refused for good. */
+export type DeliveryOutcome = 'delivered' | 'pending' | 'refused';
+
 interface Waiter {
   seq: number;
-  resolve(delivered: boolean): void;
+  resolve(outcome: DeliveryOutcome): void;
 }
 
 interface ChannelState {
@@ -239,22 +242,22 @@ export class DeliveryQueue {
     else this.ready.add(state.key);
   }
 
-  /** True once the provider took the channel's events up to `seq`; false when that did not happen on the first try. */
-  waitFor(ref: ChannelRef, seq: number): Promise<boolean> {
+  /** `delivered` once the provider took the channel's events up to `seq`; `pending` when that did not happen on the first try. */
+  waitFor(ref: ChannelRef, seq: number): Promise<DeliveryOutcome> {
     const state = this.state(ref);
-    if (state.cursor !== undefined && state.cursor >= seq) return Promise.resolve(true);
-    if (this.closed || this.blockedUntil() > Date.now()) return Promise.resolve(false);
+    if (state.cursor !== undefined && state.cursor >= seq) return Promise.resolve(state.failed.has(seq) ? 'refused' : 'delivered');
+    if (this.closed || this.blockedUntil() > Date.now()) return Promise.resolve('pending');
     return new Promise((resolve) => {
       const waiter: Waiter = {
         seq,
-        resolve: (delivered) => {
+        resolve: (outcome) => {
           clearTimeout(timer);
-          resolve(delivered);
+          resolve(outcome);
         },
       };
       const timer = setTimeout(() => {
         state.waiters = state.waiters.filter((other) => other !== waiter);
-        resolve(false);
+        resolve('pending');
       }, this.options.tuning.providerTimeoutMs * 2);
       state.waiters.push(waiter);
     });
@@ -264,8 +267,8 @@ export class DeliveryQueue {
   private settleWaiters(state: ChannelState, delivered: boolean, cursor = state.cursor ?? 0): void {
     const remaining: Waiter[] = [];
     for (const waiter of state.waiters) {
-      if (waiter.seq <= cursor) waiter.resolve(!state.failed.has(waiter.seq));
-      else if (!delivered) waiter.resolve(false);
+      if (waiter.seq <= cursor) waiter.resolve(state.failed.has(waiter.seq) ? 'refused' : 'delivered');
+      else if (!delivered) waiter.resolve('pending');
       else remaining.push(waiter);
     }
     state.waiters = remaining;

@@ -31,7 +31,8 @@ export const publishMessageSchema = z
 
 export type PublishMessage = z.infer<typeof publishMessageSchema>;
 
-export type PublishStatus = 'delivered' | 'accepted' | 'duplicate';
+/** `refused`: logged (history, SSE) but the provider refused it for good; see delivery failures. */
+export type PublishStatus = 'delivered' | 'accepted' | 'duplicate' | 'refused';
 
 export interface PublishOutcome {
   id: string;
@@ -153,7 +154,8 @@ export function createPublishPipeline(options: PipelineOptions): DeliveringPipel
       delivery.kick();
       const delivered = await Promise.all(waits);
       for (const [position, { index }] of fresh.entries()) {
-        if (delivered[position]) (outcomes[index] as PublishOutcome).status = 'delivered';
+        const outcome = delivered[position];
+        if (outcome === 'delivered' || outcome === 'refused') (outcomes[index] as PublishOutcome).status = outcome;
       }
       options.onPublished?.(tenant, outcomes);
       return outcomes;

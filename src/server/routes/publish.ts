@@ -28,7 +28,7 @@ export function keyTenant(owner: ApiKeyOwner, req: Request): string {
 }
 
 function httpStatus(outcomes: PublishOutcome[]): number {
-  return outcomes.some((outcome) => outcome.status === 'accepted') ? 202 : 200;
+  return outcomes.some((outcome) => outcome.status === 'accepted' || outcome.status === 'refused') ? 202 : 200;
 }
 
 export function publishRoutes(ctx: SwitchboardContext): Router {
