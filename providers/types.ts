@@ -64,6 +64,10 @@ export interface ChannelAuthorizationRequest {
   presence: boolean;
   /** Client event names (without `client-`) this subscriber may send on the channel. */
   clientEvents: string[];
+  /** Presence channels: the namespace's limits (the BFF already checked the grant's info against `maxInfoBytes`). */
+  presenceLimits?: { maxMembers: number; maxInfoBytes: number };
+  /** The namespace is a cache namespace: the subscriber first gets the channel's last event. */
+  cache?: boolean;
 }
 
 export interface PresenceMember {

@@ -157,7 +157,7 @@ export function createHttpApiRouter(context: HttpApiContext): Router {
         response.status(200).json(handler({ params: verified.params, body, channel }));
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
-        response.status(error.status).type('text/plain').send(`${error.status} ${error.message}\n`);
+        response.status(error.status).json({ error: error.message });
       }
     };
 
@@ -225,7 +225,7 @@ export function createHttpApiRouter(context: HttpApiContext): Router {
   );
 
   router.all('/apps/:appId/*rest', (_request, response) => {
-    response.status(404).type('text/plain').send('404 Not found\n');
+    response.status(404).json({ error: 'Not found' });
   });
 
   return router;

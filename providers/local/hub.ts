@@ -38,6 +38,8 @@ export interface SubscribeRequest {
   userId: string | undefined;
   userInfo: JsonValue | undefined;
   clientEvents: ReadonlySet<string>;
+  /** Presence channels: most distinct users (cluster-wide under scale-out); defaults to the hub limit. */
+  maxMembers?: number;
 }
 
 export type SubscribeResult = { ok: true } | { ok: false; reason: 'too_many_channels' | 'presence_full' | 'missing_user' };
@@ -82,7 +84,7 @@ export class Hub {
     if (presence && request.userId === undefined) return { ok: false, reason: 'missing_user' };
     let channel = this.channels.get(name);
     const userId = request.userId;
-    if (presence && userId !== undefined && !this.isMember(name, userId) && this.userCount(name) >= this.limits.presenceMaxMembers) {
+    if (presence && userId !== undefined && !this.isMember(name, userId) && this.userCount(name) >= (request.maxMembers ?? this.limits.presenceMaxMembers)) {
       return { ok: false, reason: 'presence_full' };
     }
     if (!channel) {

@@ -7,7 +7,7 @@ import {
   verifyChannelAuth,
 } from '../pusher-protocol/index.js';
 import { ErrorCode } from './codes.js';
-import { clientFrameSchema, parseChannelData, subscribeDataSchema, unsubscribeDataSchema } from './client-messages.js';
+import { clientFrameSchema, looseChannelSchema, parseChannelData, subscribeDataSchema, unsubscribeDataSchema } from './client-messages.js';
 import type { Connection } from './connection.js';
 import { clientEventFrame, errorFrame, subscriptionErrorFrame, textFrame } from './frames.js';
 import type { Hub } from './hub.js';
@@ -22,15 +22,23 @@ export interface ProtocolContext {
 
 const PONG_FRAME = textFrame(JSON.stringify({ event: 'pusher:pong', data: '{}' }));
 
+/** Every refused subscription ends in a `pusher:subscription_error` on its channel; a `code` adds a channel-scoped `pusher:error`. */
 function refuseSubscription(connection: Connection, channel: string, type: string, message: string, status: number, code?: number): void {
-  if (code !== undefined) connection.enqueue(errorFrame(code, message));
+  if (code !== undefined) connection.enqueue(errorFrame(code, message, channel));
   connection.enqueue(subscriptionErrorFrame(channel, type, message, status));
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value ?? {}), 'utf8');
 }
 
 function subscribe(context: ProtocolContext, connection: Connection, data: unknown): void {
   const parsed = subscribeDataSchema.safeParse(data);
   if (!parsed.success) {
-    connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'pusher:subscribe needs data {channel, auth, channel_data?}'));
+    const message = 'pusher:subscribe needs data {channel, auth, channel_data?} with string values';
+    const named = looseChannelSchema.safeParse(data);
+    if (named.success) return refuseSubscription(connection, named.data.channel, 'InvalidRequest', message, 400, ErrorCode.invalidMessage);
+    connection.enqueue(errorFrame(ErrorCode.invalidMessage, message));
     return;
   }
   const { channel, auth, channel_data: channelData } = parsed.data;
@@ -59,18 +67,26 @@ function subscribe(context: ProtocolContext, connection: Connection, data: unkno
   if (expiresAt !== undefined && context.options.now() > expiresAt) {
     return refuseSubscription(connection, channel, 'AuthError', 'Channel authorization has expired', 401);
   }
+  const maxInfoBytes = signed?.sb?.pi ?? context.options.presenceMaxUserInfoBytes;
+  if (isPresenceChannel(channel) && jsonBytes(signed?.user_info) > maxInfoBytes) {
+    const message = `Presence user_info is ${jsonBytes(signed?.user_info)} bytes, over the limit of ${maxInfoBytes}`;
+    return refuseSubscription(connection, channel, 'LimitReached', message, 413, ErrorCode.memberInfoTooLarge);
+  }
+  const maxMembers = signed?.sb?.pm ?? context.options.presenceMaxMembers;
   const result = context.hub.subscribe(connection, channel, {
     userId: signed?.user_id,
     userInfo: signed?.user_info,
     clientEvents: new Set((signed?.sb?.ce ?? []).map((name) => `client-${name}`)),
+    maxMembers,
   });
   if (result.ok) return;
   if (result.reason === 'too_many_channels') {
     const message = `Too many channels: a connection may subscribe to at most ${context.options.maxChannelsPerConnection}`;
     refuseSubscription(connection, channel, 'LimitReached', message, 429, ErrorCode.tooManyChannels);
   } else if (result.reason === 'presence_full') {
-    const message = `Presence channel is full (${context.options.presenceMaxMembers} members)`;
-    refuseSubscription(connection, channel, 'LimitReached', message, 429, ErrorCode.presenceFull);
+    // Pusher documents 4100 "Over capacity"; soketi answers a full presence channel the same way.
+    const message = `Over capacity: presence channel is full (${maxMembers} members)`;
+    refuseSubscription(connection, channel, 'LimitReached', message, ErrorCode.overCapacity, ErrorCode.overCapacity);
   } else {
     refuseSubscription(connection, channel, 'AuthError', 'Presence channels need a user_id', 401);
   }
@@ -79,15 +95,15 @@ function subscribe(context: ProtocolContext, connection: Connection, data: unkno
 function clientEvent(context: ProtocolContext, connection: Connection, event: string, channel: string | undefined, data: unknown, now: number): void {
   const subscription = channel === undefined ? undefined : connection.subscriptions.get(channel);
   if (channel === undefined || subscription === undefined) {
-    connection.enqueue(errorFrame(ErrorCode.clientEventRejected, `Client event ${event} rejected: not subscribed to the channel`));
+    connection.enqueue(errorFrame(ErrorCode.clientEventRejected, `Client event ${event} rejected: not subscribed to the channel`, channel));
     return;
   }
   if (!subscription.clientEvents.has(event)) {
-    connection.enqueue(errorFrame(ErrorCode.clientEventRejected, `Client event ${event} is not allowed on ${channel}`));
+    connection.enqueue(errorFrame(ErrorCode.clientEventRejected, `Client event ${event} is not allowed on ${channel}`, channel));
     return;
   }
   if (!connection.clientEvents.take(now)) {
-    connection.enqueue(errorFrame(ErrorCode.clientEventRateLimit, `Client event rejected: more than ${context.options.clientEventRate} per second`));
+    connection.enqueue(errorFrame(ErrorCode.clientEventRateLimit, `Client event rejected: more than ${context.options.clientEventRate} per second`, channel));
     return;
   }
   const userId = isPresenceChannel(channel) ? subscription.userId : undefined;

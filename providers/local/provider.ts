@@ -171,7 +171,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
     },
 
     authorizeChannel(request: ChannelAuthorizationRequest): PusherChannelAuthorization {
-      const { grant, socketId, channel, providerChannel, presence, clientEvents } = request;
+      const { grant, socketId, channel, providerChannel, presence, clientEvents, presenceLimits, cache } = request;
       if (!SOCKET_ID_PATTERN.test(socketId)) throw new SwitchboardError('invalid_request', 'socket_id must look like 123.456');
       if (toPusherChannel(grant.tenant, channel, presence) !== providerChannel) {
         throw new SwitchboardError('forbidden', 'Channel does not belong to the token tenant');
@@ -181,7 +181,12 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
       const channelData = JSON.stringify({
         user_id: grant.user,
         user_info: grant.info,
-        sb: { ce: clientEvents, exp: grant.expiresAt },
+        sb: {
+          ce: clientEvents,
+          exp: grant.expiresAt,
+          ...(presenceLimits ? { pm: presenceLimits.maxMembers, pi: presenceLimits.maxInfoBytes } : {}),
+          ...(cache ? { c: 1 } : {}),
+        },
       });
       const signed = signChannel(credentials, socketId, providerChannel, channelData);
       return { auth: signed.auth, channel_data: channelData };

@@ -8,6 +8,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { CloseCode, ErrorCode } from './codes.js';
+import { frameChannel } from './client-messages.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { errorFrame, eventFrame, textFrame } from './frames.js';
 import type { Hub } from './hub.js';
@@ -151,7 +152,9 @@ export class SocketServer {
     if (!connection.open) return;
     const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     if (bytes.length > this.options.maxFrameBytes) {
-      connection.enqueue(errorFrame(ErrorCode.frameTooLarge, `Frame of ${bytes.length} bytes exceeds the limit of ${this.options.maxFrameBytes} bytes`));
+      const message = `Frame of ${bytes.length} bytes exceeds the limit of ${this.options.maxFrameBytes} bytes`;
+      // Scoped to the channel it names (e.g. an oversized client event), so the client can bind it there.
+      connection.enqueue(errorFrame(ErrorCode.frameTooLarge, message, isBinary ? undefined : frameChannel(bytes.toString('utf8'))));
       return;
     }
     if (isBinary) {

@@ -2,7 +2,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { assertAllowed, isAllowed } from '../../core/capabilities.js';
 import { SwitchboardError } from '../../core/errors.js';
-import { resolveChannel } from '../../core/namespaces.js';
+import { payloadBytes } from '../../core/envelope.js';
+import { presenceLimits, resolveChannel } from '../../core/namespaces.js';
 import { fromPusherChannel } from '../../core/provider-names.js';
 import { parseInput } from '../../core/validation.js';
 import type { SwitchboardContext } from '../context.js';
@@ -38,6 +39,11 @@ export function pusherAuthRoutes(ctx: SwitchboardContext): Router {
     }
     assertAllowed(grant.caps, 'subscribe', target.channel);
     if (target.presence) assertAllowed(grant.caps, 'presence', target.channel);
+    const limits = target.presence ? presenceLimits(rules) : undefined;
+    const infoBytes = payloadBytes(grant.info);
+    if (limits && infoBytes > limits.maxInfoBytes) {
+      throw new SwitchboardError('payload_too_large', `Presence member info is ${infoBytes} bytes, over the namespace limit of ${limits.maxInfoBytes}`);
+    }
     res.setHeader('Cache-Control', 'no-store');
     res.json(
       authorizeChannel.call(ctx.provider, {
@@ -47,6 +53,8 @@ export function pusherAuthRoutes(ctx: SwitchboardContext): Router {
         providerChannel,
         presence: target.presence,
         clientEvents: isAllowed(grant.caps, 'publish', target.channel) ? rules.clientEvents : [],
+        ...(limits ? { presenceLimits: limits } : {}),
+        ...(rules.cache ? { cache: true } : {}),
       }),
     );
   });
