@@ -1,0 +1,184 @@
+/**
+ * Issue 13: the local server held to what Pusher clients expect, through the official
+ * pusher-js client, the `pusher` server SDK and, where pusher-js hides the wire, a raw
+ * protocol client. One BFF serves every case of a describe block.
+ */
+import type { Channel, PresenceChannel } from 'pusher-js';
+import PusherServer from 'pusher';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildAppConfig } from '../../src/core/config.js';
+import type { Envelope } from '../../src/core/envelope.js';
+import { createLocalProvider } from '../../providers/local/index.js';
+import { API_KEYS, startBff, type TestBff } from '../helpers/bff.js';
+import { bffClient, join, next, Pusher } from '../helpers/pusher-js.js';
+import { KEY, RawClient, SECRET } from '../helpers/raw-pusher-client.js';
+
+const config = buildAppConfig({
+  namespaces: {
+    orders: { history: { size: 10 } },
+    chat: { presence: true, clientEvents: ['typing'] },
+    room: { presence: true, presenceMaxMembers: 2, presenceMaxInfoBytes: 40 },
+  },
+  roles: { member: { 'orders:*': ['subscribe', 'history'], 'chat:*': ['subscribe', 'publish', 'presence'], 'room:*': ['subscribe', 'presence'] } },
+});
+
+let bff: TestBff;
+const clients: Pusher[] = [];
+
+beforeAll(async () => {
+  bff = await startBff({ provider: createLocalProvider({ clientEventRate: 2, maxFrameBytes: 2048 }), config });
+});
+afterAll(async () => {
+  await bff.close();
+});
+afterEach(() => {
+  for (const client of clients.splice(0)) client.disconnect();
+});
+
+function track(pusher: Pusher): Pusher {
+  clients.push(pusher);
+  return pusher;
+}
+
+async function client(tenant: string, user: string, name = user.toUpperCase()): Promise<Pusher> {
+  const { token } = await bff.capabilityToken(tenant, user, { name });
+  return track(bffClient(bff, token));
+}
+
+/** A pusher-js client whose channel authorization is whatever `authorize` returns (e.g. the `pusher` SDK's). */
+function sdkAuthorized(authorize: (socketId: string, channel: string) => unknown): Pusher {
+  return track(
+    new Pusher(KEY, {
+      cluster: 'local',
+      wsHost: '127.0.0.1',
+      wsPort: bff.port,
+      forceTLS: false,
+      enabledTransports: ['ws'],
+      disableStats: true,
+      channelAuthorization: {
+        customHandler: ({ socketId, channelName }, callback) => callback(null, authorize(socketId, channelName) as { auth: string }),
+      },
+    }),
+  );
+}
+
+const sdk = () => new PusherServer({ appId: 'switchboard', key: KEY, secret: SECRET, host: '127.0.0.1', port: String(bff.port), useTLS: false });
+
+function failure(subscription: Channel): Promise<{ type?: string; status: number; error?: string }> {
+  return new Promise((resolve) => subscription.bind('pusher:subscription_error', resolve));
+}
+
+function channelError(subscription: Channel): Promise<{ code: number; message: string }> {
+  return new Promise((resolve) => subscription.bind('pusher:error', resolve));
+}
+
+describe('issue 13.1: channel_data null', () => {
+  it('treats "channel_data": null like an absent one, from pusher-js and on the wire', async () => {
+    const pusher = sdkAuthorized((socketId, channel) => ({ ...sdk().authorizeChannel(socketId, channel), channel_data: null }));
+    const subscription = await join(pusher, 'private-orders.acme.null');
+    const triggered = next(subscription, 'note');
+    await sdk().trigger('private-orders.acme.null', 'note', { ok: true });
+    expect(await triggered).toEqual({ ok: true });
+
+    const raw = await RawClient.connected(bff.port);
+    const signed = sdk().authorizeChannel(raw.socketId, 'private-x');
+    expect(await raw.subscribe('private-x', { ...signed, channel_data: null })).toMatchObject({ event: 'pusher_internal:subscription_succeeded' });
+  });
+
+  it('ends every refused subscription in pusher:subscription_error on its channel', async () => {
+    const raw = await RawClient.connected(bff.port);
+    for (const data of [{ channel: 'private-a', auth: 42 }, { channel: 'private-b', channel_data: { user_id: 1 } }]) {
+      raw.send({ event: 'pusher:subscribe', data });
+      const refused = await raw.next('pusher:subscription_error', (frame) => frame.channel === data.channel);
+      expect(refused.data).toMatchObject({ type: 'InvalidRequest', status: 400 });
+    }
+    // A wrong signature with null channel_data is refused on the channel, not the connection.
+    const pusher = sdkAuthorized(() => ({ auth: `${KEY}:${'0'.repeat(64)}`, channel_data: null }));
+    const connectionErrors: unknown[] = [];
+    pusher.connection.bind('error', (error: unknown) => connectionErrors.push(error));
+    expect(await failure(pusher.subscribe('private-orders.acme.forged'))).toMatchObject({ type: 'AuthError', status: 401 });
+    expect(connectionErrors).toEqual([]);
+  });
+});
+
+describe('issue 13.5: errors where Pusher clients look for them', () => {
+  it('scopes client-event refusals (not granted, rate, frame size) to their channel', async () => {
+    const ana = await client('acme', 'ana');
+    const lobby = await join(ana, 'presence-chat.acme.errors');
+    const errors: { code: number }[] = [];
+    lobby.bind('pusher:error', (error: { code: number }) => errors.push(error));
+    const refused = channelError(lobby);
+    lobby.trigger('client-shout', {});
+    expect(await refused).toMatchObject({ code: 4307, message: expect.stringContaining('client-shout') });
+
+    const tooLarge = channelError(lobby);
+    lobby.trigger('client-typing', { text: 'x'.repeat(3000) });
+    expect(await tooLarge).toMatchObject({ code: 4303 });
+
+    const limited = new Promise<{ code: number }>((resolve) => lobby.bind('pusher:error', (error: { code: number }) => error.code === 4301 && resolve(error)));
+    for (let i = 0; i < 5; i++) lobby.trigger('client-typing', { i });
+    expect(await limited).toMatchObject({ code: 4301 });
+    expect(errors.map((error) => error.code)).toEqual(expect.arrayContaining([4307, 4303, 4301]));
+  });
+
+  it('answers Pusher HTTP API errors as JSON {error} that the pusher SDK hands over', async () => {
+    const error = await sdk()
+      .trigger('private-orders.acme.1', 'pusher:reserved', {})
+      .then(
+        () => undefined,
+        (caught: { status: number; body: string }) => caught,
+      );
+    expect(error?.status).toBe(400);
+    expect(JSON.parse(error?.body ?? '')).toEqual({ error: expect.stringContaining('reserved') });
+
+    const unsigned = await fetch(`${bff.url}/apps/switchboard/events`, { method: 'POST', body: '{}' });
+    expect(unsigned.status).toBe(401);
+    expect(unsigned.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await unsigned.json()).toEqual({ error: expect.any(String) });
+    const missing = await fetch(`${bff.url}/apps/switchboard/nothing-here`);
+    expect([missing.status, await missing.json()]).toEqual([404, { error: 'Not found' }]);
+  });
+});
+
+describe('issue 13.6: presence limits per namespace', () => {
+  it('refuses the member over the namespace limit with 4100 (Pusher "Over capacity"), on the channel', async () => {
+    await join(await client('acme', 'a1', 'A'), 'presence-room.acme.full');
+    await join(await client('acme', 'a2', 'B'), 'presence-room.acme.full');
+    const third = (await client('acme', 'a3', 'C')).subscribe('presence-room.acme.full');
+    const scoped = channelError(third);
+    expect(await failure(third)).toMatchObject({ type: 'LimitReached', status: 4100 });
+    expect(await scoped).toMatchObject({ code: 4100, message: expect.stringContaining('2 members') });
+    // Namespaces without a setting get Pusher's 100.
+    const lobby = (await join(await client('acme', 'a3', 'C'), 'presence-chat.acme.big')) as PresenceChannel;
+    expect(lobby.members.count).toBe(1);
+  });
+
+  it('refuses member info over the namespace limit at the BFF, and over 1 KB on the server', async () => {
+    const verbose = await client('acme', 'verbose', 'a name far longer than forty bytes of JSON');
+    expect(await failure(verbose.subscribe('presence-room.acme.info'))).toMatchObject({ status: 413 });
+
+    // Signed by the `pusher` SDK directly: the server's own default (Pusher: 1 KB) applies.
+    const big = sdkAuthorized((socketId, channel) => sdk().authorizeChannel(socketId, channel, { user_id: 'big', user_info: { bio: 'x'.repeat(1100) } }));
+    const subscription = big.subscribe('presence-anything');
+    const scoped = channelError(subscription);
+    expect(await failure(subscription)).toMatchObject({ type: 'LimitReached', status: 413 });
+    expect(await scoped).toMatchObject({ code: 4308 });
+    const small = sdkAuthorized((socketId, channel) => sdk().authorizeChannel(socketId, channel, { user_id: 'small', user_info: { bio: 'x'.repeat(900) } }));
+    await join(small, 'presence-anything');
+  });
+});
+
+describe('issue 13.7: Laravel event names at /v1/publish', () => {
+  it('publishes App\\Events\\OrderShipped to pusher-js subscribers, and still refuses reserved prefixes', async () => {
+    const orders = await join(await client('acme', 'ana'), 'private-orders.acme.77');
+    const shipped = next<Envelope>(orders, 'App\\Events\\OrderShipped');
+    const response = await bff.post('/v1/publish', { channel: 'orders:77', event: 'App\\Events\\OrderShipped', data: { order: 77 } }, API_KEYS.acme);
+    expect(response.status).toBe(200);
+    expect(await shipped).toMatchObject({ event: 'App\\Events\\OrderShipped', data: { order: 77 } });
+
+    for (const event of ['pusher:fake', 'pusher_internal:member_added', 'client-typing', 'x'.repeat(201), 'line\nbreak']) {
+      const refused = await bff.post('/v1/publish', { channel: 'orders:77', event, data: {} }, API_KEYS.acme);
+      expect(refused.status).toBe(400);
+    }
+  });
+});
