@@ -54,6 +54,11 @@ export interface PusherChannelAuthorization {
   channel_data?: string;
 }
 
+export interface PusherUserAuthentication {
+  auth: string;
+  user_data: string;
+}
+
 export interface ChannelAuthorizationRequest {
   grant: ClientGrant;
   socketId: string;
@@ -118,6 +123,12 @@ export interface ServerProvider {
   clientConfig(grant: ClientGrant, context: { publicUrl: string }): Promise<ProviderClientConfig>;
   /** Pusher-protocol providers: signs a subscription the BFF has already authorized. */
   authorizeChannel?(request: ChannelAuthorizationRequest): PusherChannelAuthorization;
+  /** Pusher-protocol providers: signs `pusher:signin` user data for the grant's tenant-scoped user (`toPusherUserId`). */
+  authenticateUser?(request: { grant: ClientGrant; socketId: string }): PusherUserAuthentication;
+  /** Sends one event to every signed-in connection of a user of `tenant` (Pusher `#server-to-user-…`). */
+  sendToUser?(tenant: string, user: string, event: string, data: JsonValue): Promise<void>;
+  /** Closes every connection of a user of `tenant` (signed in, or holding that user's channel authorizations). */
+  terminateUser?(tenant: string, user: string): Promise<void>;
   /** Current presence members of a presence channel, deduplicated by user. */
   presence?(tenant: string, channel: string): Promise<PresenceMember[]>;
   occupancy?(tenant: string, channel: string): Promise<Occupancy>;

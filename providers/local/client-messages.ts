@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { parseJsonAs } from './json.js';
 import { jsonValueSchema } from '../../src/core/schemas.js';
-import { PUSHER_EVENT_MAX_LENGTH } from '../pusher-protocol/index.js';
+import { PUSHER_EVENT_MAX_LENGTH, PUSHER_USER_ID_PATTERN } from '../pusher-protocol/index.js';
 
 export const clientFrameSchema = z.object({
   event: z.string().min(1).max(PUSHER_EVENT_MAX_LENGTH),
@@ -73,4 +73,16 @@ export type ChannelData = z.output<typeof channelDataSchema>;
 
 export function parseChannelData(raw: string): ChannelData | undefined {
   return parseJsonAs(channelDataSchema, raw);
+}
+
+export const signinDataSchema = objectOrJsonString(z.object({ auth: z.string().max(1024), user_data: z.string().max(16 * 1024) }));
+
+/** Signed `user_data` of a `pusher:signin` (pusher-docs user-authentication.md): at least a string `id`. */
+export const userDataSchema = z.object({
+  id: z.string().regex(PUSHER_USER_ID_PATTERN),
+  user_info: jsonValueSchema.optional(),
+});
+
+export function parseUserData(raw: string): z.output<typeof userDataSchema> | undefined {
+  return parseJsonAs(userDataSchema, raw);
 }

@@ -1,21 +1,33 @@
-/** Handles one JSON frame from a client: ping, subscribe, unsubscribe, client events. */
+/** Handles one JSON frame from a client: ping, sign-in, subscribe, unsubscribe, client events. */
 import {
   isAuthorizedChannel,
   isPresenceChannel,
   isPusherChannelName,
   PUSHER_CHANNEL_MAX_LENGTH,
+  serverToUserId,
   verifyChannelAuth,
+  verifyUserAuth,
 } from '../pusher-protocol/index.js';
 import { ErrorCode } from './codes.js';
-import { clientFrameSchema, looseChannelSchema, parseChannelData, subscribeDataSchema, unsubscribeDataSchema } from './client-messages.js';
+import {
+  clientFrameSchema,
+  looseChannelSchema,
+  parseChannelData,
+  parseUserData,
+  signinDataSchema,
+  subscribeDataSchema,
+  unsubscribeDataSchema,
+} from './client-messages.js';
 import type { Connection } from './connection.js';
-import { clientEventFrame, errorFrame, subscriptionErrorFrame, textFrame } from './frames.js';
+import { clientEventFrame, errorFrame, eventFrame, subscriptionErrorFrame, textFrame } from './frames.js';
 import type { Hub } from './hub.js';
 import type { LocalProviderOptions } from './options.js';
 
 export interface ProtocolContext {
   options: LocalProviderOptions;
   hub: Hub;
+  /** Records a verified sign-in (for `terminate_connections`). */
+  signIn(connection: Connection, userId: string): void;
   /** Scale-out: hands an accepted client event to the other nodes. */
   relayClientEvent?(channel: string, event: string, data: unknown, userId: string | undefined): void;
 }
@@ -32,6 +44,35 @@ function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value ?? {}), 'utf8');
 }
 
+/** `pusher:signin` (protocol 7): the app's server signed `user_data` for this socket. */
+function signIn(context: ProtocolContext, connection: Connection, data: unknown): void {
+  const parsed = signinDataSchema.safeParse(data);
+  const credentials = { key: context.options.key, secret: context.options.secret };
+  if (!parsed.success || !verifyUserAuth(credentials, parsed.data.auth, connection.socketId, parsed.data.user_data)) {
+    connection.enqueue(errorFrame(ErrorCode.unauthorized, `Invalid user authentication signature for socket ${connection.socketId}`));
+    return;
+  }
+  const user = parseUserData(parsed.data.user_data);
+  if (!user) {
+    connection.enqueue(errorFrame(ErrorCode.unauthorized, 'user_data must be JSON with a string id (1-200 characters, no spaces)'));
+    return;
+  }
+  if (connection.userId !== undefined && connection.userId !== user.id) {
+    connection.enqueue(errorFrame(ErrorCode.unauthorized, 'This connection is already signed in as another user'));
+    return;
+  }
+  context.signIn(connection, user.id);
+  connection.enqueue(eventFrame('pusher:signin_success', { user_data: parsed.data.user_data }));
+}
+
+/** `#server-to-user-<id>`: only the connection signed in as that user may subscribe, without further auth. */
+function subscribeServerToUser(context: ProtocolContext, connection: Connection, channel: string, userId: string): void {
+  if (connection.userId !== userId) {
+    return refuseSubscription(connection, channel, 'AuthError', 'Sign in as this user first (pusher:signin)', 403);
+  }
+  context.hub.subscribe(connection, channel, { userId: undefined, userInfo: undefined, clientEvents: new Set() });
+}
+
 function subscribe(context: ProtocolContext, connection: Connection, data: unknown): void {
   const parsed = subscribeDataSchema.safeParse(data);
   if (!parsed.success) {
@@ -42,6 +83,8 @@ function subscribe(context: ProtocolContext, connection: Connection, data: unkno
     return;
   }
   const { channel, auth, channel_data: channelData } = parsed.data;
+  const serverToUser = serverToUserId(channel);
+  if (serverToUser !== undefined) return subscribeServerToUser(context, connection, channel, serverToUser);
   if (channel.length > PUSHER_CHANNEL_MAX_LENGTH) {
     const message = `Channel name is ${channel.length} characters, over the limit of ${PUSHER_CHANNEL_MAX_LENGTH}`;
     return refuseSubscription(connection, channel, 'InvalidChannel', message, 400, ErrorCode.invalidChannel);
@@ -133,6 +176,8 @@ export function handleClientFrame(context: ProtocolContext, connection: Connecti
       return;
     case 'pusher:subscribe':
       return subscribe(context, connection, data);
+    case 'pusher:signin':
+      return signIn(context, connection, data);
     case 'pusher:unsubscribe': {
       const parsed = unsubscribeDataSchema.safeParse(data);
       if (parsed.success) context.hub.unsubscribe(connection, parsed.data.channel);

@@ -10,9 +10,10 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Router } from 'express';
 import { SwitchboardError } from '../../src/core/errors.js';
-import { toPusherChannel } from '../../src/core/provider-names.js';
+import type { JsonValue } from '../../src/core/envelope.js';
+import { fromPusherChannel, toPusherChannel, toPusherUserId } from '../../src/core/provider-names.js';
 import type { ProviderClientConfig } from '../../src/core/token-response.js';
-import { SOCKET_ID_PATTERN, signChannel } from '../pusher-protocol/index.js';
+import { SERVER_TO_USER_PREFIX, SOCKET_ID_PATTERN, signChannel, signUser } from '../pusher-protocol/index.js';
 import type {
   ChannelAuthorizationRequest,
   ClientGrant,
@@ -20,9 +21,11 @@ import type {
   PresenceMember,
   ProviderMessage,
   PusherChannelAuthorization,
+  PusherUserAuthentication,
   ServerProvider,
   TenantStats,
 } from '../types.js';
+import type { Connection } from './connection.js';
 import { clientEventFrame, textFrame } from './frames.js';
 import { createHttpApiRouter } from './http-api.js';
 import { Hub } from './hub.js';
@@ -43,6 +46,9 @@ export interface LocalServerStats {
 export interface LocalProvider extends ServerProvider {
   readonly name: 'local';
   authorizeChannel(request: ChannelAuthorizationRequest): PusherChannelAuthorization;
+  authenticateUser(request: { grant: ClientGrant; socketId: string }): PusherUserAuthentication;
+  sendToUser(tenant: string, user: string, event: string, data: JsonValue): Promise<void>;
+  terminateUser(tenant: string, user: string): Promise<void>;
   /** Members on every node under scale-out (as this node last heard from the others). */
   presence(tenant: string, channel: string): Promise<PresenceMember[]>;
   /** `subscribers` counts this node's sockets only; `presenceMembers` is cluster-wide under scale-out. */
@@ -117,6 +123,25 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
     scaleOut?.publishEvent('event', channel, event, data, excludeSocketId);
   };
 
+  /**
+   * Closes the connections signed in as `userId`; with a Switchboard `scope`, also those
+   * holding that user's channel authorizations in the tenant (the wrapper need not sign in).
+   */
+  const terminateHere = (userId: string, scope: { tenant: string; user: string } | undefined): void => {
+    const holdsGrant = scope
+      ? (connection: Connection) =>
+          [...connection.subscriptions.values()].some(
+            (subscription) => subscription.userId === scope.user && fromPusherChannel(subscription.channel)?.tenant === scope.tenant,
+          )
+      : undefined;
+    sockets.terminate(userId, holdsGrant);
+  };
+
+  const terminate = (userId: string, scope: { tenant: string; user: string } | undefined): void => {
+    terminateHere(userId, scope);
+    scaleOut?.publishTerminate(userId, scope);
+  };
+
   if (remote && options.redisUrl !== undefined) {
     scaleOut = new ScaleOut(
       {
@@ -134,6 +159,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
         presenceChanged: (change) =>
           change.kind === 'added' ? hub.remoteJoined(change.channel, change.userId, change.info) : hub.remoteLeft(change.channel, change.userId),
         localMembers: () => hub.localMembers(),
+        terminate: terminateHere,
       },
       remote,
     );
@@ -192,6 +218,19 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
       return { auth: signed.auth, channel_data: channelData };
     },
 
+    authenticateUser({ grant, socketId }: { grant: ClientGrant; socketId: string }): PusherUserAuthentication {
+      if (!SOCKET_ID_PATTERN.test(socketId)) throw new SwitchboardError('invalid_request', 'socket_id must look like 123.456');
+      return signUser(credentials, socketId, JSON.stringify({ id: toPusherUserId(grant.tenant, grant.user), user_info: grant.info }));
+    },
+
+    async sendToUser(tenant: string, user: string, event: string, data: JsonValue): Promise<void> {
+      deliver(`${SERVER_TO_USER_PREFIX}${toPusherUserId(tenant, user)}`, event, JSON.stringify(data), undefined);
+    },
+
+    async terminateUser(tenant: string, user: string): Promise<void> {
+      terminate(toPusherUserId(tenant, user), { tenant, user });
+    },
+
     async presence(tenant: string, channel: string): Promise<PresenceMember[]> {
       const [, presenceName] = pusherNames(tenant, channel);
       return hub.members(presenceName);
@@ -209,7 +248,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
     },
 
     routes(): Router {
-      return createHttpApiRouter({ options, hub, deliver });
+      return createHttpApiRouter({ options, hub, deliver, terminateUser: (userId) => terminate(userId, undefined) });
     },
 
     stats(): TenantStats[] {

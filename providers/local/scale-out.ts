@@ -35,6 +35,7 @@ export interface ScaleOutHandlers {
   deliverClientEvent(channel: string, event: string, data: unknown, userId: string | undefined): void;
   presenceChanged(change: PresenceChange): void;
   localMembers(): Iterable<RemoteMember>;
+  terminate(userId: string, scope: { tenant: string; user: string } | undefined): void;
 }
 
 export interface ScaleOutStats {
@@ -107,6 +108,10 @@ export class ScaleOut {
 
   publishClientEvent(channel: string, event: string, data: unknown, userId: string | undefined): void {
     this.send({ kind: 'client', channel, event, data: data === undefined ? undefined : JSON.stringify(data), userId });
+  }
+
+  publishTerminate(userId: string, scope: { tenant: string; user: string } | undefined): void {
+    this.send({ kind: 'terminate', userId, ...scope });
   }
 
   joined(channel: string, userId: string, info: JsonValue | undefined): void {
@@ -227,6 +232,9 @@ export class ScaleOut {
         return;
       case 'bye':
         this.forget(message.node);
+        return;
+      case 'terminate':
+        this.handlers.terminate(message.userId, message.tenant !== undefined && message.user !== undefined ? { tenant: message.tenant, user: message.user } : undefined);
         return;
     }
   }

@@ -29,6 +29,8 @@ export interface SocketServerStats {
 
 export class SocketServer {
   private readonly connections = new Map<string, Connection>();
+  /** Signed-in user id -> its connections on this node. */
+  private readonly users = new Map<string, Set<Connection>>();
   private readonly wss: WebSocketServer;
   private readonly outbox: Outbox;
   private readonly detachers: (() => void)[] = [];
@@ -55,7 +57,7 @@ export class SocketServer {
       clientEventRate: options.clientEventRate,
       onOverflow: (connection) => this.drop(connection, CloseCode.reconnect, 'Slow consumer: send buffer overflowed'),
     };
-    this.protocol = { options, hub, relayClientEvent };
+    this.protocol = { options, hub, relayClientEvent, signIn: (connection, userId) => this.signIn(connection, userId) };
   }
 
   get stats(): SocketServerStats {
@@ -64,6 +66,14 @@ export class SocketServer {
 
   connection(socketId: string): Connection | undefined {
     return this.connections.get(socketId);
+  }
+
+  /** Closes (4009) this node's connections signed in as `userId`, and those `alsoMatching` picks; returns how many. */
+  terminate(userId: string, alsoMatching?: (connection: Connection) => boolean): number {
+    const doomed = new Set(this.users.get(userId));
+    if (alsoMatching) for (const connection of this.connections.values()) if (alsoMatching(connection)) doomed.add(connection);
+    for (const connection of doomed) this.drop(connection, CloseCode.unauthorized, 'Connection terminated by the app');
+    return doomed.size;
   }
 
   attach(server: HttpServer): void {
@@ -170,9 +180,24 @@ export class SocketServer {
     connection.close(code, reason);
   }
 
+  private signIn(connection: Connection, userId: string): void {
+    connection.userId = userId;
+    let connections = this.users.get(userId);
+    if (!connections) {
+      connections = new Set();
+      this.users.set(userId, connections);
+    }
+    connections.add(connection);
+  }
+
   private forget(connection: Connection): boolean {
     if (this.connections.get(connection.socketId) !== connection) return false;
     this.connections.delete(connection.socketId);
+    if (connection.userId !== undefined) {
+      const connections = this.users.get(connection.userId);
+      connections?.delete(connection);
+      if (connections?.size === 0) this.users.delete(connection.userId);
+    }
     this.hub.removePeer(connection);
     return true;
   }

@@ -12,6 +12,7 @@ import { loadAppConfig } from './config-file.js';
 import { devAuthEnabled, parseEnv, type Env } from './env.js';
 import { createEventStore } from './log/index.js';
 import { createLogger, type Logger } from './logger.js';
+import { RedisRevocations } from './tokens/revocations.js';
 import { loadSigningKeys } from './tokens/signing-keys.js';
 
 /** Dev-only admin key so the README walkthrough works on a fresh clone. */
@@ -64,6 +65,8 @@ export async function createServerFromEnv(
     apiKeys: parseApiKeys(env.SWITCHBOARD_API_KEYS, adminKeys),
     logger,
     tokenTtlSeconds: env.TOKEN_TTL_SECONDS,
+    // Nodes sharing a Redis event log share terminated users' token revocations too.
+    ...(env.SWITCHBOARD_STORE === 'redis' ? { revocations: new RedisRevocations(env.REDIS_URL) } : {}),
     sessionVerifier,
     devAuth,
     publicUrl: env.SWITCHBOARD_PUBLIC_URL,

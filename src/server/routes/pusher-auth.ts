@@ -15,6 +15,8 @@ export const pusherAuthSchema = z.object({
   channel_name: z.string().min(1).max(200),
 });
 
+export const pusherUserAuthSchema = pusherAuthSchema.pick({ socket_id: true });
+
 /**
  * Pusher-style channel authorization: signs a subscription only for a channel of the
  * token's own tenant that the token's caps allow. Presence channels need `presence`
@@ -57,6 +59,18 @@ export function pusherAuthRoutes(ctx: SwitchboardContext): Router {
         ...(rules.cache ? { cache: true } : {}),
       }),
     );
+  });
+
+  /** pusher-js `userAuthentication.endpoint`: signs `pusher:signin` for the token's tenant-scoped user. */
+  router.post('/v1/auth/pusher/user', formBody, jsonBody, async (req, res) => {
+    const grant = await ctx.tokens.verify(bearerToken(req));
+    const { socket_id: socketId } = parseInput(pusherUserAuthSchema, req.body ?? {}, 'user authentication');
+    const { authenticateUser } = ctx.provider;
+    if (!authenticateUser) {
+      throw new SwitchboardError('not_found', `Provider "${ctx.provider.name}" does not use Pusher user authentication`);
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(authenticateUser.call(ctx.provider, { grant, socketId }));
   });
   return router;
 }
