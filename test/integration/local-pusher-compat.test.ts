@@ -182,3 +182,121 @@ describe('issue 13.7: Laravel event names at /v1/publish', () => {
     }
   });
 });
+
+/** A pusher-js client that signs in through the BFF's user authentication endpoint. */
+async function signedIn(tenant: string, user: string): Promise<{ pusher: Pusher; token: string }> {
+  const { token } = await bff.capabilityToken(tenant, user, { name: user.toUpperCase() });
+  const pusher = track(
+    new Pusher(KEY, {
+      cluster: 'local',
+      wsHost: '127.0.0.1',
+      wsPort: bff.port,
+      forceTLS: false,
+      enabledTransports: ['ws'],
+      disableStats: true,
+      channelAuthorization: { endpoint: `${bff.url}/v1/auth/pusher`, transport: 'ajax', headers: { Authorization: `Bearer ${token}` } },
+      userAuthentication: { endpoint: `${bff.url}/v1/auth/pusher/user`, transport: 'ajax', headers: { Authorization: `Bearer ${token}` } },
+    }),
+  );
+  pusher.signin();
+  await pusher.user.signinDonePromise;
+  // The #server-to-user channel is subscribed right after sign-in succeeded.
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(() => pusher.user.serverToUserChannel?.subscribed && (clearInterval(poll), resolve()), 5);
+  });
+  return { pusher, token };
+}
+
+function userEvent(pusher: Pusher, event: string): Promise<unknown> {
+  return new Promise((resolve) => pusher.user.bind(event, resolve));
+}
+
+function closed(pusher: Pusher): Promise<{ code?: number }> {
+  return new Promise((resolve) => pusher.connection.bind('error', (error: { data?: { code?: number } }) => error.data?.code === 4009 && resolve(error.data)));
+}
+
+describe('issue 13.2: user authentication', () => {
+  it('signs pusher-js in as the tenant-scoped user; events reach it through the BFF and the pusher SDK', async () => {
+    const { pusher } = await signedIn('acme', 'ana');
+    expect(pusher.user.user_data).toEqual({ id: 'acme:ana', user_info: { name: 'ANA' } });
+    const other = await signedIn('globex', 'ana');
+
+    const viaBff = userEvent(pusher, 'App\\Notifications\\Invoice');
+    const response = await bff.post('/v1/users/ana/events', { event: 'App\\Notifications\\Invoice', data: { total: 12 } }, API_KEYS.acme);
+    expect(response.status).toBe(200);
+    expect(await viaBff).toEqual({ total: 12 });
+
+    const viaSdk = userEvent(pusher, 'hello');
+    await sdk().sendToUser('acme:ana', 'hello', { from: 'sdk' });
+    expect(await viaSdk).toEqual({ from: 'sdk' });
+
+    // globex's ana is another user: nothing of acme's reached her.
+    const globexSaw: unknown[] = [];
+    other.pusher.user.bind_global((event: string, data: unknown) => globexSaw.push({ event, data }));
+    const last = userEvent(other.pusher, 'mine');
+    await bff.post('/v1/users/ana/events', { event: 'mine', data: 1 }, API_KEYS.globex);
+    await last;
+    expect(globexSaw).toEqual([{ event: 'mine', data: 1 }]);
+  });
+
+  it('refuses forged sign-ins, another user id on a signed-in connection, and foreign #server-to-user channels', async () => {
+    const raw = await RawClient.connected(bff.port);
+    raw.send({ event: 'pusher:signin', data: { auth: `${KEY}:${'0'.repeat(64)}`, user_data: '{"id":"acme:ana"}' } });
+    expect((await raw.error(4009)).data).toMatchObject({ message: expect.stringContaining('signature') });
+    raw.send({ event: 'pusher:subscribe', data: { channel: '#server-to-user-acme:ana', auth: '' } });
+    expect((await raw.next('pusher:subscription_error')).data).toMatchObject({ type: 'AuthError', status: 403 });
+
+    const mallory = sdk().authenticateUser(raw.socketId, { id: 'mallory' });
+    raw.send({ event: 'pusher:signin', data: mallory });
+    expect((await raw.next('pusher:signin_success')).data).toEqual({ user_data: '{"id":"mallory"}' });
+    raw.send({ event: 'pusher:signin', data: sdk().authenticateUser(raw.socketId, { id: 'acme:ana' }) });
+    await raw.error(4009);
+    raw.send({ event: 'pusher:subscribe', data: { channel: '#server-to-user-acme:ana', auth: '' } });
+    expect((await raw.next('pusher:subscription_error')).data).toMatchObject({ status: 403 });
+    // Users cannot send client events to a user channel.
+    raw.send({ event: 'pusher:subscribe', data: { channel: '#server-to-user-mallory', auth: '' } });
+    await raw.next('pusher_internal:subscription_succeeded');
+    raw.send({ event: 'client-x', channel: '#server-to-user-mallory', data: {} });
+    await raw.error(4307);
+
+    const token = (await bff.capabilityToken('acme', 'ana')).token;
+    const unauthenticated = await fetch(`${bff.url}/v1/auth/pusher/user`, { method: 'POST', body: new URLSearchParams({ socket_id: '1.2' }) });
+    expect(unauthenticated.status).toBe(401);
+    const bad = await bff.post('/v1/auth/pusher/user', { socket_id: 'nope' }, token);
+    expect(bad.status).toBe(400);
+  });
+
+  it('terminates a user of the key tenant: connections close with 4009 and the capability tokens stop working', async () => {
+    const { pusher: signedInAna, token } = await signedIn('acme', 'ana');
+    // Ana's second connection never signed in: her channel authorization identifies her.
+    const subscriber = await client('acme', 'ana');
+    await join(subscriber, 'private-orders.acme.kick');
+    const globexAna = await signedIn('globex', 'ana');
+    const bo = await signedIn('acme', 'bo');
+
+    const closings = [closed(signedInAna), closed(subscriber)];
+    // Sleep into the next second: tokens minted in the second of the termination are revoked too.
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 10));
+    const response = await bff.post('/v1/users/ana/terminate', {}, API_KEYS.acme);
+    expect(await response.json()).toEqual({ user: 'ana', terminated: true });
+    for (const closing of await Promise.all(closings)) expect(closing).toMatchObject({ code: 4009 });
+
+    const history = await fetch(`${bff.url}/v1/history?channel=orders:kick`, { headers: { authorization: `Bearer ${token}` } });
+    expect(history.status).toBe(401);
+    expect((await bff.post('/v1/auth/pusher/user', { socket_id: '1.2' }, token)).status).toBe(401);
+    expect(['connected', 'connecting']).toContain(globexAna.pusher.connection.state);
+    expect(bo.pusher.connection.state).toBe('connected');
+
+    // The app decides about signing in again: a fresh token works.
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 10));
+    const fresh = await bff.capabilityToken('acme', 'ana');
+    expect((await fetch(`${bff.url}/v1/history?channel=orders:kick`, { headers: { authorization: `Bearer ${fresh.token}` } })).status).toBe(200);
+  });
+
+  it('terminates through the pusher SDK by Pusher user id', async () => {
+    const { pusher } = await signedIn('acme', 'zed');
+    const closing = closed(pusher);
+    await sdk().terminateUserConnections('acme:zed');
+    expect(await closing).toMatchObject({ code: 4009 });
+  });
+});
