@@ -105,6 +105,12 @@ export interface WebhookRequest {
   rawBody: Buffer;
 }
 
+/** Read access to the BFF's event log, for providers that replay from it (cache namespaces). */
+export interface EventLogReader {
+  /** The channel's latest retained envelope. */
+  last(tenant: string, channel: string): Promise<Envelope | undefined>;
+}
+
 export interface ServerProvider {
   readonly name: ProviderName;
   readonly limits: ProviderLimits;
@@ -136,6 +142,8 @@ export interface ServerProvider {
   stats?(): TenantStats[] | Promise<TenantStats[]>;
   /** Verifies a provider webhook's signature and normalizes it; throws `forbidden` when it is not genuine. */
   parseWebhook?(request: WebhookRequest): WebhookEvent[];
+  /** Embedded providers: the BFF hands over its event log once, at start. */
+  useEventLog?(log: EventLogReader): void;
   /** Embedded providers serve their WebSocket endpoint on the BFF's own HTTP server. */
   attach?(server: HttpServer): void;
   /** Extra HTTP routes the provider serves at the BFF root (local: the Pusher HTTP API). */

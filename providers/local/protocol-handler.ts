@@ -20,7 +20,7 @@ import {
 } from './client-messages.js';
 import type { Connection } from './connection.js';
 import { clientEventFrame, errorFrame, eventFrame, subscriptionErrorFrame, textFrame } from './frames.js';
-import type { Hub } from './hub.js';
+import type { Hub, SubscribeRequest } from './hub.js';
 import type { LocalProviderOptions } from './options.js';
 
 export interface ProtocolContext {
@@ -28,8 +28,15 @@ export interface ProtocolContext {
   hub: Hub;
   /** Records a verified sign-in (for `terminate_connections`). */
   signIn(connection: Connection, userId: string): void;
+  /** Cache channels: the channel's last event from the event log (data as delivered), undefined when there is none. */
+  lastEvent?(channel: string): Promise<CachedEvent | undefined>;
   /** Scale-out: hands an accepted client event to the other nodes. */
   relayClientEvent?(channel: string, event: string, data: unknown, userId: string | undefined): void;
+}
+
+export interface CachedEvent {
+  event: string;
+  data: string;
 }
 
 const PONG_FRAME = textFrame(JSON.stringify({ event: 'pusher:pong', data: '{}' }));
@@ -116,19 +123,41 @@ function subscribe(context: ProtocolContext, connection: Connection, data: unkno
     return refuseSubscription(connection, channel, 'LimitReached', message, 413, ErrorCode.memberInfoTooLarge);
   }
   const maxMembers = signed?.sb?.pm ?? context.options.presenceMaxMembers;
-  const result = context.hub.subscribe(connection, channel, {
+  const request: SubscribeRequest = {
     userId: signed?.user_id,
     userInfo: signed?.user_info,
     clientEvents: new Set((signed?.sb?.ce ?? []).map((name) => `client-${name}`)),
     maxMembers,
-  });
-  if (result.ok) return;
+  };
+  if (signed?.sb?.c === 1 && context.lastEvent) {
+    // Cache namespace: look the last event up first, so it is the first event after subscription_succeeded.
+    const join = (last: CachedEvent | undefined) => connection.open && completeSubscription(context, connection, channel, request, last ?? null);
+    context.lastEvent(channel).then(join, () => join(undefined));
+    return;
+  }
+  completeSubscription(context, connection, channel, request, undefined);
+}
+
+/** `cached`: the cache channel's last event, null for a cache miss, undefined for other channels. */
+function completeSubscription(
+  context: ProtocolContext,
+  connection: Connection,
+  channel: string,
+  request: SubscribeRequest,
+  cached: CachedEvent | null | undefined,
+): void {
+  const result = context.hub.subscribe(connection, channel, request);
+  if (result.ok) {
+    if (cached === null) connection.enqueue(textFrame(JSON.stringify({ event: 'pusher:cache_miss', channel })));
+    else if (cached) connection.enqueue(textFrame(JSON.stringify({ event: cached.event, channel, data: cached.data })));
+    return;
+  }
   if (result.reason === 'too_many_channels') {
     const message = `Too many channels: a connection may subscribe to at most ${context.options.maxChannelsPerConnection}`;
     refuseSubscription(connection, channel, 'LimitReached', message, 429, ErrorCode.tooManyChannels);
   } else if (result.reason === 'presence_full') {
     // Pusher documents 4100 "Over capacity"; soketi answers a full presence channel the same way.
-    const message = `Over capacity: presence channel is full (${maxMembers} members)`;
+    const message = `Over capacity: presence channel is full (${request.maxMembers ?? context.options.presenceMaxMembers} members)`;
     refuseSubscription(connection, channel, 'LimitReached', message, ErrorCode.overCapacity, ErrorCode.overCapacity);
   } else {
     refuseSubscription(connection, channel, 'AuthError', 'Presence channels need a user_id', 401);

@@ -17,6 +17,7 @@ import { SERVER_TO_USER_PREFIX, SOCKET_ID_PATTERN, signChannel, signUser } from 
 import type {
   ChannelAuthorizationRequest,
   ClientGrant,
+  EventLogReader,
   Occupancy,
   PresenceMember,
   ProviderMessage,
@@ -49,6 +50,8 @@ export interface LocalProvider extends ServerProvider {
   authenticateUser(request: { grant: ClientGrant; socketId: string }): PusherUserAuthentication;
   sendToUser(tenant: string, user: string, event: string, data: JsonValue): Promise<void>;
   terminateUser(tenant: string, user: string): Promise<void>;
+  /** Cache namespaces replay the channel's last event from this log. */
+  useEventLog(log: EventLogReader): void;
   /** Members on every node under scale-out (as this node last heard from the others). */
   presence(tenant: string, channel: string): Promise<PresenceMember[]>;
   /** `subscribers` counts this node's sockets only; `presenceMembers` is cluster-wide under scale-out. */
@@ -99,11 +102,15 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
       left: (channel, userId) => scaleOut?.left(channel, userId),
     },
   );
-  const sockets = new SocketServer(
-    options,
-    hub,
-    remote && ((channel, event, data, userId) => scaleOut?.publishClientEvent(channel, event, data, userId)),
-  );
+  let eventLog: EventLogReader | undefined;
+  const sockets = new SocketServer(options, hub, {
+    ...(remote ? { relayClientEvent: (channel, event, data, userId) => scaleOut?.publishClientEvent(channel, event, data, userId) } : {}),
+    lastEvent: async (name) => {
+      const target = fromPusherChannel(name);
+      const envelope = target && (await eventLog?.last(target.tenant, target.channel));
+      return envelope ? { event: envelope.event, data: JSON.stringify(envelope) } : undefined;
+    },
+  });
 
   /** Delivers to this node's sockets only. */
   const deliverHere = (channel: string, event: string, data: string, excludeSocketId: string | undefined): void => {
@@ -181,6 +188,10 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
         // Other nodes may have subscribers even where this one has none.
         scaleOut?.publishEvent('envelope', privateName, envelope.event, data, excludeSocketId);
       }
+    },
+
+    useEventLog(log: EventLogReader): void {
+      eventLog = log;
     },
 
     async clientConfig(_grant: ClientGrant, context: { publicUrl: string }): Promise<ProviderClientConfig> {

@@ -42,7 +42,7 @@ export class SocketServer {
   constructor(
     private readonly options: LocalProviderOptions,
     private readonly hub: Hub,
-    relayClientEvent?: ProtocolContext['relayClientEvent'],
+    hooks: Pick<ProtocolContext, 'relayClientEvent' | 'lastEvent'> = {},
   ) {
     this.outbox = new Outbox(options.maxFlushDelayMs);
     this.wss = new WebSocketServer({
@@ -57,7 +57,7 @@ export class SocketServer {
       clientEventRate: options.clientEventRate,
       onOverflow: (connection) => this.drop(connection, CloseCode.reconnect, 'Slow consumer: send buffer overflowed'),
     };
-    this.protocol = { options, hub, relayClientEvent, signIn: (connection, userId) => this.signIn(connection, userId) };
+    this.protocol = { options, hub, ...hooks, signIn: (connection, userId) => this.signIn(connection, userId) };
   }
 
   get stats(): SocketServerStats {

@@ -110,6 +110,15 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     publicUrl: options.publicUrl,
   };
 
+  options.provider.useEventLog?.({
+    async last(tenant, channel) {
+      const seq = await options.store.lastSeq(tenant, channel);
+      if (seq === 0) return undefined;
+      const [envelope] = await options.store.read(tenant, channel, seq - 1, 1);
+      return envelope;
+    },
+  });
+
   let accepting = true;
   const app = express();
   app.disable('x-powered-by');

@@ -18,8 +18,18 @@ const config = buildAppConfig({
     orders: { history: { size: 10 } },
     chat: { presence: true, clientEvents: ['typing'] },
     room: { presence: true, presenceMaxMembers: 2, presenceMaxInfoBytes: 40 },
+    ticker: { cache: true, history: { size: 5 } },
+    board: { presence: true, cache: true },
   },
-  roles: { member: { 'orders:*': ['subscribe', 'history'], 'chat:*': ['subscribe', 'publish', 'presence'], 'room:*': ['subscribe', 'presence'] } },
+  roles: {
+    member: {
+      'orders:*': ['subscribe', 'history'],
+      'chat:*': ['subscribe', 'publish', 'presence'],
+      'room:*': ['subscribe', 'presence'],
+      'ticker:*': ['subscribe'],
+      'board:*': ['subscribe', 'presence'],
+    },
+  },
 });
 
 let bff: TestBff;
@@ -298,5 +308,47 @@ describe('issue 13.2: user authentication', () => {
     const closing = closed(pusher);
     await sdk().terminateUserConnections('acme:zed');
     expect(await closing).toMatchObject({ code: 4009 });
+  });
+});
+
+describe('issue 13.3: cache namespaces', () => {
+  /** Every event a channel gets, protocol ones included, in order. */
+  function everything(subscription: Channel): { event: string; data: unknown }[] {
+    const events: { event: string; data: unknown }[] = [];
+    subscription.bind_global((event: string, data: unknown) => events.push({ event, data }));
+    return events;
+  }
+
+  it('answers pusher:cache_miss before the first publish, then replays the last event from the log first', async () => {
+    const first = (await client('acme', 'ana')).subscribe('private-ticker.acme.eur');
+    const firstSaw = everything(first);
+    await next(first, 'pusher:cache_miss');
+    expect(firstSaw.map((entry) => entry.event)).toEqual(['pusher:subscription_succeeded', 'pusher:cache_miss']);
+
+    for (const price of [1, 2]) {
+      expect((await bff.post('/v1/publish', { channel: 'ticker:eur', event: 'price', data: { price } }, API_KEYS.acme)).status).toBe(200);
+    }
+    const late = (await client('acme', 'bo')).subscribe('private-ticker.acme.eur');
+    const lateSaw = everything(late);
+    expect(await next<Envelope>(late, 'price')).toMatchObject({ data: { price: 2 }, seq: 2 });
+    expect(lateSaw.map((entry) => entry.event)).toEqual(['pusher:subscription_succeeded', 'price']);
+
+    // Another tenant's channel of the same name has its own (empty) cache.
+    await next((await client('globex', 'gil')).subscribe('private-ticker.globex.eur'), 'pusher:cache_miss');
+  });
+
+  it('replays on presence cache channels too, and never on other namespaces', async () => {
+    expect((await bff.post('/v1/publish', { channel: 'board:1', event: 'state', data: { open: true } }, API_KEYS.acme)).status).toBe(200);
+    const board = (await client('acme', 'ana')).subscribe('presence-board.acme.1') as PresenceChannel;
+    expect(await next<Envelope>(board, 'state')).toMatchObject({ data: { open: true } });
+    expect(board.members.count).toBe(1);
+
+    expect((await bff.post('/v1/publish', { channel: 'orders:cache', event: 'status', data: {} }, API_KEYS.acme)).status).toBe(200);
+    const orders = await join(await client('acme', 'ana'), 'private-orders.acme.cache');
+    const saw = everything(orders);
+    const live = next(orders, 'status');
+    await bff.post('/v1/publish', { channel: 'orders:cache', event: 'status', data: { live: true } }, API_KEYS.acme);
+    await live;
+    expect(saw.map((entry) => entry.event)).toEqual(['status']);
   });
 });
