@@ -9,9 +9,9 @@
  * Bodies are read raw here (the BFF parses none globally) because `body_md5` is over
  * the exact bytes received.
  *
- * Under Redis scale-out, triggered events reach subscribers on every node; channel
- * listings and `subscription_count` are this node's, `user_count` and user lists cover
- * every node.
+ * Under Redis scale-out, triggered events reach subscribers on every node, and channel
+ * listings, `subscription_count`, `user_count` and user lists cover every node (other
+ * nodes' counts as last reported, within ~50 ms of a change).
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';

@@ -30,7 +30,8 @@ import type { Connection } from './connection.js';
 import { clientEventFrame, textFrame } from './frames.js';
 import { createHttpApiRouter } from './http-api.js';
 import { Hub } from './hub.js';
-import { tenantStats } from './stats.js';
+import { RemoteCounts } from './remote-counts.js';
+import { localCounts, tenantStats } from './stats.js';
 import { DEFAULT_LOCAL_OPTIONS, type LocalLogger, type LocalProviderOptions } from './options.js';
 import { RemotePresence } from './remote-presence.js';
 import { ScaleOut, type ScaleOutStats } from './scale-out.js';
@@ -54,12 +55,12 @@ export interface LocalProvider extends ServerProvider {
   useEventLog(log: EventLogReader): void;
   /** Members on every node under scale-out (as this node last heard from the others). */
   presence(tenant: string, channel: string): Promise<PresenceMember[]>;
-  /** `subscribers` counts this node's sockets only; `presenceMembers` is cluster-wide under scale-out. */
+  /** Cluster-wide under scale-out (other nodes' counts as last reported). */
   occupancy(tenant: string, channel: string): Promise<Occupancy>;
   attach(server: HttpServer): void;
   /** The Pusher HTTP API (`/apps/{app_id}/…`), to mount at the BFF root. */
   routes(): Router;
-  /** This node's connections and channels (presence member counts are cluster-wide under scale-out). */
+  /** Connections and channels per tenant, cluster-wide under scale-out. */
   stats(): TenantStats[];
   /** Totals for metrics: this node's open connections and occupied channels. */
   serverStats(): LocalServerStats;
@@ -92,18 +93,23 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
   const credentials = { key: options.key, secret: options.secret };
   const limits = { maxChannelsPerConnection: options.maxChannelsPerConnection, presenceMaxMembers: options.presenceMaxMembers };
   const remote = options.redisUrl === undefined ? undefined : new RemotePresence();
+  const remoteCounts = options.redisUrl === undefined ? undefined : new RemoteCounts();
   // Created last (it needs the hub), reached through this variable by the hooks below.
   let scaleOut: ScaleOut | undefined;
   const hub = new Hub(
     limits,
-    remote && {
+    remote &&
+      remoteCounts && {
       remote,
+      counts: remoteCounts,
+      countsChanged: () => scaleOut?.countsChanged(),
       joined: (channel, userId, info) => scaleOut?.joined(channel, userId, info),
       left: (channel, userId) => scaleOut?.left(channel, userId),
     },
   );
   let eventLog: EventLogReader | undefined;
   const sockets = new SocketServer(options, hub, {
+    ...(remoteCounts ? { cluster: { connections: () => remoteCounts.connections(), changed: () => scaleOut?.countsChanged() } } : {}),
     ...(remote ? { relayClientEvent: (channel, event, data, userId) => scaleOut?.publishClientEvent(channel, event, data, userId) } : {}),
     lastEvent: async (name) => {
       const target = fromPusherChannel(name);
@@ -167,8 +173,10 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
           change.kind === 'added' ? hub.remoteJoined(change.channel, change.userId, change.info) : hub.remoteLeft(change.channel, change.userId),
         localMembers: () => hub.localMembers(),
         terminate: terminateHere,
+        localCounts: () => localCounts(hub, sockets.stats.connections),
       },
       remote,
+      remoteCounts ?? new RemoteCounts(),
     );
   }
 
@@ -263,7 +271,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
     },
 
     stats(): TenantStats[] {
-      return tenantStats(hub);
+      return tenantStats(hub, remoteCounts);
     },
 
     serverStats(): LocalServerStats {

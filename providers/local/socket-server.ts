@@ -27,7 +27,14 @@ export interface SocketServerStats {
   connections: number;
 }
 
+/** Scale-out: the other nodes' connections (for the cluster-wide limit), and where to report changes of this node's. */
+export interface ClusterConnections {
+  connections(): number;
+  changed(): void;
+}
+
 export class SocketServer {
+  private readonly cluster: ClusterConnections | undefined;
   private readonly connections = new Map<string, Connection>();
   /** Signed-in user id -> its connections on this node. */
   private readonly users = new Map<string, Set<Connection>>();
@@ -42,8 +49,9 @@ export class SocketServer {
   constructor(
     private readonly options: LocalProviderOptions,
     private readonly hub: Hub,
-    hooks: Pick<ProtocolContext, 'relayClientEvent' | 'lastEvent'> = {},
+    { cluster, ...hooks }: Pick<ProtocolContext, 'relayClientEvent' | 'lastEvent'> & { cluster?: ClusterConnections } = {},
   ) {
+    this.cluster = cluster;
     this.outbox = new Outbox(options.maxFlushDelayMs);
     this.wss = new WebSocketServer({
       noServer: true,
@@ -136,12 +144,13 @@ export class SocketServer {
     if (protocol !== null && !SUPPORTED_PROTOCOLS.has(protocol)) {
       return this.refuse(ws, CloseCode.unsupportedProtocol, 'Unsupported protocol version, use 7');
     }
-    if (this.connections.size >= this.options.maxConnections) {
+    if (this.connections.size + (this.cluster?.connections() ?? 0) >= this.options.maxConnections) {
       return this.refuse(ws, CloseCode.overCapacity, 'Over capacity: too many connections');
     }
     const now = Date.now();
     const connection = new Connection(this.newSocketId(), ws, raw, this.connectionContext, now);
     this.connections.set(connection.socketId, connection);
+    this.cluster?.changed();
     connection.enqueue(
       eventFrame('pusher:connection_established', {
         socket_id: connection.socketId,
@@ -193,6 +202,7 @@ export class SocketServer {
   private forget(connection: Connection): boolean {
     if (this.connections.get(connection.socketId) !== connection) return false;
     this.connections.delete(connection.socketId);
+    this.cluster?.changed();
     if (connection.userId !== undefined) {
       const connections = this.users.get(connection.userId);
       connections?.delete(connection);
