@@ -157,8 +157,9 @@ function completeSubscription(
     refuseSubscription(connection, channel, 'LimitReached', message, 429, ErrorCode.tooManyChannels);
   } else if (result.reason === 'presence_full') {
     // Pusher documents 4100 "Over capacity"; soketi answers a full presence channel the same way.
+    // No pusher:error: pusher-js would report it as a connection error, and the connection is fine.
     const message = `Over capacity: presence channel is full (${request.maxMembers ?? context.options.presenceMaxMembers} members)`;
-    refuseSubscription(connection, channel, 'LimitReached', message, ErrorCode.overCapacity, ErrorCode.overCapacity);
+    refuseSubscription(connection, channel, 'LimitReached', message, ErrorCode.overCapacity);
   } else {
     refuseSubscription(connection, channel, 'AuthError', 'Presence channels need a user_id', 401);
   }
