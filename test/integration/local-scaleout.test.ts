@@ -14,6 +14,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildAppConfig } from '../../src/core/config.js';
 import type { Envelope } from '../../src/core/envelope.js';
 import { RedisEventStore } from '../../src/server/log/redis-store.js';
+import { RedisRevocations } from '../../src/server/tokens/revocations.js';
 import { createServerFromEnv } from '../../src/server/from-env.js';
 import { createLocalProvider, localProviderOptionsFromEnv, type LocalProvider, type LocalProviderOptions } from '../../providers/local/index.js';
 import type { LocalLogger } from '../../providers/local/options.js';
@@ -59,7 +60,13 @@ async function startNode(options: Partial<LocalProviderOptions> = {}): Promise<N
     error: (_details, message) => logs.push({ level: 'error', message }),
   };
   const provider = createLocalProvider({ redisUrl: REDIS_URL, redisKeyPrefix: prefixes.provider, heartbeatMs: 200, logger, ...options });
-  const bff = await startBff({ provider, config, store: new RedisEventStore({ url: REDIS_URL, keyPrefix: prefixes.store }) });
+  const bff = await startBff({
+    provider,
+    config,
+    store: new RedisEventStore({ url: REDIS_URL, keyPrefix: prefixes.store }),
+    // Nodes share terminated users' token revocations, as createServerFromEnv sets up with the redis store.
+    revocations: new RedisRevocations(REDIS_URL, `${prefixes.store}revoked:`),
+  });
   const node = { bff, provider, logs };
   nodes.push(node);
   await eventually(() => provider.scaleOutStats()?.connected === true);
@@ -184,6 +191,41 @@ describe.skipIf(redisDecision === 'skip')('local provider scale-out over Redis',
     await bNode.bff.close();
     await eventually(async () => ((await query(a, '/channels/private-orders.acme.7', { info: 'subscription_count' })) as { subscription_count: number }).subscription_count === 1);
     expect(await query(a, '/channels/presence-chat.acme.lobby')).toEqual({ occupied: false });
+  });
+
+  it('reaches signed-in users and terminates a user on every node', async () => {
+    const [a, b] = [await startNode(), await startNode()];
+    const { token } = await b.bff.capabilityToken('acme', 'ana');
+    const onB = new Pusher('switchboard-key', {
+      cluster: 'local',
+      wsHost: '127.0.0.1',
+      wsPort: b.bff.port,
+      forceTLS: false,
+      enabledTransports: ['ws'],
+      disableStats: true,
+      channelAuthorization: { endpoint: `${b.bff.url}/v1/auth/pusher`, transport: 'ajax', headers: { Authorization: `Bearer ${token}` } },
+      userAuthentication: { endpoint: `${b.bff.url}/v1/auth/pusher/user`, transport: 'ajax', headers: { Authorization: `Bearer ${token}` } },
+    });
+    clients.push(onB);
+    onB.signin();
+    await eventually(() => onB.user.serverToUserChannel?.subscribed === true);
+    const anaOnA = await client(a, 'acme', 'ana');
+    await join(anaOnA, 'private-orders.acme.9');
+
+    const received = new Promise((resolve) => onB.user.bind('notice', resolve));
+    expect((await a.bff.post('/v1/users/ana/events', { event: 'notice', data: { from: 'A' } }, API_KEYS.acme)).status).toBe(200);
+    expect(await received).toEqual({ from: 'A' });
+
+    const closedCodes: number[] = [];
+    for (const pusher of [onB, anaOnA]) {
+      pusher.connection.bind('error', (error: { data?: { code?: number } }) => error.data?.code === 4009 && closedCodes.push(4009));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 10));
+    expect((await b.bff.post('/v1/users/ana/terminate', {}, API_KEYS.acme)).status).toBe(200);
+    await eventually(() => closedCodes.length === 2);
+    // The token minted on B is refused on A as well.
+    const refused = await fetch(`${a.bff.url}/v1/history?channel=orders:9`, { headers: { authorization: `Bearer ${token}` } });
+    expect(refused.status).toBe(401);
   });
 
   it('keeps tenants apart across nodes', async () => {
