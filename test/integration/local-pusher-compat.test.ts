@@ -36,7 +36,7 @@ let bff: TestBff;
 const clients: Pusher[] = [];
 
 beforeAll(async () => {
-  bff = await startBff({ provider: createLocalProvider({ clientEventRate: 2, maxFrameBytes: 2048 }), config });
+  bff = await startBff({ provider: createLocalProvider({ clientEventRate: 2, maxFrameBytes: 2048 }), config, logReaders: { stream: { heartbeatMs: 100 } } });
 });
 afterAll(async () => {
   await bff.close();
@@ -283,11 +283,16 @@ describe('issue 13.2: user authentication', () => {
     const bo = await signedIn('acme', 'bo');
 
     const closings = [closed(signedInAna), closed(subscriber)];
+    const stream = await fetch(`${bff.url}/v1/stream?channels=orders:kick`, { headers: { authorization: `Bearer ${token}` } });
+    expect(stream.status).toBe(200);
+    const streamEnded = stream.text();
     // Sleep into the next second: tokens minted in the second of the termination are revoked too.
     await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 10));
     const response = await bff.post('/v1/users/ana/terminate', {}, API_KEYS.acme);
     expect(await response.json()).toEqual({ user: 'ana', terminated: true });
     for (const closing of await Promise.all(closings)) expect(closing).toMatchObject({ code: 4009 });
+    // An open SSE stream of the user ends at its next heartbeat.
+    expect(await streamEnded).toContain(': token no longer valid');
 
     const history = await fetch(`${bff.url}/v1/history?channel=orders:kick`, { headers: { authorization: `Bearer ${token}` } });
     expect(history.status).toBe(401);
