@@ -82,7 +82,7 @@ export class RawClient {
     this.ws.send(JSON.stringify(frame));
   }
 
-  subscribe(channel: string, auth: { auth: string; channel_data?: string } | { auth?: string } = {}): Promise<Frame> {
+  subscribe(channel: string, auth: { auth: string; channel_data?: string | null } | { auth?: string } = {}): Promise<Frame> {
     this.send({ event: 'pusher:subscribe', data: { channel, ...auth } });
     return Promise.race([
       this.next('pusher_internal:subscription_succeeded', (frame) => frame.channel === channel),

@@ -3,6 +3,7 @@
  * pusher-js client, the `pusher` server SDK and, where pusher-js hides the wire, a raw
  * protocol client. One BFF serves every case of a describe block.
  */
+import Echo from 'laravel-echo';
 import type { Channel, PresenceChannel } from 'pusher-js';
 import PusherServer from 'pusher';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -353,5 +354,43 @@ describe('issue 13.3: cache namespaces', () => {
     await bff.post('/v1/publish', { channel: 'orders:cache', event: 'status', data: { live: true } }, API_KEYS.acme);
     await live;
     expect(saw.map((entry) => entry.event)).toEqual(['status']);
+  });
+});
+
+describe('issue 13.7: Laravel Echo end to end', () => {
+  async function echo(tenant: string, user: string): Promise<Echo<'pusher'>> {
+    return new Echo({ broadcaster: 'pusher', key: KEY, client: await client(tenant, user) });
+  }
+
+  it('receives what a Laravel backend publishes through /v1/publish with default event names', async () => {
+    const ana = await echo('acme', 'ana');
+    const shipped = new Promise<Envelope>((resolve) => ana.private('orders.acme.echo').listen('OrderShipped', resolve));
+    const subscribed = new Promise<void>((resolve) => ana.private('orders.acme.echo').subscribed(() => resolve()));
+    await subscribed;
+    await bff.post('/v1/publish', { channel: 'orders:echo', event: 'App\\Events\\OrderShipped', data: { order: 1 } }, API_KEYS.acme);
+    expect(await shipped).toMatchObject({ event: 'App\\Events\\OrderShipped', data: { order: 1 } });
+
+    const refused = new Promise<{ status: number }>((resolve) => ana.private('orders.globex.echo').error(resolve));
+    expect((await refused).status).toBe(403);
+  });
+
+  it('runs presence (here, joining, leaving) and whispers', async () => {
+    const ana = await echo('acme', 'ana');
+    // Echo hands over members' user_info.
+    const here = new Promise<unknown[]>((resolve) => ana.join('chat.acme.echo').here(resolve));
+    expect(await here).toEqual([{ name: 'ANA' }]);
+    const joining = new Promise<unknown>((resolve) => ana.join('chat.acme.echo').joining(resolve));
+    const whisper = new Promise<unknown>((resolve) => ana.join('chat.acme.echo').listenForWhisper('typing', resolve));
+
+    const bo = await echo('acme', 'bo');
+    const boHere = new Promise<unknown>((resolve) => bo.join('chat.acme.echo').here(resolve));
+    expect(await joining).toEqual({ name: 'BO' });
+    await boHere;
+    bo.join('chat.acme.echo').whisper('typing', { on: true });
+    expect(await whisper).toEqual({ on: true });
+
+    const leaving = new Promise<unknown>((resolve) => ana.join('chat.acme.echo').leaving(resolve));
+    bo.leave('chat.acme.echo');
+    expect(await leaving).toEqual({ name: 'BO' });
   });
 });
