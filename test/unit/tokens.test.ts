@@ -1,7 +1,8 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CapabilityTokens } from '../../src/server/tokens/capability-token.js';
+import { MemoryRevocations } from '../../src/server/tokens/revocations.js';
 import { loadSigningKeys } from '../../src/server/tokens/signing-keys.js';
 
 const grant = { tenant: 'acme', user: 'ana', caps: { 'orders:*': ['subscribe' as const] }, info: { name: 'Ana' } };
@@ -60,5 +61,31 @@ describe('capability tokens', () => {
 
     await expect(tokens.verify('a.b')).rejects.toMatchObject({ code: 'unauthenticated' });
     await expect(tokens.verify(`${header}.${payload}.${signature}x`)).rejects.toMatchObject({ code: 'unauthenticated' });
+  });
+});
+
+describe('revoked users', () => {
+  it('refuses tokens minted up to the revocation second, accepts later ones, and forgets after the token lifetime', async () => {
+    let now = 1_700_000_000_500;
+    vi.useFakeTimers({ toFake: ['Date'], now });
+    try {
+      const revocations = new MemoryRevocations(() => Date.now());
+      const tokens = new CapabilityTokens(await loadSigningKeys({}), 60, revocations);
+      const before = (await tokens.mint(grant)).token;
+      const other = (await tokens.mint({ ...grant, tenant: 'globex' })).token;
+      await tokens.revokeUser('acme', 'ana');
+      await expect(tokens.verify(before)).rejects.toMatchObject({ code: 'unauthenticated', message: expect.stringContaining('revoked') });
+      // Same second: refused too (iat has second precision).
+      await expect(tokens.verify((await tokens.mint(grant)).token)).rejects.toMatchObject({ code: 'unauthenticated' });
+      expect(await tokens.verify(other)).toMatchObject({ tenant: 'globex', user: 'ana' });
+      now += 1000;
+      vi.setSystemTime(now);
+      expect(await tokens.verify((await tokens.mint(grant)).token)).toMatchObject({ tenant: 'acme', user: 'ana' });
+      expect(await revocations.revokedAt('acme', 'ana')).toBe(1_700_000_000);
+      vi.setSystemTime(now + 61_000);
+      expect(await revocations.revokedAt('acme', 'ana')).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
