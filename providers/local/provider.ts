@@ -92,16 +92,15 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
   const options: LocalProviderOptions = { ...DEFAULT_LOCAL_OPTIONS, ...overrides };
   const credentials = { key: options.key, secret: options.secret };
   const limits = { maxChannelsPerConnection: options.maxChannelsPerConnection, presenceMaxMembers: options.presenceMaxMembers };
-  const remote = options.redisUrl === undefined ? undefined : new RemotePresence();
-  const remoteCounts = options.redisUrl === undefined ? undefined : new RemoteCounts();
+  // Scale-out: what this node knows of the others.
+  const remote = options.redisUrl === undefined ? undefined : { presence: new RemotePresence(), counts: new RemoteCounts() };
   // Created last (it needs the hub), reached through this variable by the hooks below.
   let scaleOut: ScaleOut | undefined;
   const hub = new Hub(
     limits,
-    remote &&
-      remoteCounts && {
-      remote,
-      counts: remoteCounts,
+    remote && {
+      remote: remote.presence,
+      counts: remote.counts,
       countsChanged: () => scaleOut?.countsChanged(),
       joined: (channel, userId, info) => scaleOut?.joined(channel, userId, info),
       left: (channel, userId) => scaleOut?.left(channel, userId),
@@ -109,8 +108,10 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
   );
   let eventLog: EventLogReader | undefined;
   const sockets = new SocketServer(options, hub, {
-    ...(remoteCounts ? { cluster: { connections: () => remoteCounts.connections(), changed: () => scaleOut?.countsChanged() } } : {}),
-    ...(remote ? { relayClientEvent: (channel, event, data, userId) => scaleOut?.publishClientEvent(channel, event, data, userId) } : {}),
+    ...(remote && {
+      cluster: { connections: () => remote.counts.connections(), changed: () => scaleOut?.countsChanged() },
+      relayClientEvent: (channel, event, data, userId) => scaleOut?.publishClientEvent(channel, event, data, userId),
+    }),
     lastEvent: async (name) => {
       const target = fromPusherChannel(name);
       const envelope = target && (await eventLog?.last(target.tenant, target.channel));
@@ -175,8 +176,8 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
         terminate: terminateHere,
         localCounts: () => localCounts(hub, sockets.stats.connections),
       },
-      remote,
-      remoteCounts ?? new RemoteCounts(),
+      remote.presence,
+      remote.counts,
     );
   }
 
@@ -271,7 +272,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
     },
 
     stats(): TenantStats[] {
-      return tenantStats(hub, remoteCounts);
+      return tenantStats(hub, remote?.counts);
     },
 
     serverStats(): LocalServerStats {
