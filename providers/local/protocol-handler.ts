@@ -77,7 +77,7 @@ function subscribeServerToUser(context: ProtocolContext, connection: Connection,
   if (connection.userId !== userId) {
     return refuseSubscription(connection, channel, 'AuthError', 'Sign in as this user first (pusher:signin)', 403);
   }
-  context.hub.subscribe(connection, channel, { userId: undefined, userInfo: undefined, clientEvents: new Set() });
+  completeSubscription(context, connection, channel, { userId: undefined, userInfo: undefined, clientEvents: new Set() }, undefined);
 }
 
 function subscribe(context: ProtocolContext, connection: Connection, data: unknown): void {
