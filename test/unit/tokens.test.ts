@@ -1,8 +1,11 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
 import { describe, expect, it, vi } from 'vitest';
 import { CapabilityTokens } from '../../src/server/tokens/capability-token.js';
-import { MemoryRevocations } from '../../src/server/tokens/revocations.js';
+import { MemoryRevocations, SqliteRevocations } from '../../src/server/tokens/revocations.js';
 import { loadSigningKeys } from '../../src/server/tokens/signing-keys.js';
 
 const grant = { tenant: 'acme', user: 'ana', caps: { 'orders:*': ['subscribe' as const] }, info: { name: 'Ana' } };
@@ -86,6 +89,28 @@ describe('revoked users', () => {
       expect(await revocations.revokedAt('acme', 'ana')).toBeUndefined();
     } finally {
       vi.useRealTimers();
+    }
+  });
+});
+
+describe('sqlite revocations', () => {
+  it('survive a restart, keep the later revocation time and expire after the token lifetime', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'sb-revocations-'));
+    let now = 1_700_000_000_000;
+    const file = path.join(dir, 'revocations.sqlite');
+    try {
+      const first = new SqliteRevocations(file, () => now);
+      await first.revoke('acme', 'ana', 1_700_000_000, 60);
+      await first.revoke('acme', 'ana', 1_699_999_990, 60);
+      await first.close();
+      const reopened = new SqliteRevocations(file, () => now);
+      expect(await reopened.revokedAt('acme', 'ana')).toBe(1_700_000_000);
+      expect(await reopened.revokedAt('globex', 'ana')).toBeUndefined();
+      now += 61_000;
+      expect(await reopened.revokedAt('acme', 'ana')).toBeUndefined();
+      await reopened.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

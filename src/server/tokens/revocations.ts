@@ -3,9 +3,11 @@
  * every capability token minted for that user before that moment stops working. A
  * revocation only has to outlive the token lifetime: older tokens have expired anyway.
  *
- * `memory` serves one BFF node (and is lost on restart); `redis` is shared by every node
- * using the same Redis (SWITCHBOARD_STORE=redis).
+ * `memory` serves one BFF node and is lost on restart (tests, SWITCHBOARD_STORE=memory);
+ * `sqlite` survives restarts of one node (the default store); `redis` is shared by every
+ * node using the same Redis (SWITCHBOARD_STORE=redis).
  */
+import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 
@@ -44,6 +46,46 @@ export class MemoryRevocations implements TokenRevocations {
 }
 
 const storedSeconds = z.coerce.number().int().min(0);
+
+export class SqliteRevocations implements TokenRevocations {
+  private readonly db: Database.Database;
+  private readonly upsert: Database.Statement<[string, string, number, number]>;
+  private readonly select: Database.Statement<[string, string, number]>;
+  private readonly sweep: Database.Statement<[number]>;
+
+  constructor(
+    file: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec('CREATE TABLE IF NOT EXISTS revoked_users (tenant TEXT NOT NULL, user TEXT NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (tenant, user))');
+    this.upsert = this.db.prepare(
+      'INSERT INTO revoked_users (tenant, user, at, until) VALUES (?, ?, ?, ?) ON CONFLICT (tenant, user) DO UPDATE SET at = max(at, excluded.at), until = excluded.until',
+    );
+    this.select = this.db.prepare('SELECT at FROM revoked_users WHERE tenant = ? AND user = ? AND until > ?');
+    this.sweep = this.db.prepare('DELETE FROM revoked_users WHERE until <= ?');
+  }
+
+  async revoke(tenant: string, user: string, atSeconds: number, ttlSeconds: number): Promise<void> {
+    const now = this.now();
+    this.sweep.run(now);
+    this.upsert.run(tenant, user, atSeconds, now + ttlSeconds * 1000);
+  }
+
+  async revokedAt(tenant: string, user: string): Promise<number | undefined> {
+    const row = this.select.get(tenant, user, this.now());
+    if (row === undefined) return undefined;
+    const parsed = z.object({ at: storedSeconds }).safeParse(row);
+    // A row we did not write: refuse rather than let revoked tokens through.
+    return parsed.success ? parsed.data.at : Number.MAX_SAFE_INTEGER;
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}
 
 /** Keeps the later of the stored and the new revocation time, atomically. */
 const REVOKE_SCRIPT = `
