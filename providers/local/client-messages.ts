@@ -41,6 +41,12 @@ export const subscribeDataSchema = objectOrJsonString(
 const namedChannel = z.object({ channel: z.string().min(1).max(1024) });
 export const looseChannelSchema = objectOrJsonString(namedChannel);
 
+/** The event name of a parsed frame that failed validation, if it has a string one. */
+export function frameEventName(json: unknown): string | undefined {
+  const parsed = z.object({ event: z.string() }).safeParse(json);
+  return parsed.success ? parsed.data.event : undefined;
+}
+
 /** The channel a frame refused before full parsing (e.g. too large) names, if any. */
 export function frameChannel(text: string): string | undefined {
   return parseJsonAs(namedChannel, text)?.channel;

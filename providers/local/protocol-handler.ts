@@ -4,6 +4,7 @@ import {
   isPresenceChannel,
   isPusherChannelName,
   PUSHER_CHANNEL_MAX_LENGTH,
+  PUSHER_EVENT_MAX_LENGTH,
   serverToUserId,
   verifyChannelAuth,
   verifyUserAuth,
@@ -11,6 +12,7 @@ import {
 import { ErrorCode } from './codes.js';
 import {
   clientFrameSchema,
+  frameEventName,
   looseChannelSchema,
   parseChannelData,
   parseUserData,
@@ -194,7 +196,16 @@ export function handleClientFrame(context: ProtocolContext, connection: Connecti
   }
   const frame = clientFrameSchema.safeParse(json);
   if (!frame.success) {
-    connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'Frames must be {event, channel?, data?}'));
+    // Scoped to the channel the frame names (e.g. a client event whose name is too long).
+    const named = looseChannelSchema.safeParse(json);
+    const channel = named.success ? named.data.channel : undefined;
+    const event = frameEventName(json);
+    if (event !== undefined && event.length > PUSHER_EVENT_MAX_LENGTH) {
+      const message = `Event name is ${event.length} characters, over the limit of ${PUSHER_EVENT_MAX_LENGTH}`;
+      connection.enqueue(errorFrame(event.startsWith('client-') ? ErrorCode.clientEventRejected : ErrorCode.invalidMessage, message, channel));
+      return;
+    }
+    connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'Frames must be {event, channel?, data?}', channel));
     return;
   }
   const { event, channel, data } = frame.data;

@@ -113,7 +113,7 @@ describe('issue 13.1: channel_data null', () => {
 });
 
 describe('issue 13.5: errors where Pusher clients look for them', () => {
-  it('scopes client-event refusals (not granted, rate, frame size) to their channel', async () => {
+  it('scopes client-event refusals (not granted, name too long, frame size, rate) to their channel', async () => {
     const ana = await client('acme', 'ana');
     const lobby = await join(ana, 'presence-chat.acme.errors');
     const errors: { code: number }[] = [];
@@ -126,10 +126,14 @@ describe('issue 13.5: errors where Pusher clients look for them', () => {
     lobby.trigger('client-typing', { text: 'x'.repeat(3000) });
     expect(await tooLarge).toMatchObject({ code: 4303 });
 
+    const tooLong = channelError(lobby);
+    lobby.trigger(`client-${'x'.repeat(200)}`, {});
+    expect(await tooLong).toMatchObject({ code: 4307, message: expect.stringContaining('over the limit of 200') });
+
     const limited = new Promise<{ code: number }>((resolve) => lobby.bind('pusher:error', (error: { code: number }) => error.code === 4301 && resolve(error)));
     for (let i = 0; i < 5; i++) lobby.trigger('client-typing', { i });
     expect(await limited).toMatchObject({ code: 4301 });
-    expect(errors.map((error) => error.code)).toEqual(expect.arrayContaining([4307, 4303, 4301]));
+    expect(errors.map((error) => error.code)).toEqual([4307, 4303, 4307, ...errors.slice(3).map(() => 4301)]);
   });
 
   it('answers Pusher HTTP API errors as JSON {error} that the pusher SDK hands over', async () => {
