@@ -41,6 +41,9 @@ export interface CachedEvent {
   data: string;
 }
 
+/** Cache subscriptions waiting for their log lookup, per connection and channel. */
+const pendingCacheJoins = new WeakMap<Connection, Map<string, object>>();
+
 const PONG_FRAME = textFrame(JSON.stringify({ event: 'pusher:pong', data: '{}' }));
 
 /** Every refused subscription ends in a `pusher:subscription_error` on its channel; a `code` adds a channel-scoped `pusher:error`. */
@@ -133,7 +136,19 @@ function subscribe(context: ProtocolContext, connection: Connection, data: unkno
   };
   if (signed?.sb?.c === 1 && context.lastEvent) {
     // Cache namespace: look the last event up first, so it is the first event after subscription_succeeded.
-    const join = (last: CachedEvent | undefined) => connection.open && completeSubscription(context, connection, channel, request, last ?? null);
+    const ticket = {};
+    let pending = pendingCacheJoins.get(connection);
+    if (!pending) {
+      pending = new Map();
+      pendingCacheJoins.set(connection, pending);
+    }
+    pending.set(channel, ticket);
+    const join = (last: CachedEvent | undefined) => {
+      // An unsubscribe (or a newer subscribe) while the lookup ran wins.
+      if (pending.get(channel) !== ticket) return;
+      pending.delete(channel);
+      if (connection.open) completeSubscription(context, connection, channel, request, last ?? null);
+    };
     context.lastEvent(channel).then(join, () => join(undefined));
     return;
   }
@@ -221,8 +236,12 @@ export function handleClientFrame(context: ProtocolContext, connection: Connecti
       return signIn(context, connection, data);
     case 'pusher:unsubscribe': {
       const parsed = unsubscribeDataSchema.safeParse(data);
-      if (parsed.success) context.hub.unsubscribe(connection, parsed.data.channel);
-      else connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'pusher:unsubscribe needs data {channel}'));
+      if (!parsed.success) {
+        connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'pusher:unsubscribe needs data {channel}'));
+        return;
+      }
+      pendingCacheJoins.get(connection)?.delete(parsed.data.channel);
+      context.hub.unsubscribe(connection, parsed.data.channel);
       return;
     }
     default:

@@ -120,3 +120,27 @@ describe('local server: pusher:signin under hostile input', () => {
     expect(connection.userId).toBe('acme:ana');
   });
 });
+
+describe('local server: cache subscriptions', () => {
+  it('joins after the log lookup, replaying the last event first, unless unsubscribed meanwhile', async () => {
+    const lookups: ((event: { event: string; data: string } | undefined) => void)[] = [];
+    const ctx: ProtocolContext = { ...context(), lastEvent: () => new Promise((resolve) => lookups.push(resolve)) };
+    const { connection, sent } = fakeConnection();
+    const channelData = JSON.stringify({ user_id: 'u', sb: { ce: [], c: 1 } });
+    const subscribe = () =>
+      handleClientFrame(ctx, connection, JSON.stringify({ event: 'pusher:subscribe', data: { channel: 'private-a', ...signChannel(credentials, '1.2', 'private-a', channelData) } }), 0);
+
+    subscribe();
+    handleClientFrame(ctx, connection, JSON.stringify({ event: 'pusher:unsubscribe', data: { channel: 'private-a' } }), 0);
+    lookups.shift()?.({ event: 'late', data: '{}' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent).toEqual([]);
+    expect(connection.subscriptions.size).toBe(0);
+
+    subscribe();
+    lookups.shift()?.({ event: 'state', data: '{"n":1}' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(sent.map((frame) => frame.event)).toEqual(['pusher_internal:subscription_succeeded', 'state']);
+    expect(sent[1]).toEqual({ event: 'state', channel: 'private-a', data: { n: 1 } });
+  });
+});
