@@ -54,6 +54,11 @@ export interface PusherChannelAuthorization {
   channel_data?: string;
 }
 
+export interface PusherUserAuthentication {
+  auth: string;
+  user_data: string;
+}
+
 export interface ChannelAuthorizationRequest {
   grant: ClientGrant;
   socketId: string;
@@ -64,6 +69,10 @@ export interface ChannelAuthorizationRequest {
   presence: boolean;
   /** Client event names (without `client-`) this subscriber may send on the channel. */
   clientEvents: string[];
+  /** Presence channels: the namespace's limits (the BFF already checked the grant's info against `maxInfoBytes`). */
+  presenceLimits?: { maxMembers: number; maxInfoBytes: number };
+  /** The namespace is a cache namespace: the subscriber first gets the channel's last event. */
+  cache?: boolean;
 }
 
 export interface PresenceMember {
@@ -96,6 +105,12 @@ export interface WebhookRequest {
   rawBody: Buffer;
 }
 
+/** Read access to the BFF's event log, for providers that replay from it (cache namespaces). */
+export interface EventLogReader {
+  /** The channel's latest retained envelope. */
+  last(tenant: string, channel: string): Promise<Envelope | undefined>;
+}
+
 export interface ServerProvider {
   readonly name: ProviderName;
   readonly limits: ProviderLimits;
@@ -114,6 +129,12 @@ export interface ServerProvider {
   clientConfig(grant: ClientGrant, context: { publicUrl: string }): Promise<ProviderClientConfig>;
   /** Pusher-protocol providers: signs a subscription the BFF has already authorized. */
   authorizeChannel?(request: ChannelAuthorizationRequest): PusherChannelAuthorization;
+  /** Pusher-protocol providers: signs `pusher:signin` user data for the grant's tenant-scoped user (`toPusherUserId`). */
+  authenticateUser?(request: { grant: ClientGrant; socketId: string }): PusherUserAuthentication;
+  /** Sends one event to every signed-in connection of a user of `tenant` (Pusher `#server-to-user-…`). */
+  sendToUser?(tenant: string, user: string, event: string, data: JsonValue): Promise<void>;
+  /** Closes every connection of a user of `tenant` (signed in, or holding that user's channel authorizations). */
+  terminateUser?(tenant: string, user: string): Promise<void>;
   /** Current presence members of a presence channel, deduplicated by user. */
   presence?(tenant: string, channel: string): Promise<PresenceMember[]>;
   occupancy?(tenant: string, channel: string): Promise<Occupancy>;
@@ -121,6 +142,8 @@ export interface ServerProvider {
   stats?(): TenantStats[] | Promise<TenantStats[]>;
   /** Verifies a provider webhook's signature and normalizes it; throws `forbidden` when it is not genuine. */
   parseWebhook?(request: WebhookRequest): WebhookEvent[];
+  /** Embedded providers: the BFF hands over its event log once, at start. */
+  useEventLog?(log: EventLogReader): void;
   /** Embedded providers serve their WebSocket endpoint on the BFF's own HTTP server. */
   attach?(server: HttpServer): void;
   /** Extra HTTP routes the provider serves at the BFF root (local: the Pusher HTTP API). */

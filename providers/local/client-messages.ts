@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { parseJsonAs } from './json.js';
 import { jsonValueSchema } from '../../src/core/schemas.js';
-import { PUSHER_EVENT_MAX_LENGTH } from '../pusher-protocol/index.js';
+import { PUSHER_EVENT_MAX_LENGTH, PUSHER_USER_ID_PATTERN } from '../pusher-protocol/index.js';
 
 export const clientFrameSchema = z.object({
   event: z.string().min(1).max(PUSHER_EVENT_MAX_LENGTH),
@@ -21,20 +21,45 @@ const objectOrJsonString = <T extends z.ZodType>(schema: T) =>
     }
   }, schema);
 
+/** Several auth helpers send `"channel_data": null` (or `"auth": null`) for private channels: null means absent. */
+const optionalString = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .nullish()
+    .transform((value) => value ?? undefined);
+
 export const subscribeDataSchema = objectOrJsonString(
   z.object({
     channel: z.string().min(1).max(1024),
-    auth: z.string().max(1024).optional(),
-    channel_data: z.string().optional(),
+    auth: optionalString(1024),
+    channel_data: optionalString(64 * 1024),
   }),
 );
+
+/** The channel a malformed subscribe or client event was about, so the refusal can be scoped to it. */
+const namedChannel = z.object({ channel: z.string().min(1).max(1024) });
+export const looseChannelSchema = objectOrJsonString(namedChannel);
+
+/** The event name of a parsed frame that failed validation, if it has a string one. */
+export function frameEventName(json: unknown): string | undefined {
+  const parsed = z.object({ event: z.string() }).safeParse(json);
+  return parsed.success ? parsed.data.event : undefined;
+}
+
+/** The channel a frame refused before full parsing (e.g. too large) names, if any. */
+export function frameChannel(text: string): string | undefined {
+  return parseJsonAs(namedChannel, text)?.channel;
+}
 
 export const unsubscribeDataSchema = objectOrJsonString(z.object({ channel: z.string().min(1).max(1024) }));
 
 /**
  * Signed `channel_data`. `sb` is Switchboard's extension, covered by the signature:
  * `ce` = client event names (without `client-`) this subscriber may send, `exp` = epoch ms
- * after which the authorization may no longer be used to subscribe.
+ * after which the authorization may no longer be used to subscribe, `pm` / `pi` = the
+ * namespace's presence limits (members per channel, user_info bytes), which replace the
+ * server defaults, `c` = a cache namespace (replay the last event on subscribe).
  */
 export const channelDataSchema = z.object({
   user_id: z.union([z.string().min(1).max(128), z.number().int()]).transform(String),
@@ -43,6 +68,9 @@ export const channelDataSchema = z.object({
     .object({
       ce: z.array(z.string().min(1).max(64)).max(256).default([]),
       exp: z.number().int().optional(),
+      pm: z.number().int().min(1).optional(),
+      pi: z.number().int().min(1).optional(),
+      c: z.literal(1).optional(),
     })
     .optional(),
 });
@@ -51,4 +79,16 @@ export type ChannelData = z.output<typeof channelDataSchema>;
 
 export function parseChannelData(raw: string): ChannelData | undefined {
   return parseJsonAs(channelDataSchema, raw);
+}
+
+export const signinDataSchema = objectOrJsonString(z.object({ auth: z.string().max(1024), user_data: z.string().max(16 * 1024) }));
+
+/** Signed `user_data` of a `pusher:signin` (pusher-docs user-authentication.md): at least a string `id`. */
+export const userDataSchema = z.object({
+  id: z.string().regex(PUSHER_USER_ID_PATTERN),
+  user_info: jsonValueSchema.optional(),
+});
+
+export function parseUserData(raw: string): z.output<typeof userDataSchema> | undefined {
+  return parseJsonAs(userDataSchema, raw);
 }

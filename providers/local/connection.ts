@@ -20,6 +20,8 @@ export interface ConnectionContext {
 export class Connection implements Peer, Flushable {
   readonly subscriptions = new Map<string, Subscription>();
   readonly clientEvents: RateLimiter;
+  /** Set by a verified `pusher:signin`. */
+  userId: string | undefined;
   lastSeen: number;
   pingSentAt: number | undefined;
 

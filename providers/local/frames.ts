@@ -36,8 +36,9 @@ export function clientEventFrame(event: string, channel: string, data: unknown, 
   return textFrame(JSON.stringify(userId === undefined ? { event, channel, data } : { event, channel, data, user_id: userId }));
 }
 
-export function errorFrame(code: number | null, message: string): Buffer {
-  return eventFrame('pusher:error', { code, message });
+/** `channel` makes the error channel-scoped: pusher-js then also emits it on that channel (`channel.bind('pusher:error')`). */
+export function errorFrame(code: number | null, message: string, channel?: string): Buffer {
+  return eventFrame('pusher:error', { code, message }, channel);
 }
 
 export function subscriptionErrorFrame(channel: string, type: string, error: string, status: number): Buffer {

@@ -9,16 +9,20 @@
  * Bodies are read raw here (the BFF parses none globally) because `body_md5` is over
  * the exact bytes received.
  *
- * Under Redis scale-out, triggered events reach subscribers on every node; channel
- * listings and `subscription_count` are this node's, `user_count` and user lists cover
- * every node.
+ * Under Redis scale-out, triggered events reach subscribers on every node, and channel
+ * listings, `subscription_count`, `user_count` and user lists cover every node (other
+ * nodes' counts as last reported, within ~50 ms of a change).
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import {
   isPresenceChannel,
   isPusherChannelName,
+  isTriggerableChannel,
   PUSHER_EVENT_MAX_LENGTH,
+  PUSHER_USER_ID_PATTERN,
+  SERVER_TO_USER_PREFIX,
+  serverToUserId,
   SOCKET_ID_PATTERN,
   verifyRequest,
 } from '../pusher-protocol/index.js';
@@ -33,6 +37,8 @@ export interface HttpApiContext {
   hub: Hub;
   /** Fans one event out to a channel's subscribers, leaving out `excludeSocketId`. */
   deliver(channel: string, event: string, data: string, excludeSocketId: string | undefined): void;
+  /** Closes every connection (on every node) signed in as `userId`. */
+  terminateUser(userId: string): void;
 }
 
 const eventName = z
@@ -40,7 +46,9 @@ const eventName = z
   .min(1)
   .max(PUSHER_EVENT_MAX_LENGTH)
   .refine((name) => !name.startsWith('pusher:') && !name.startsWith('pusher_internal:'), 'event names starting with pusher: are reserved');
-const channelName = z.string().refine(isPusherChannelName, 'invalid channel name (A-Z a-z 0-9 _ - = @ , . ; and at most 164 characters)');
+const channelName = z
+  .string()
+  .refine(isTriggerableChannel, 'invalid channel name (A-Z a-z 0-9 _ - = @ , . ; and at most 164 characters, or #server-to-user-<id>)');
 const socketId = z.string().regex(SOCKET_ID_PATTERN, 'socket_id must look like 123.456');
 
 const triggerSchema = z
@@ -53,6 +61,8 @@ const triggerSchema = z
     info: z.string().max(200).optional(),
   })
   .refine((body) => body.channels !== undefined || body.channel !== undefined, 'channels or channel is required');
+
+const userEventSchema = z.object({ name: eventName, data: z.string() });
 
 const batchSchema = z.object({
   batch: z
@@ -121,6 +131,7 @@ interface SignedCall {
   params: Record<string, string>;
   body: Buffer;
   channel: string | undefined;
+  userId: string | undefined;
 }
 
 type SignedHandler = (call: SignedCall) => unknown;
@@ -154,10 +165,12 @@ export function createHttpApiRouter(context: HttpApiContext): Router {
         if (!verified.ok) throw new ApiError(verified.status, verified.message);
         const channel = typeof request.params.channelName === 'string' ? request.params.channelName : undefined;
         if (channel !== undefined && !isPusherChannelName(channel)) throw new ApiError(400, 'Invalid channel name');
-        response.status(200).json(handler({ params: verified.params, body, channel }));
+        const userId = typeof request.params.userId === 'string' ? request.params.userId : undefined;
+        if (userId !== undefined && !PUSHER_USER_ID_PATTERN.test(userId)) throw new ApiError(400, 'Invalid user id');
+        response.status(200).json(handler({ params: verified.params, body, channel, userId }));
       } catch (error) {
         if (!(error instanceof ApiError)) throw error;
-        response.status(error.status).type('text/plain').send(`${error.status} ${error.message}\n`);
+        response.status(error.status).json({ error: error.message });
       }
     };
 
@@ -199,7 +212,9 @@ export function createHttpApiRouter(context: HttpApiContext): Router {
       if (info.has('user_count') && !prefix.startsWith('presence-')) {
         throw new ApiError(400, 'info=user_count is only valid with filter_by_prefix=presence-');
       }
-      const channels = [...hub.names(prefix)].map((name) => [name, attributesOf(name, hub.info(name), info)] as const);
+      const channels = [...hub.names(prefix)]
+        .filter((name) => serverToUserId(name) === undefined)
+        .map((name) => [name, attributesOf(name, hub.info(name), info)] as const);
       return { channels: Object.fromEntries(channels) };
     }),
   );
@@ -224,8 +239,26 @@ export function createHttpApiRouter(context: HttpApiContext): Router {
     }),
   );
 
+  router.post(
+    '/apps/:appId/users/:userId/events',
+    signed(({ body, userId }) => {
+      const event = parseJson(userEventSchema, body);
+      checkSize(event.data);
+      context.deliver(`${SERVER_TO_USER_PREFIX}${userId ?? ''}`, event.name, event.data, undefined);
+      return {};
+    }),
+  );
+
+  router.post(
+    '/apps/:appId/users/:userId/terminate_connections',
+    signed(({ userId }) => {
+      context.terminateUser(userId ?? '');
+      return {};
+    }),
+  );
+
   router.all('/apps/:appId/*rest', (_request, response) => {
-    response.status(404).type('text/plain').send('404 Not found\n');
+    response.status(404).json({ error: 'Not found' });
   });
 
   return router;

@@ -6,6 +6,7 @@ import type { JsonValue } from '../../src/core/envelope.js';
 import type { PresenceMember } from '../types.js';
 import { isPresenceChannel } from '../pusher-protocol/index.js';
 import { eventFrame } from './frames.js';
+import type { RemoteCountsView } from './remote-counts.js';
 import type { RemotePresenceView } from './remote-presence.js';
 
 export interface Peer {
@@ -38,6 +39,8 @@ export interface SubscribeRequest {
   userId: string | undefined;
   userInfo: JsonValue | undefined;
   clientEvents: ReadonlySet<string>;
+  /** Presence channels: most distinct users (cluster-wide under scale-out); defaults to the hub limit. */
+  maxMembers?: number;
 }
 
 export type SubscribeResult = { ok: true } | { ok: false; reason: 'too_many_channels' | 'presence_full' | 'missing_user' };
@@ -55,6 +58,10 @@ export interface HubLimits {
 /** Scale-out: members on other nodes, and where this node's own joins and leaves are reported. */
 export interface HubCluster {
   remote: RemotePresenceView;
+  /** Subscriber counts of the other nodes. */
+  counts: RemoteCountsView;
+  /** This node's subscriber counts changed. */
+  countsChanged(): void;
   /** A user's first socket on this node joined the channel. */
   joined(channel: string, userId: string, info: JsonValue | undefined): void;
   /** A user's last socket on this node left the channel. */
@@ -82,7 +89,7 @@ export class Hub {
     if (presence && request.userId === undefined) return { ok: false, reason: 'missing_user' };
     let channel = this.channels.get(name);
     const userId = request.userId;
-    if (presence && userId !== undefined && !this.isMember(name, userId) && this.userCount(name) >= this.limits.presenceMaxMembers) {
+    if (presence && userId !== undefined && !this.isMember(name, userId) && this.userCount(name) >= (request.maxMembers ?? this.limits.presenceMaxMembers)) {
       return { ok: false, reason: 'presence_full' };
     }
     if (!channel) {
@@ -93,6 +100,7 @@ export class Hub {
     const resubscribe = channel.subscribers.has(peer);
     channel.subscribers.set(peer, subscription);
     peer.subscriptions.set(name, subscription);
+    if (!resubscribe) this.cluster?.countsChanged();
 
     if (!presence || userId === undefined) {
       peer.enqueue(eventFrame('pusher_internal:subscription_succeeded', '{}', name));
@@ -124,6 +132,7 @@ export class Hub {
     const channel = this.channels.get(name);
     if (!channel) return;
     channel.subscribers.delete(peer);
+    this.cluster?.countsChanged();
     const userId = subscription.userId;
     if (channel.presence && userId !== undefined) {
       const member = channel.members.get(userId);
@@ -152,11 +161,16 @@ export class Hub {
     return this.channels.has(name);
   }
 
-  /** `subscriptionCount` counts this node's sockets; `userCount` is cluster-wide under scale-out. */
+  /** Cluster-wide under scale-out (other nodes' counts as last reported); undefined when no node has subscribers. */
   info(name: string): ChannelInfo | undefined {
-    const channel = this.channels.get(name);
-    if (!channel) return undefined;
-    return { subscriptionCount: channel.subscribers.size, userCount: channel.presence ? this.userCount(name) : undefined };
+    const subscriptionCount = this.localSubscriptions(name) + (this.cluster?.counts.subscriptions(name) ?? 0);
+    if (subscriptionCount === 0) return undefined;
+    return { subscriptionCount, userCount: isPresenceChannel(name) ? this.userCount(name) : undefined };
+  }
+
+  /** This node's subscribers of a channel. */
+  localSubscriptions(name: string): number {
+    return this.channels.get(name)?.subscribers.size ?? 0;
   }
 
   /** Presence members of every node (under scale-out), also when no socket of this node is subscribed. */
@@ -185,20 +199,15 @@ export class Hub {
     }
   }
 
-  /** Occupied channel names, optionally filtered by prefix. */
+  /** Channels occupied on any node, optionally filtered by prefix. */
   *names(prefix = ''): Iterable<string> {
     for (const name of this.channels.keys()) if (name.startsWith(prefix)) yield name;
+    for (const name of this.cluster?.counts.channels().keys() ?? []) if (name.startsWith(prefix) && !this.channels.has(name)) yield name;
   }
 
-  /** Every occupied channel with its subscribers, for per-tenant statistics. */
-  *entries(): Iterable<{ name: string; peers: Iterable<Peer>; info: ChannelInfo }> {
-    for (const channel of this.channels.values()) {
-      yield {
-        name: channel.name,
-        peers: channel.subscribers.keys(),
-        info: { subscriptionCount: channel.subscribers.size, userCount: channel.presence ? this.userCount(channel.name) : undefined },
-      };
-    }
+  /** This node's occupied channels with their local subscribers, for per-tenant statistics and count reports. */
+  *localEntries(): Iterable<{ name: string; peers: Iterable<Peer>; subscribers: number }> {
+    for (const channel of this.channels.values()) yield { name: channel.name, peers: channel.subscribers.keys(), subscribers: channel.subscribers.size };
   }
 
   get channelCount(): number {

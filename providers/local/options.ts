@@ -17,7 +17,10 @@ export interface LocalProviderOptions {
   secret: string;
   maxConnections: number;
   maxChannelsPerConnection: number;
+  /** Default for presence channels whose signed authorization names no namespace limit (Pusher: 100). */
   presenceMaxMembers: number;
+  /** Default largest JSON `user_info` of a presence member (Pusher: 1 KB). */
+  presenceMaxUserInfoBytes: number;
   /** Client events a connection may send per second (Pusher: 10); excess gets `pusher:error` 4301. */
   clientEventRate: number;
   /**
@@ -68,6 +71,7 @@ export const DEFAULT_LOCAL_OPTIONS: LocalProviderOptions = {
   maxConnections: 10_000,
   maxChannelsPerConnection: 100,
   presenceMaxMembers: 100,
+  presenceMaxUserInfoBytes: 1024,
   clientEventRate: 10,
   clientEvents: 'signed',
   maxFrameBytes: 32 * 1024,
@@ -95,6 +99,7 @@ const envSchema = z.object({
   LOCAL_MAX_CONNECTIONS: int(1, 10_000_000),
   LOCAL_MAX_CHANNELS_PER_CONNECTION: int(1, 100_000),
   LOCAL_PRESENCE_MAX_MEMBERS: int(1, 100_000),
+  LOCAL_PRESENCE_MAX_USER_INFO_BYTES: int(1, 1024 * 1024),
   LOCAL_CLIENT_EVENT_RATE: int(1, 100_000),
   LOCAL_MAX_FRAME_BYTES: int(1024, 16 * 1024 * 1024),
   LOCAL_MAX_PAYLOAD_BYTES: int(1, 16 * 1024 * 1024),
@@ -141,6 +146,7 @@ export function localProviderOptionsFromEnv(env: Record<string, string | undefin
     maxConnections: e.LOCAL_MAX_CONNECTIONS ?? d.maxConnections,
     maxChannelsPerConnection: e.LOCAL_MAX_CHANNELS_PER_CONNECTION ?? d.maxChannelsPerConnection,
     presenceMaxMembers: e.LOCAL_PRESENCE_MAX_MEMBERS ?? d.presenceMaxMembers,
+    presenceMaxUserInfoBytes: e.LOCAL_PRESENCE_MAX_USER_INFO_BYTES ?? d.presenceMaxUserInfoBytes,
     clientEventRate: e.LOCAL_CLIENT_EVENT_RATE ?? d.clientEventRate,
     clientEvents: e.LOCAL_CLIENT_EVENTS ?? d.clientEvents,
     maxFrameBytes: e.LOCAL_MAX_FRAME_BYTES ?? d.maxFrameBytes,

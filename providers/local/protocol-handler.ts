@@ -1,40 +1,103 @@
-/** Handles one JSON frame from a client: ping, subscribe, unsubscribe, client events. */
+/** Handles one JSON frame from a client: ping, sign-in, subscribe, unsubscribe, client events. */
 import {
   isAuthorizedChannel,
   isPresenceChannel,
   isPusherChannelName,
   PUSHER_CHANNEL_MAX_LENGTH,
+  PUSHER_EVENT_MAX_LENGTH,
+  serverToUserId,
   verifyChannelAuth,
+  verifyUserAuth,
 } from '../pusher-protocol/index.js';
 import { jsonValueProblem } from '../../src/core/json-limits.js';
 import { ErrorCode } from './codes.js';
-import { clientFrameSchema, parseChannelData, subscribeDataSchema, unsubscribeDataSchema } from './client-messages.js';
+import {
+  clientFrameSchema,
+  frameEventName,
+  looseChannelSchema,
+  parseChannelData,
+  parseUserData,
+  signinDataSchema,
+  subscribeDataSchema,
+  unsubscribeDataSchema,
+} from './client-messages.js';
 import type { Connection } from './connection.js';
-import { clientEventFrame, errorFrame, subscriptionErrorFrame, textFrame } from './frames.js';
-import type { Hub } from './hub.js';
+import { clientEventFrame, errorFrame, eventFrame, subscriptionErrorFrame, textFrame } from './frames.js';
+import type { Hub, SubscribeRequest } from './hub.js';
 import type { LocalProviderOptions } from './options.js';
 
 export interface ProtocolContext {
   options: LocalProviderOptions;
   hub: Hub;
+  /** Records a verified sign-in (for `terminate_connections`). */
+  signIn(connection: Connection, userId: string): void;
+  /** Cache channels: the channel's last event from the event log (data as delivered), undefined when there is none. */
+  lastEvent?(channel: string): Promise<CachedEvent | undefined>;
   /** Scale-out: hands an accepted client event to the other nodes. */
   relayClientEvent?(channel: string, event: string, data: unknown, userId: string | undefined): void;
 }
 
+export interface CachedEvent {
+  event: string;
+  data: string;
+}
+
+/** Cache subscriptions waiting for their log lookup, per connection and channel. */
+const pendingCacheJoins = new WeakMap<Connection, Map<string, object>>();
+
 const PONG_FRAME = textFrame(JSON.stringify({ event: 'pusher:pong', data: '{}' }));
 
+/** Every refused subscription ends in a `pusher:subscription_error` on its channel; a `code` adds a channel-scoped `pusher:error`. */
 function refuseSubscription(connection: Connection, channel: string, type: string, message: string, status: number, code?: number): void {
-  if (code !== undefined) connection.enqueue(errorFrame(code, message));
+  if (code !== undefined) connection.enqueue(errorFrame(code, message, channel));
   connection.enqueue(subscriptionErrorFrame(channel, type, message, status));
+}
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value ?? {}), 'utf8');
+}
+
+/** `pusher:signin` (protocol 7): the app's server signed `user_data` for this socket. */
+function signIn(context: ProtocolContext, connection: Connection, data: unknown): void {
+  const parsed = signinDataSchema.safeParse(data);
+  const credentials = { key: context.options.key, secret: context.options.secret };
+  if (!parsed.success || !verifyUserAuth(credentials, parsed.data.auth, connection.socketId, parsed.data.user_data)) {
+    connection.enqueue(errorFrame(ErrorCode.unauthorized, `Invalid user authentication signature for socket ${connection.socketId}`));
+    return;
+  }
+  const user = parseUserData(parsed.data.user_data);
+  if (!user) {
+    connection.enqueue(errorFrame(ErrorCode.unauthorized, 'user_data must be JSON with a string id (1-200 characters, no spaces)'));
+    return;
+  }
+  if (connection.userId !== undefined && connection.userId !== user.id) {
+    connection.enqueue(errorFrame(ErrorCode.unauthorized, 'This connection is already signed in as another user'));
+    return;
+  }
+  context.signIn(connection, user.id);
+  connection.enqueue(eventFrame('pusher:signin_success', { user_data: parsed.data.user_data }));
+}
+
+/** `#server-to-user-<id>`: only the connection signed in as that user may subscribe, without further auth. */
+function subscribeServerToUser(context: ProtocolContext, connection: Connection, channel: string, userId: string): void {
+  if (connection.userId !== userId) {
+    return refuseSubscription(connection, channel, 'AuthError', 'Sign in as this user first (pusher:signin)', 403);
+  }
+  completeSubscription(context, connection, channel, { userId: undefined, userInfo: undefined, clientEvents: new Set() }, undefined);
 }
 
 function subscribe(context: ProtocolContext, connection: Connection, data: unknown): void {
   const parsed = subscribeDataSchema.safeParse(data);
   if (!parsed.success) {
-    connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'pusher:subscribe needs data {channel, auth, channel_data?}'));
+    const message = 'pusher:subscribe needs data {channel, auth, channel_data?} with string values';
+    const named = looseChannelSchema.safeParse(data);
+    if (named.success) return refuseSubscription(connection, named.data.channel, 'InvalidRequest', message, 400, ErrorCode.invalidMessage);
+    connection.enqueue(errorFrame(ErrorCode.invalidMessage, message));
     return;
   }
   const { channel, auth, channel_data: channelData } = parsed.data;
+  const serverToUser = serverToUserId(channel);
+  if (serverToUser !== undefined) return subscribeServerToUser(context, connection, channel, serverToUser);
   if (channel.length > PUSHER_CHANNEL_MAX_LENGTH) {
     const message = `Channel name is ${channel.length} characters, over the limit of ${PUSHER_CHANNEL_MAX_LENGTH}`;
     return refuseSubscription(connection, channel, 'InvalidChannel', message, 400, ErrorCode.invalidChannel);
@@ -60,18 +123,61 @@ function subscribe(context: ProtocolContext, connection: Connection, data: unkno
   if (expiresAt !== undefined && context.options.now() > expiresAt) {
     return refuseSubscription(connection, channel, 'AuthError', 'Channel authorization has expired', 401);
   }
-  const result = context.hub.subscribe(connection, channel, {
+  const maxInfoBytes = signed?.sb?.pi ?? context.options.presenceMaxUserInfoBytes;
+  if (isPresenceChannel(channel) && jsonBytes(signed?.user_info) > maxInfoBytes) {
+    const message = `Presence user_info is ${jsonBytes(signed?.user_info)} bytes, over the limit of ${maxInfoBytes}`;
+    return refuseSubscription(connection, channel, 'LimitReached', message, 413, ErrorCode.memberInfoTooLarge);
+  }
+  const maxMembers = signed?.sb?.pm ?? context.options.presenceMaxMembers;
+  const request: SubscribeRequest = {
     userId: signed?.user_id,
     userInfo: signed?.user_info,
     clientEvents: new Set((signed?.sb?.ce ?? []).map((name) => `client-${name}`)),
-  });
-  if (result.ok) return;
+    maxMembers,
+  };
+  if (signed?.sb?.c === 1 && context.lastEvent) {
+    // Cache namespace: look the last event up first, so it is the first event after subscription_succeeded.
+    const ticket = {};
+    let pending = pendingCacheJoins.get(connection);
+    if (!pending) {
+      pending = new Map();
+      pendingCacheJoins.set(connection, pending);
+    }
+    pending.set(channel, ticket);
+    const join = (last: CachedEvent | undefined) => {
+      // An unsubscribe (or a newer subscribe) while the lookup ran wins.
+      if (pending.get(channel) !== ticket) return;
+      pending.delete(channel);
+      if (connection.open) completeSubscription(context, connection, channel, request, last ?? null);
+    };
+    context.lastEvent(channel).then(join, () => join(undefined));
+    return;
+  }
+  completeSubscription(context, connection, channel, request, undefined);
+}
+
+/** `cached`: the cache channel's last event, null for a cache miss, undefined for other channels. */
+function completeSubscription(
+  context: ProtocolContext,
+  connection: Connection,
+  channel: string,
+  request: SubscribeRequest,
+  cached: CachedEvent | null | undefined,
+): void {
+  const result = context.hub.subscribe(connection, channel, request);
+  if (result.ok) {
+    if (cached === null) connection.enqueue(textFrame(JSON.stringify({ event: 'pusher:cache_miss', channel })));
+    else if (cached) connection.enqueue(textFrame(JSON.stringify({ event: cached.event, channel, data: cached.data })));
+    return;
+  }
   if (result.reason === 'too_many_channels') {
     const message = `Too many channels: a connection may subscribe to at most ${context.options.maxChannelsPerConnection}`;
     refuseSubscription(connection, channel, 'LimitReached', message, 429, ErrorCode.tooManyChannels);
   } else if (result.reason === 'presence_full') {
-    const message = `Presence channel is full (${context.options.presenceMaxMembers} members)`;
-    refuseSubscription(connection, channel, 'LimitReached', message, 429, ErrorCode.presenceFull);
+    // Pusher documents 4100 "Over capacity"; soketi answers a full presence channel the same way.
+    // No pusher:error: pusher-js would report it as a connection error, and the connection is fine.
+    const message = `Over capacity: presence channel is full (${request.maxMembers ?? context.options.presenceMaxMembers} members)`;
+    refuseSubscription(connection, channel, 'LimitReached', message, ErrorCode.overCapacity);
   } else {
     refuseSubscription(connection, channel, 'AuthError', 'Presence channels need a user_id', 401);
   }
@@ -80,15 +186,15 @@ function subscribe(context: ProtocolContext, connection: Connection, data: unkno
 function clientEvent(context: ProtocolContext, connection: Connection, event: string, channel: string | undefined, data: unknown, now: number): void {
   const subscription = channel === undefined ? undefined : connection.subscriptions.get(channel);
   if (channel === undefined || subscription === undefined) {
-    connection.enqueue(errorFrame(ErrorCode.clientEventRejected, `Client event ${event} rejected: not subscribed to the channel`));
+    connection.enqueue(errorFrame(ErrorCode.clientEventRejected, `Client event ${event} rejected: not subscribed to the channel`, channel));
     return;
   }
   if (context.options.clientEvents === 'signed' && !subscription.clientEvents.has(event)) {
-    connection.enqueue(errorFrame(ErrorCode.clientEventRejected, `Client event ${event} is not allowed on ${channel}`));
+    connection.enqueue(errorFrame(ErrorCode.clientEventRejected, `Client event ${event} is not allowed on ${channel}`, channel));
     return;
   }
   if (!connection.clientEvents.take(now)) {
-    connection.enqueue(errorFrame(ErrorCode.clientEventRateLimit, `Client event rejected: more than ${context.options.clientEventRate} per second`));
+    connection.enqueue(errorFrame(ErrorCode.clientEventRateLimit, `Client event rejected: more than ${context.options.clientEventRate} per second`, channel));
     return;
   }
   const userId = isPresenceChannel(channel) ? subscription.userId : undefined;
@@ -106,7 +212,16 @@ export function handleClientFrame(context: ProtocolContext, connection: Connecti
   }
   const frame = clientFrameSchema.safeParse(json);
   if (!frame.success) {
-    connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'Frames must be {event, channel?, data?}'));
+    // Scoped to the channel the frame names (e.g. a client event whose name is too long).
+    const named = looseChannelSchema.safeParse(json);
+    const channel = named.success ? named.data.channel : undefined;
+    const event = frameEventName(json);
+    if (event !== undefined && event.length > PUSHER_EVENT_MAX_LENGTH) {
+      const message = `Event name is ${event.length} characters, over the limit of ${PUSHER_EVENT_MAX_LENGTH}`;
+      connection.enqueue(errorFrame(event.startsWith('client-') ? ErrorCode.clientEventRejected : ErrorCode.invalidMessage, message, channel));
+      return;
+    }
+    connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'Frames must be {event, channel?, data?}', channel));
     return;
   }
   const { event, channel, data } = frame.data;
@@ -124,10 +239,16 @@ export function handleClientFrame(context: ProtocolContext, connection: Connecti
       return;
     case 'pusher:subscribe':
       return subscribe(context, connection, data);
+    case 'pusher:signin':
+      return signIn(context, connection, data);
     case 'pusher:unsubscribe': {
       const parsed = unsubscribeDataSchema.safeParse(data);
-      if (parsed.success) context.hub.unsubscribe(connection, parsed.data.channel);
-      else connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'pusher:unsubscribe needs data {channel}'));
+      if (!parsed.success) {
+        connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'pusher:unsubscribe needs data {channel}'));
+        return;
+      }
+      pendingCacheJoins.get(connection)?.delete(parsed.data.channel);
+      context.hub.unsubscribe(connection, parsed.data.channel);
       return;
     }
     default:

@@ -10,23 +10,28 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Router } from 'express';
 import { SwitchboardError } from '../../src/core/errors.js';
-import { toPusherChannel } from '../../src/core/provider-names.js';
+import type { JsonValue } from '../../src/core/envelope.js';
+import { fromPusherChannel, toPusherChannel, toPusherUserId } from '../../src/core/provider-names.js';
 import type { ProviderClientConfig } from '../../src/core/token-response.js';
-import { SOCKET_ID_PATTERN, signChannel } from '../pusher-protocol/index.js';
+import { SERVER_TO_USER_PREFIX, SOCKET_ID_PATTERN, signChannel, signUser } from '../pusher-protocol/index.js';
 import type {
   ChannelAuthorizationRequest,
   ClientGrant,
+  EventLogReader,
   Occupancy,
   PresenceMember,
   ProviderMessage,
   PusherChannelAuthorization,
+  PusherUserAuthentication,
   ServerProvider,
   TenantStats,
 } from '../types.js';
+import type { Connection } from './connection.js';
 import { clientEventFrame, textFrame } from './frames.js';
 import { createHttpApiRouter } from './http-api.js';
 import { Hub } from './hub.js';
-import { tenantStats } from './stats.js';
+import { RemoteCounts } from './remote-counts.js';
+import { localCounts, tenantStats } from './stats.js';
 import { DEFAULT_LOCAL_OPTIONS, type LocalLogger, type LocalProviderOptions } from './options.js';
 import { RemotePresence } from './remote-presence.js';
 import { ScaleOut, type ScaleOutStats } from './scale-out.js';
@@ -43,14 +48,19 @@ export interface LocalServerStats {
 export interface LocalProvider extends ServerProvider {
   readonly name: 'local';
   authorizeChannel(request: ChannelAuthorizationRequest): PusherChannelAuthorization;
+  authenticateUser(request: { grant: ClientGrant; socketId: string }): PusherUserAuthentication;
+  sendToUser(tenant: string, user: string, event: string, data: JsonValue): Promise<void>;
+  terminateUser(tenant: string, user: string): Promise<void>;
+  /** Cache namespaces replay the channel's last event from this log. */
+  useEventLog(log: EventLogReader): void;
   /** Members on every node under scale-out (as this node last heard from the others). */
   presence(tenant: string, channel: string): Promise<PresenceMember[]>;
-  /** `subscribers` counts this node's sockets only; `presenceMembers` is cluster-wide under scale-out. */
+  /** Cluster-wide under scale-out (other nodes' counts as last reported). */
   occupancy(tenant: string, channel: string): Promise<Occupancy>;
   attach(server: HttpServer): void;
   /** The Pusher HTTP API (`/apps/{app_id}/…`), to mount at the BFF root. */
   routes(): Router;
-  /** This node's connections and channels (presence member counts are cluster-wide under scale-out). */
+  /** Connections and channels per tenant, cluster-wide under scale-out. */
   stats(): TenantStats[];
   /** Totals for metrics: this node's open connections and occupied channels. */
   serverStats(): LocalServerStats;
@@ -82,22 +92,32 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
   const options: LocalProviderOptions = { ...DEFAULT_LOCAL_OPTIONS, ...overrides };
   const credentials = { key: options.key, secret: options.secret };
   const limits = { maxChannelsPerConnection: options.maxChannelsPerConnection, presenceMaxMembers: options.presenceMaxMembers };
-  const remote = options.redisUrl === undefined ? undefined : new RemotePresence();
+  // Scale-out: what this node knows of the others.
+  const remote = options.redisUrl === undefined ? undefined : { presence: new RemotePresence(), counts: new RemoteCounts() };
   // Created last (it needs the hub), reached through this variable by the hooks below.
   let scaleOut: ScaleOut | undefined;
   const hub = new Hub(
     limits,
     remote && {
-      remote,
+      remote: remote.presence,
+      counts: remote.counts,
+      countsChanged: () => scaleOut?.countsChanged(),
       joined: (channel, userId, info) => scaleOut?.joined(channel, userId, info),
       left: (channel, userId) => scaleOut?.left(channel, userId),
     },
   );
-  const sockets = new SocketServer(
-    options,
-    hub,
-    remote && ((channel, event, data, userId) => scaleOut?.publishClientEvent(channel, event, data, userId)),
-  );
+  let eventLog: EventLogReader | undefined;
+  const sockets = new SocketServer(options, hub, {
+    ...(remote && {
+      cluster: { connections: () => remote.counts.connections(), changed: () => scaleOut?.countsChanged() },
+      relayClientEvent: (channel, event, data, userId) => scaleOut?.publishClientEvent(channel, event, data, userId),
+    }),
+    lastEvent: async (name) => {
+      const target = fromPusherChannel(name);
+      const envelope = target && (await eventLog?.last(target.tenant, target.channel));
+      return envelope ? { event: envelope.event, data: JSON.stringify(envelope) } : undefined;
+    },
+  });
 
   /** Delivers to this node's sockets only. */
   const deliverHere = (channel: string, event: string, data: string, excludeSocketId: string | undefined): void => {
@@ -117,6 +137,25 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
     scaleOut?.publishEvent('event', channel, event, data, excludeSocketId);
   };
 
+  /**
+   * Closes the connections signed in as `userId`; with a Switchboard `scope`, also those
+   * holding that user's channel authorizations in the tenant (the wrapper need not sign in).
+   */
+  const terminateHere = (userId: string, scope: { tenant: string; user: string } | undefined): void => {
+    const holdsGrant = scope
+      ? (connection: Connection) =>
+          [...connection.subscriptions.values()].some(
+            (subscription) => subscription.userId === scope.user && fromPusherChannel(subscription.channel)?.tenant === scope.tenant,
+          )
+      : undefined;
+    sockets.terminate(userId, holdsGrant);
+  };
+
+  const terminate = (userId: string, scope: { tenant: string; user: string } | undefined): void => {
+    terminateHere(userId, scope);
+    scaleOut?.publishTerminate(userId, scope);
+  };
+
   if (remote && options.redisUrl !== undefined) {
     scaleOut = new ScaleOut(
       {
@@ -134,8 +173,11 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
         presenceChanged: (change) =>
           change.kind === 'added' ? hub.remoteJoined(change.channel, change.userId, change.info) : hub.remoteLeft(change.channel, change.userId),
         localMembers: () => hub.localMembers(),
+        terminate: terminateHere,
+        localCounts: () => localCounts(hub, sockets.stats.connections),
       },
-      remote,
+      remote.presence,
+      remote.counts,
     );
   }
 
@@ -157,6 +199,10 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
       }
     },
 
+    useEventLog(log: EventLogReader): void {
+      eventLog = log;
+    },
+
     async clientConfig(_grant: ClientGrant, context: { publicUrl: string }): Promise<ProviderClientConfig> {
       const url = new URL(context.publicUrl);
       return {
@@ -171,7 +217,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
     },
 
     authorizeChannel(request: ChannelAuthorizationRequest): PusherChannelAuthorization {
-      const { grant, socketId, channel, providerChannel, presence, clientEvents } = request;
+      const { grant, socketId, channel, providerChannel, presence, clientEvents, presenceLimits, cache } = request;
       if (!SOCKET_ID_PATTERN.test(socketId)) throw new SwitchboardError('invalid_request', 'socket_id must look like 123.456');
       if (toPusherChannel(grant.tenant, channel, presence) !== providerChannel) {
         throw new SwitchboardError('forbidden', 'Channel does not belong to the token tenant');
@@ -181,10 +227,28 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
       const channelData = JSON.stringify({
         user_id: grant.user,
         user_info: grant.info,
-        sb: { ce: clientEvents, exp: grant.expiresAt },
+        sb: {
+          ce: clientEvents,
+          exp: grant.expiresAt,
+          ...(presenceLimits ? { pm: presenceLimits.maxMembers, pi: presenceLimits.maxInfoBytes } : {}),
+          ...(cache ? { c: 1 } : {}),
+        },
       });
       const signed = signChannel(credentials, socketId, providerChannel, channelData);
       return { auth: signed.auth, channel_data: channelData };
+    },
+
+    authenticateUser({ grant, socketId }: { grant: ClientGrant; socketId: string }): PusherUserAuthentication {
+      if (!SOCKET_ID_PATTERN.test(socketId)) throw new SwitchboardError('invalid_request', 'socket_id must look like 123.456');
+      return signUser(credentials, socketId, JSON.stringify({ id: toPusherUserId(grant.tenant, grant.user), user_info: grant.info }));
+    },
+
+    async sendToUser(tenant: string, user: string, event: string, data: JsonValue): Promise<void> {
+      deliver(`${SERVER_TO_USER_PREFIX}${toPusherUserId(tenant, user)}`, event, JSON.stringify(data), undefined);
+    },
+
+    async terminateUser(tenant: string, user: string): Promise<void> {
+      terminate(toPusherUserId(tenant, user), { tenant, user });
     },
 
     async presence(tenant: string, channel: string): Promise<PresenceMember[]> {
@@ -204,11 +268,11 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
     },
 
     routes(): Router {
-      return createHttpApiRouter({ options, hub, deliver });
+      return createHttpApiRouter({ options, hub, deliver, terminateUser: (userId) => terminate(userId, undefined) });
     },
 
     stats(): TenantStats[] {
-      return tenantStats(hub);
+      return tenantStats(hub, remote?.counts);
     },
 
     serverStats(): LocalServerStats {

@@ -16,9 +16,12 @@ import { Redis } from 'ioredis';
 import type { JsonValue } from '../../src/core/envelope.js';
 import type { LocalLogger } from './options.js';
 import { parseRelayMessage, type RelayMessage } from './relay-messages.js';
+import type { NodeCounts, RemoteCounts } from './remote-counts.js';
 import type { PresenceChange, RemoteMember, RemotePresence } from './remote-presence.js';
 
 const MISSED_HEARTBEATS = 3;
+/** Count changes within this window go out as one report. */
+const COUNTS_COALESCE_MS = 50;
 const CLOSE_TIMEOUT_MS = 1000;
 
 export interface ScaleOutOptions {
@@ -35,6 +38,9 @@ export interface ScaleOutHandlers {
   deliverClientEvent(channel: string, event: string, data: unknown, userId: string | undefined): void;
   presenceChanged(change: PresenceChange): void;
   localMembers(): Iterable<RemoteMember>;
+  /** This node's complete counts, reported after changes and with every heartbeat. */
+  localCounts(): NodeCounts;
+  terminate(userId: string, scope: { tenant: string; user: string } | undefined): void;
 }
 
 export interface ScaleOutStats {
@@ -74,11 +80,13 @@ export class ScaleOut {
   private closed = false;
   private healthy = true;
   private heartbeat: NodeJS.Timeout | undefined;
+  private countsTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: ScaleOutOptions,
     private readonly handlers: ScaleOutHandlers,
     private readonly presence: RemotePresence,
+    private readonly counts: RemoteCounts,
   ) {
     this.ownPrefix = `{"node":${JSON.stringify(this.node)},`;
     // Without an offline queue, publishes fail fast while Redis is down instead of piling up in memory.
@@ -109,6 +117,17 @@ export class ScaleOut {
     this.send({ kind: 'client', channel, event, data: data === undefined ? undefined : JSON.stringify(data), userId });
   }
 
+  /** Local counts changed: report them soon (coalesced). */
+  countsChanged(): void {
+    if (this.countsTimer || this.closed) return;
+    this.countsTimer = setTimeout(() => this.sendCounts(), COUNTS_COALESCE_MS);
+    this.countsTimer.unref();
+  }
+
+  publishTerminate(userId: string, scope: { tenant: string; user: string } | undefined): void {
+    this.send({ kind: 'terminate', userId, ...scope });
+  }
+
   joined(channel: string, userId: string, info: JsonValue | undefined): void {
     this.send({ kind: 'join', pseq: ++this.pseq, channel, userId, info });
   }
@@ -129,6 +148,7 @@ export class ScaleOut {
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.heartbeat);
+    clearTimeout(this.countsTimer);
     if (this.publisher.status === 'ready') {
       await withTimeout(this.publisher.publish(this.options.topic, this.serialize({ kind: 'bye' })).catch(() => undefined));
     }
@@ -228,6 +248,12 @@ export class ScaleOut {
       case 'bye':
         this.forget(message.node);
         return;
+      case 'counts':
+        this.counts.replaceNode(message.node, message);
+        return;
+      case 'terminate':
+        this.handlers.terminate(message.userId, message.tenant !== undefined && message.user !== undefined ? { tenant: message.tenant, user: message.user } : undefined);
+        return;
     }
   }
 
@@ -265,13 +291,24 @@ export class ScaleOut {
     if (change) this.handlers.presenceChanged(change);
   }
 
+  private sendCounts(): void {
+    clearTimeout(this.countsTimer);
+    this.countsTimer = undefined;
+    const counts = this.handlers.localCounts();
+    this.send({ kind: 'counts', ...counts });
+  }
+
   private forget(node: string): void {
     this.remotes.delete(node);
+    this.counts.dropNode(node);
     for (const change of this.presence.dropNode(node)) this.apply(change);
   }
 
   private tick(): void {
-    if (this.publisher.status === 'ready') this.send({ kind: 'alive', pseq: this.pseq });
+    if (this.publisher.status === 'ready') {
+      this.send({ kind: 'alive', pseq: this.pseq });
+      this.sendCounts();
+    }
     const expired = Date.now() - this.options.heartbeatMs * MISSED_HEARTBEATS;
     for (const [node, remote] of this.remotes) if (remote.lastSeen < expired) this.forget(node);
   }

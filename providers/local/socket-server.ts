@@ -8,6 +8,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { CloseCode, ErrorCode } from './codes.js';
+import { frameChannel } from './client-messages.js';
 import { Connection, type ConnectionContext } from './connection.js';
 import { errorFrame, eventFrame, textFrame } from './frames.js';
 import type { Hub } from './hub.js';
@@ -26,8 +27,17 @@ export interface SocketServerStats {
   connections: number;
 }
 
+/** Scale-out: the other nodes' connections (for the cluster-wide limit), and where to report changes of this node's. */
+export interface ClusterConnections {
+  connections(): number;
+  changed(): void;
+}
+
 export class SocketServer {
+  private readonly cluster: ClusterConnections | undefined;
   private readonly connections = new Map<string, Connection>();
+  /** Signed-in user id -> its connections on this node. */
+  private readonly users = new Map<string, Set<Connection>>();
   private readonly wss: WebSocketServer;
   private readonly outbox: Outbox;
   private readonly detachers: (() => void)[] = [];
@@ -39,8 +49,9 @@ export class SocketServer {
   constructor(
     private readonly options: LocalProviderOptions,
     private readonly hub: Hub,
-    relayClientEvent?: ProtocolContext['relayClientEvent'],
+    { cluster, ...hooks }: Pick<ProtocolContext, 'relayClientEvent' | 'lastEvent'> & { cluster?: ClusterConnections } = {},
   ) {
+    this.cluster = cluster;
     this.outbox = new Outbox(options.maxFlushDelayMs);
     this.wss = new WebSocketServer({
       noServer: true,
@@ -54,7 +65,7 @@ export class SocketServer {
       clientEventRate: options.clientEventRate,
       onOverflow: (connection) => this.drop(connection, CloseCode.reconnect, 'Slow consumer: send buffer overflowed'),
     };
-    this.protocol = { options, hub, relayClientEvent };
+    this.protocol = { options, hub, ...hooks, signIn: (connection, userId) => this.signIn(connection, userId) };
   }
 
   get stats(): SocketServerStats {
@@ -63,6 +74,14 @@ export class SocketServer {
 
   connection(socketId: string): Connection | undefined {
     return this.connections.get(socketId);
+  }
+
+  /** Closes (4009) this node's connections signed in as `userId`, and those `alsoMatching` picks; returns how many. */
+  terminate(userId: string, alsoMatching?: (connection: Connection) => boolean): number {
+    const doomed = new Set(this.users.get(userId));
+    if (alsoMatching) for (const connection of this.connections.values()) if (alsoMatching(connection)) doomed.add(connection);
+    for (const connection of doomed) this.drop(connection, CloseCode.unauthorized, 'Connection terminated by the app');
+    return doomed.size;
   }
 
   attach(server: HttpServer): void {
@@ -125,12 +144,13 @@ export class SocketServer {
     if (protocol !== null && !SUPPORTED_PROTOCOLS.has(protocol)) {
       return this.refuse(ws, CloseCode.unsupportedProtocol, 'Unsupported protocol version, use 7');
     }
-    if (this.connections.size >= this.options.maxConnections) {
+    if (this.connections.size + (this.cluster?.connections() ?? 0) >= this.options.maxConnections) {
       return this.refuse(ws, CloseCode.overCapacity, 'Over capacity: too many connections');
     }
     const now = Date.now();
     const connection = new Connection(this.newSocketId(), ws, raw, this.connectionContext, now);
     this.connections.set(connection.socketId, connection);
+    this.cluster?.changed();
     connection.enqueue(
       eventFrame('pusher:connection_established', {
         socket_id: connection.socketId,
@@ -151,7 +171,9 @@ export class SocketServer {
     if (!connection.open) return;
     const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     if (bytes.length > this.options.maxFrameBytes) {
-      connection.enqueue(errorFrame(ErrorCode.frameTooLarge, `Frame of ${bytes.length} bytes exceeds the limit of ${this.options.maxFrameBytes} bytes`));
+      const message = `Frame of ${bytes.length} bytes exceeds the limit of ${this.options.maxFrameBytes} bytes`;
+      // Scoped to the channel it names (e.g. an oversized client event), so the client can bind it there.
+      connection.enqueue(errorFrame(ErrorCode.frameTooLarge, message, isBinary ? undefined : frameChannel(bytes.toString('utf8'))));
       return;
     }
     if (isBinary) {
@@ -173,9 +195,25 @@ export class SocketServer {
     connection.close(code, reason);
   }
 
+  private signIn(connection: Connection, userId: string): void {
+    connection.userId = userId;
+    let connections = this.users.get(userId);
+    if (!connections) {
+      connections = new Set();
+      this.users.set(userId, connections);
+    }
+    connections.add(connection);
+  }
+
   private forget(connection: Connection): boolean {
     if (this.connections.get(connection.socketId) !== connection) return false;
     this.connections.delete(connection.socketId);
+    this.cluster?.changed();
+    if (connection.userId !== undefined) {
+      const connections = this.users.get(connection.userId);
+      connections?.delete(connection);
+      if (connections?.size === 0) this.users.delete(connection.userId);
+    }
     this.hub.removePeer(connection);
     return true;
   }

@@ -32,8 +32,13 @@ export function verifyChannelAuth(
   return safeEqual(auth, expected);
 }
 
-/** User sign-in signature over `socket_id::user::user_data`. */
+/** User sign-in signature over `socket_id::user::user_data` (pusher-docs auth-signatures.md). */
 export function signUser(credentials: PusherCredentials, socketId: string, userData: string): { auth: string; user_data: string } {
   const signature = hmacSha256Hex(credentials.secret, `${socketId}::user::${userData}`);
   return { auth: `${credentials.key}:${signature}`, user_data: userData };
+}
+
+/** Checks the `auth` of a `pusher:signin`, comparing in constant time. */
+export function verifyUserAuth(credentials: PusherCredentials, auth: string, socketId: string, userData: string): boolean {
+  return safeEqual(auth, signUser(credentials, socketId, userData).auth);
 }

@@ -23,3 +23,20 @@ export function isPresenceChannel(name: string): boolean {
 export function isAuthorizedChannel(name: string): boolean {
   return name.startsWith('private-') || name.startsWith('presence-');
 }
+
+/** pusher-js subscribes a signed-in user to `#server-to-user-<user id>` (pusher-js core/user.ts). */
+export const SERVER_TO_USER_PREFIX = '#server-to-user-';
+/** User ids of signed-in users: Pusher allows any string; here 1-200 characters, no whitespace or control characters. */
+export const PUSHER_USER_ID_PATTERN = /^\S{1,200}$/u;
+
+/** The user id of a `#server-to-user-…` channel, or undefined for any other name. */
+export function serverToUserId(name: string): string | undefined {
+  if (!name.startsWith(SERVER_TO_USER_PREFIX)) return undefined;
+  const id = name.slice(SERVER_TO_USER_PREFIX.length);
+  return PUSHER_USER_ID_PATTERN.test(id) ? id : undefined;
+}
+
+/** Names the HTTP API may trigger on: the channel grammar, plus a signed-in user's own channel. */
+export function isTriggerableChannel(name: string): boolean {
+  return isPusherChannelName(name) || serverToUserId(name) !== undefined;
+}

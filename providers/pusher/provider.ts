@@ -10,15 +10,18 @@
 import { z } from 'zod';
 import { SwitchboardError } from '../../src/core/errors.js';
 import { DEFAULT_NAMESPACES, resolveChannel } from '../../src/core/namespaces.js';
-import { fromPusherChannel, toPusherChannel } from '../../src/core/provider-names.js';
+import type { JsonValue } from '../../src/core/envelope.js';
+import { fromPusherChannel, toPusherChannel, toPusherUserId } from '../../src/core/provider-names.js';
 import type { ProviderClientConfig } from '../../src/core/token-response.js';
-import { SOCKET_ID_PATTERN, signChannel } from '../pusher-protocol/index.js';
+import { SERVER_TO_USER_PREFIX, SOCKET_ID_PATTERN, signChannel, signUser } from '../pusher-protocol/index.js';
 import type {
   ChannelAuthorizationRequest,
+  ClientGrant,
   Occupancy,
   PresenceMember,
   ProviderMessage,
   PusherChannelAuthorization,
+  PusherUserAuthentication,
   ServerProvider,
   TenantStats,
   WebhookEvent,
@@ -50,6 +53,9 @@ const channelInfoSchema = z.object({
 export interface PusherProvider extends ServerProvider {
   readonly name: 'pusher';
   authorizeChannel(request: ChannelAuthorizationRequest): PusherChannelAuthorization;
+  authenticateUser(request: { grant: ClientGrant; socketId: string }): PusherUserAuthentication;
+  sendToUser(tenant: string, user: string, event: string, data: JsonValue): Promise<void>;
+  terminateUser(tenant: string, user: string): Promise<void>;
   presence(tenant: string, channel: string): Promise<PresenceMember[]>;
   stats(): Promise<TenantStats[]>;
   occupancy(tenant: string, channel: string): Promise<Occupancy>;
@@ -175,6 +181,21 @@ export function createPusherProvider(options: PusherProviderOptions): PusherProv
       const channelData = JSON.stringify({ user_id: grant.user, user_info: grant.info });
       const signed = signChannel(credentials, socketId, providerChannel, channelData);
       return { auth: signed.auth, channel_data: channelData };
+    },
+
+    authenticateUser({ grant, socketId }: { grant: ClientGrant; socketId: string }): PusherUserAuthentication {
+      if (!SOCKET_ID_PATTERN.test(socketId)) throw new SwitchboardError('invalid_request', 'socket_id must look like 123.456');
+      return signUser(credentials, socketId, JSON.stringify({ id: toPusherUserId(grant.tenant, grant.user), user_info: grant.info }));
+    },
+
+    async sendToUser(tenant: string, user: string, event: string, data: JsonValue): Promise<void> {
+      const body = { name: event, data: JSON.stringify(data), channels: [`${SERVER_TO_USER_PREFIX}${toPusherUserId(tenant, user)}`] };
+      await client.request({ method: 'POST', path: '/events', body }, emptySchema);
+    },
+
+    /** Hosted Pusher closes only connections that signed in (pusher-docs terminating-user-connections.md). */
+    async terminateUser(tenant: string, user: string): Promise<void> {
+      await client.request({ method: 'POST', path: `/users/${toPusherUserId(tenant, user)}/terminate_connections`, body: {} }, emptySchema);
     },
 
     async presence(tenant: string, channel: string): Promise<PresenceMember[]> {

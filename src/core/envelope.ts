@@ -1,13 +1,22 @@
 /** The event envelope every event that passes the BFF travels in (schemas in schemas.ts). */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
-export const EVENT_NAME_PATTERN = /^[A-Za-z0-9_\-.:]{1,64}$/;
+/**
+ * Any event name the Pusher protocol carries (1-200 characters), so e.g. Laravel's
+ * `App\Events\OrderShipped` can be published through the BFF. Control characters are
+ * refused: names become SSE `event:` lines and log fields.
+ */
+// eslint-disable-next-line no-control-regex
+export const EVENT_NAME_PATTERN = /^[^\u0000-\u001f\u007f]{1,200}$/;
 export const EVENT_ID_PATTERN = /^[A-Za-z0-9_\-:.]{1,128}$/;
+/** `pusher:` / `pusher_internal:` belong to the protocol, `client-` to client events (whispers). */
+export const RESERVED_EVENT_PREFIXES = ['pusher:', 'pusher_internal:', 'client-'] as const;
 
-/** Why an event name is invalid: `pusher…` is reserved by the protocol, `client-…` for client events. */
+/** Why an event name is invalid. */
 export function eventNameProblem(name: string): string | undefined {
-  if (!EVENT_NAME_PATTERN.test(name)) return 'event name must match [A-Za-z0-9_-.:]{1,64}';
-  if (name.startsWith('pusher') || name.startsWith('client-')) return 'event names starting with "pusher" or "client-" are reserved';
+  if (!EVENT_NAME_PATTERN.test(name)) return 'event name must be 1-200 characters without control characters';
+  const reserved = RESERVED_EVENT_PREFIXES.find((prefix) => name.startsWith(prefix));
+  if (reserved) return `event names starting with "${reserved}" are reserved`;
   return undefined;
 }
 

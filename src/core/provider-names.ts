@@ -96,3 +96,13 @@ export function toSupabaseTopic(tenant: string, channel: string): string {
 }
 
 export const fromSupabaseTopic = fromColonName;
+
+/**
+ * The Pusher user id of a signed-in user (`pusher:signin`): tenant-scoped, because the
+ * Pusher app (and its `/users/{id}` API) is shared by every tenant. Neither tenant ids
+ * nor user ids contain ':', so the mapping is injective.
+ */
+export function toPusherUserId(tenant: string, user: string): string {
+  assertTenantId(tenant);
+  return `${tenant}:${user}`;
+}

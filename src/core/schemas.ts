@@ -63,6 +63,9 @@ export const namespaceRulesSchema: z.ZodType<NamespaceRules, unknown> = z
       .default(false),
     clientEvents: z.array(clientEventNameSchema).default([]),
     maxPayloadBytes: z.number().int().min(1).max(10 * 1024 * 1024).default(DEFAULT_MAX_PAYLOAD_BYTES),
+    presenceMaxMembers: z.number().int().min(1).max(100_000).optional(),
+    presenceMaxInfoBytes: z.number().int().min(2).max(64 * 1024).optional(),
+    cache: z.boolean().optional(),
   })
   .strict();
 

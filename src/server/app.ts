@@ -31,7 +31,9 @@ import { publishRoutes } from './routes/publish.js';
 import { pusherAuthRoutes } from './routes/pusher-auth.js';
 import { DEFAULT_STREAM_OPTIONS, streamRoutes, type StreamOptions } from './routes/stream.js';
 import { tokenRoutes } from './routes/token.js';
+import { userRoutes } from './routes/users.js';
 import { CapabilityTokens } from './tokens/capability-token.js';
+import type { TokenRevocations } from './tokens/revocations.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
 
 export interface ServerOptions {
@@ -42,6 +44,8 @@ export interface ServerOptions {
   apiKeys: ApiKeys;
   logger: Logger;
   tokenTtlSeconds?: number;
+  /** Where terminated users' token revocations live; in memory (this node only) by default. */
+  revocations?: TokenRevocations;
   /** Verifies the app's session JWT (see createAppSessionVerifier). */
   sessionVerifier?: SessionVerifier;
   /** Enables `POST /v1/dev/session`; never in production. */
@@ -101,13 +105,22 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     rates,
     deliveryFailures,
     signingKeys: options.signingKeys,
-    tokens: new CapabilityTokens(options.signingKeys, options.tokenTtlSeconds ?? 3600),
+    tokens: new CapabilityTokens(options.signingKeys, options.tokenTtlSeconds ?? 3600, options.revocations),
     authenticate: options.authenticate ?? sessionAuthenticator(combineSessionVerifiers(options.sessionVerifier, devSessions)),
     devSessions,
     apiKeys: options.apiKeys,
     logger: options.logger,
     publicUrl: options.publicUrl,
   };
+
+  options.provider.useEventLog?.({
+    async last(tenant, channel) {
+      const seq = await options.store.lastSeq(tenant, channel);
+      if (seq === 0) return undefined;
+      const [envelope] = await options.store.read(tenant, channel, seq - 1, 1);
+      return envelope;
+    },
+  });
 
   let accepting = true;
   const app = express();
@@ -122,6 +135,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   app.use(tokenRoutes(ctx));
   app.use(pusherAuthRoutes(ctx));
   app.use(publishRoutes(ctx));
+  app.use(userRoutes(ctx));
   app.use(historyRoutes(ctx));
   app.use(streamRoutes(ctx, hub, readerLimits, { ...DEFAULT_STREAM_OPTIONS, ...options.logReaders?.stream }));
   app.use(pollRoutes(ctx, hub, readerLimits, { ...DEFAULT_POLL_OPTIONS, ...options.logReaders?.poll }));
@@ -146,6 +160,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
       await hub.close();
       await ctx.provider.close();
       await ctx.store.close();
+      await ctx.tokens.close();
     },
   });
 }

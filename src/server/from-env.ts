@@ -1,6 +1,8 @@
 /**
  * Builds a complete server from the environment: what `switchboard serve` and `npm start` run.
  */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import type { ServerProvider } from '../../providers/types.js';
 import type { AppConfig } from '../core/config.js';
 import { createLocalProvider, localProviderOptionsFromEnv } from '../../providers/local/index.js';
@@ -12,6 +14,7 @@ import { loadAppConfig } from './config-file.js';
 import { devAuthEnabled, parseEnv, type Env } from './env.js';
 import { createEventStore } from './log/index.js';
 import { createLogger, type Logger } from './logger.js';
+import { MemoryRevocations, RedisRevocations, SqliteRevocations, type TokenRevocations } from './tokens/revocations.js';
 import { loadSigningKeys } from './tokens/signing-keys.js';
 
 /** Dev-only admin key so the README walkthrough works on a fresh clone. */
@@ -27,6 +30,19 @@ function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppConfig, 
     }
     case 'pusher':
       return createPusherProvider({ ...pusherProviderOptionsFromEnv(source), namespaces: config.namespaces });
+  }
+}
+
+/** Terminated users' token revocations live beside the event log: shared by nodes on Redis, kept across restarts in sqlite. */
+async function createRevocations(env: Env): Promise<TokenRevocations> {
+  switch (env.SWITCHBOARD_STORE) {
+    case 'redis':
+      return new RedisRevocations(env.REDIS_URL);
+    case 'sqlite':
+      await mkdir(env.SWITCHBOARD_DATA_DIR, { recursive: true });
+      return new SqliteRevocations(path.join(env.SWITCHBOARD_DATA_DIR, 'revocations.sqlite'));
+    case 'memory':
+      return new MemoryRevocations();
   }
 }
 
@@ -64,6 +80,7 @@ export async function createServerFromEnv(
     apiKeys: parseApiKeys(env.SWITCHBOARD_API_KEYS, adminKeys),
     logger,
     tokenTtlSeconds: env.TOKEN_TTL_SECONDS,
+    revocations: await createRevocations(env),
     sessionVerifier,
     devAuth,
     publicUrl: env.SWITCHBOARD_PUBLIC_URL,

@@ -9,9 +9,10 @@ import { devSessionSchema } from './routes/dev-session.js';
 import { historyQuerySchema } from './routes/history.js';
 import { pollQuerySchema } from './routes/poll.js';
 import { publishBodySchema } from './routes/publish.js';
-import { pusherAuthSchema } from './routes/pusher-auth.js';
+import { pusherAuthSchema, pusherUserAuthSchema } from './routes/pusher-auth.js';
 import { streamQuerySchema } from './routes/stream.js';
 import { tokenRequestSchema } from './routes/token.js';
+import { userEventSchema } from './routes/users.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -77,6 +78,31 @@ export function buildOpenApi(): JsonSchema {
           security: [{ capabilityToken: [] }],
           requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: component(components, 'PusherAuthRequest', pusherAuthSchema, 'input') }, 'application/json': { schema: { $ref: '#/components/schemas/PusherAuthRequest' } } } },
           responses: { '200': ok({ type: 'object', properties: { auth: { type: 'string' }, channel_data: { type: 'string' } } }), ...errors },
+        },
+      },
+      '/v1/auth/pusher/user': {
+        post: {
+          summary: 'Pusher user authentication (pusher:signin) for the token\'s tenant-scoped user',
+          security: [{ capabilityToken: [] }],
+          requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: component(components, 'PusherUserAuthRequest', pusherUserAuthSchema, 'input') }, 'application/json': { schema: { $ref: '#/components/schemas/PusherUserAuthRequest' } } } },
+          responses: { '200': ok({ type: 'object', properties: { auth: { type: 'string' }, user_data: { type: 'string' } } }), ...errors },
+        },
+      },
+      '/v1/users/{user}/events': {
+        post: {
+          summary: 'Send one event to every signed-in connection of a user of the key\'s tenant (not logged)',
+          security: [{ apiKey: [] }],
+          parameters: [{ name: 'user', in: 'path', required: true, schema: { type: 'string' } }],
+          requestBody: json(component(components, 'UserEventRequest', userEventSchema, 'input')),
+          responses: { '200': ok({ type: 'object' }), ...errors, '413': problem },
+        },
+      },
+      '/v1/users/{user}/terminate': {
+        post: {
+          summary: 'Revoke a user\'s capability tokens and close the user\'s connections',
+          security: [{ apiKey: [] }],
+          parameters: [{ name: 'user', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': ok({ type: 'object', properties: { user: { type: 'string' }, terminated: { type: 'boolean' } } }), ...errors },
         },
       },
       '/v1/publish': {

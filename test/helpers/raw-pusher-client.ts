@@ -1,4 +1,4 @@
-/** A raw Pusher-protocol client that keeps every frame, for tests that assert exact frames, codes and closes. */
+/** A raw Pusher-protocol client for tests that assert exact frames, error codes and close codes. */
 import { WebSocket } from 'ws';
 import { onCleanup } from './local-harness.js';
 
@@ -82,7 +82,7 @@ export class RawClient {
     this.ws.send(JSON.stringify(frame));
   }
 
-  subscribe(channel: string, auth: { auth: string; channel_data?: string } | { auth?: string } = {}): Promise<Frame> {
+  subscribe(channel: string, auth: { auth: string; channel_data?: string | null } | { auth?: string } = {}): Promise<Frame> {
     this.send({ event: 'pusher:subscribe', data: { channel, ...auth } });
     return Promise.race([
       this.next('pusher_internal:subscription_succeeded', (frame) => frame.channel === channel),
@@ -90,4 +90,3 @@ export class RawClient {
     ]);
   }
 }
-

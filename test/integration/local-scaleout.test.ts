@@ -14,11 +14,13 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildAppConfig } from '../../src/core/config.js';
 import type { Envelope } from '../../src/core/envelope.js';
 import { RedisEventStore } from '../../src/server/log/redis-store.js';
+import { RedisRevocations } from '../../src/server/tokens/revocations.js';
 import { createServerFromEnv } from '../../src/server/from-env.js';
 import { createLocalProvider, localProviderOptionsFromEnv, type LocalProvider, type LocalProviderOptions } from '../../providers/local/index.js';
 import type { LocalLogger } from '../../providers/local/options.js';
 import { API_KEYS, startBff, type TestBff } from '../helpers/bff.js';
 import { bffClient, join, nextWithMeta, Pusher, record } from '../helpers/pusher-js.js';
+import { RawClient } from '../helpers/raw-pusher-client.js';
 import { deleteRedisKeys, REDIS_URL, redisCheck, requireService } from '../helpers/services.js';
 
 const config = buildAppConfig({
@@ -58,7 +60,13 @@ async function startNode(options: Partial<LocalProviderOptions> = {}): Promise<N
     error: (_details, message) => logs.push({ level: 'error', message }),
   };
   const provider = createLocalProvider({ redisUrl: REDIS_URL, redisKeyPrefix: prefixes.provider, heartbeatMs: 200, logger, ...options });
-  const bff = await startBff({ provider, config, store: new RedisEventStore({ url: REDIS_URL, keyPrefix: prefixes.store }) });
+  const bff = await startBff({
+    provider,
+    config,
+    store: new RedisEventStore({ url: REDIS_URL, keyPrefix: prefixes.store }),
+    // Nodes share terminated users' token revocations, as createServerFromEnv sets up with the redis store.
+    revocations: new RedisRevocations(REDIS_URL, `${prefixes.store}revoked:`),
+  });
   const node = { bff, provider, logs };
   nodes.push(node);
   await eventually(() => provider.scaleOutStats()?.connected === true);
@@ -149,6 +157,77 @@ describe.skipIf(redisDecision === 'skip')('local provider scale-out over Redis',
     expect(onB.events.slice(5)).toEqual([{ event: 'note', data: { via: 'sdk on B' } }]);
   });
 
+  it('counts cluster-wide: subscription_count, user_count, channel listings, the admin page and LOCAL_MAX_CONNECTIONS', async () => {
+    const [a, b] = [await startNode({ maxConnections: 3 }), await startNode({ maxConnections: 3 })];
+    await join(await client(a, 'acme', 'ana'), 'private-orders.acme.7');
+    await join(await client(b, 'acme', 'bo'), 'private-orders.acme.7');
+    await join(await client(b, 'acme', 'cy'), 'presence-chat.acme.lobby');
+    const sdkOn = (node: Node) =>
+      new PusherServer({ appId: 'switchboard', key: 'switchboard-key', secret: 'switchboard-secret', host: '127.0.0.1', port: String(node.bff.port), useTLS: false });
+    const query = async (node: Node, path: string, params?: Record<string, string>) => (await sdkOn(node).get({ path, ...(params ? { params } : {}) })).json();
+
+    // A hears of B's subscribers within a report interval.
+    await eventually(async () => Object.keys(((await query(a, '/channels')) as { channels: object }).channels).length === 2);
+    expect(await query(a, '/channels/presence-chat.acme.lobby', { info: 'user_count,subscription_count' })).toEqual({ occupied: true, user_count: 1, subscription_count: 1 });
+    expect(await query(a, '/channels', { filter_by_prefix: 'presence-', info: 'user_count' })).toEqual({ channels: { 'presence-chat.acme.lobby': { user_count: 1 } } });
+    expect(Object.keys(((await query(a, '/channels')) as { channels: object }).channels).sort()).toEqual(['presence-chat.acme.lobby', 'private-orders.acme.7']);
+    expect(await a.provider.occupancy('acme', 'orders:7')).toEqual({ subscribers: 2 });
+
+    const admin = (await (await fetch(`${a.bff.url}/v1/admin/stats?tenant=acme`, { headers: { authorization: `Bearer ${API_KEYS.acme}` } })).json()) as {
+      tenants: { connections: number; channels: { channel: string; subscribers: number }[] }[];
+    };
+    expect(admin.tenants[0]?.connections).toBe(3);
+    expect(admin.tenants[0]?.channels.map((row) => [row.channel, row.subscribers]).sort()).toEqual([
+      ['chat:lobby', 1],
+      ['orders:7', 2],
+    ]);
+
+    // Three connections in the cluster: a fourth is refused on either node (4100 over capacity).
+    const extra = await RawClient.open(a.bff.port);
+    expect((await extra.closed).code).toBe(4100);
+
+    // A node that leaves takes its counts along.
+    const bNode = nodes.splice(nodes.indexOf(b), 1)[0] as Node;
+    await bNode.bff.close();
+    await eventually(async () => ((await query(a, '/channels/private-orders.acme.7', { info: 'subscription_count' })) as { subscription_count: number }).subscription_count === 1);
+    expect(await query(a, '/channels/presence-chat.acme.lobby')).toEqual({ occupied: false });
+  });
+
+  it('reaches signed-in users and terminates a user on every node', async () => {
+    const [a, b] = [await startNode(), await startNode()];
+    const { token } = await b.bff.capabilityToken('acme', 'ana');
+    const onB = new Pusher('switchboard-key', {
+      cluster: 'local',
+      wsHost: '127.0.0.1',
+      wsPort: b.bff.port,
+      forceTLS: false,
+      enabledTransports: ['ws'],
+      disableStats: true,
+      channelAuthorization: { endpoint: `${b.bff.url}/v1/auth/pusher`, transport: 'ajax', headers: { Authorization: `Bearer ${token}` } },
+      userAuthentication: { endpoint: `${b.bff.url}/v1/auth/pusher/user`, transport: 'ajax', headers: { Authorization: `Bearer ${token}` } },
+    });
+    clients.push(onB);
+    onB.signin();
+    await eventually(() => onB.user.serverToUserChannel?.subscribed === true);
+    const anaOnA = await client(a, 'acme', 'ana');
+    await join(anaOnA, 'private-orders.acme.9');
+
+    const received = new Promise((resolve) => onB.user.bind('notice', resolve));
+    expect((await a.bff.post('/v1/users/ana/events', { event: 'notice', data: { from: 'A' } }, API_KEYS.acme)).status).toBe(200);
+    expect(await received).toEqual({ from: 'A' });
+
+    const closedCodes: number[] = [];
+    for (const pusher of [onB, anaOnA]) {
+      pusher.connection.bind('error', (error: { data?: { code?: number } }) => error.data?.code === 4009 && closedCodes.push(4009));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 10));
+    expect((await b.bff.post('/v1/users/ana/terminate', {}, API_KEYS.acme)).status).toBe(200);
+    await eventually(() => closedCodes.length === 2);
+    // The token minted on B is refused on A as well.
+    const refused = await fetch(`${a.bff.url}/v1/history?channel=orders:9`, { headers: { authorization: `Bearer ${token}` } });
+    expect(refused.status).toBe(401);
+  });
+
   it('keeps tenants apart across nodes', async () => {
     const [a, b] = [await startNode(), await startNode()];
     const acmeOnB = record(await join(await client(b, 'acme', 'ana'), 'private-orders.acme.1'));
@@ -205,7 +284,7 @@ describe.skipIf(redisDecision === 'skip')('local provider scale-out over Redis',
     await settle();
     expect(await presenceList(a, 'chat:lobby')).toEqual(['ana', 'bo', 'cy']);
     expect(await presenceList(b, 'chat:lobby')).toEqual(['ana', 'bo', 'cy']);
-    expect(await b.provider.occupancy('acme', 'chat:lobby')).toEqual({ subscribers: 2, presenceMembers: 3 });
+    expect(await b.provider.occupancy('acme', 'chat:lobby')).toEqual({ subscribers: 4, presenceMembers: 3 });
 
     boOnA.disconnect(); // bo is still on B: nobody hears of a leave
     await settle();

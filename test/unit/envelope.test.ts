@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { payloadBytes } from '../../src/core/envelope.js';
 import { envelopeSchema, eventNameSchema } from '../../src/core/schemas.js';
@@ -9,12 +10,37 @@ describe('envelope', () => {
     expect(envelopeSchema.parse(envelope)).toEqual(envelope);
   });
 
-  it.each(['status', 'order.updated', 'a:b', 'x'.repeat(64)])('accepts event name %s', (name) => {
-    expect(eventNameSchema.safeParse(name).success).toBe(true);
-  });
+  // Every name the Pusher protocol carries, e.g. Laravel's default broadcast names.
+  it.each(['status', 'order.updated', 'a:b', 'App\\Events\\OrderShipped', 'has space', 'a/b', 'pusherish', 'é✓', 'x'.repeat(200)])(
+    'accepts event name %s',
+    (name) => {
+      expect(eventNameSchema.safeParse(name).success).toBe(true);
+    },
+  );
 
-  it.each(['', 'pusher:error', 'pusher_internal:x', 'client-typing', 'has space', 'x'.repeat(65), 'a/b'])('rejects event name %j', (name) => {
-    expect(eventNameSchema.safeParse(name).success).toBe(false);
+  it.each(['', 'pusher:error', 'pusher_internal:x', 'client-typing', 'x'.repeat(201), 'a\nb', 'a\rb', 'tab\t', 'del\u007f', 'nul\u0000'])(
+    'rejects event name %j',
+    (name) => {
+      expect(eventNameSchema.safeParse(name).success).toBe(false);
+    },
+  );
+
+  it('accepts exactly the names of 1-200 characters without control characters or a reserved prefix', () => {
+    const names = fc.oneof(
+      fc.string({ unit: 'binary-ascii', maxLength: 210 }),
+      fc.tuple(fc.constantFrom('pusher:', 'pusher_internal:', 'client-', 'pusher', 'client'), fc.string({ maxLength: 20 })).map(([a, b]) => a + b),
+    );
+    fc.assert(
+      fc.property(names, (name) => {
+        const expected =
+          name.length >= 1 &&
+          name.length <= 200 &&
+          ![...name].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f) &&
+          !['pusher:', 'pusher_internal:', 'client-'].some((prefix) => name.startsWith(prefix));
+        expect(eventNameSchema.safeParse(name).success).toBe(expected);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('rejects bad seq and channel', () => {

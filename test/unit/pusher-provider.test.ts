@@ -231,6 +231,20 @@ describe('hosted Pusher provider: presence and occupancy', () => {
     expectSigned(requests[0] as Captured);
   });
 
+  it('signs user authentication like the official SDK and sends to and terminates users through the HTTP API', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: NOW });
+    const provider = createPusherProvider(options);
+    expect(provider.authenticateUser({ grant, socketId: '1.2' })).toEqual(official.authenticateUser('1.2', { id: 'acme:ana', user_info: { name: 'Ana' } }));
+    const events = capture('post', `${API}/events`);
+    await provider.sendToUser('acme', 'ana', 'invoice', { total: 3 });
+    expect(JSON.parse(events[0]?.body ?? '')).toEqual({ name: 'invoice', data: '{"total":3}', channels: ['#server-to-user-acme:ana'] });
+    expectSigned(events[0] as Captured);
+    const terminations = capture('post', `${API}/users/acme:ana/terminate_connections`);
+    await provider.terminateUser('acme', 'ana');
+    expect(terminations).toHaveLength(1);
+    expectSigned(terminations[0] as Captured);
+  });
+
   it('reads occupancy from channel info: user_count for presence, subscription_count otherwise', async () => {
     vi.useFakeTimers({ toFake: ['Date'], now: NOW });
     const presenceRequests = capture('get', `${API}/channels/presence-chat.acme.general`, () => HttpResponse.json({ occupied: true, user_count: 3 }));

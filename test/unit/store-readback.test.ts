@@ -33,7 +33,7 @@ describe('toEnvelope (stored rows)', () => {
   it.each([
     ['a seq that is not a positive integer', [0, 'e', 'status', '1', 1]],
     ['an id outside the id grammar', [1, 'bad id', 'status', '1', 1]],
-    ['an event outside the event grammar', [1, 'e', 'bad event', '1', 1]],
+    ['an event outside the event grammar', [1, 'e', 'bad\nevent', '1', 1]],
     ['a ts that is not a number', [1, 'e', 'status', '1', '1']],
     ['a missing column', [1, 'e', 'status', '1']],
     ['data that is not JSON', [1, 'e', 'status', '{oops', 1]],

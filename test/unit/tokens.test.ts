@@ -1,7 +1,11 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CapabilityTokens } from '../../src/server/tokens/capability-token.js';
+import { MemoryRevocations, SqliteRevocations } from '../../src/server/tokens/revocations.js';
 import { loadSigningKeys } from '../../src/server/tokens/signing-keys.js';
 
 const grant = { tenant: 'acme', user: 'ana', caps: { 'orders:*': ['subscribe' as const] }, info: { name: 'Ana' } };
@@ -60,5 +64,53 @@ describe('capability tokens', () => {
 
     await expect(tokens.verify('a.b')).rejects.toMatchObject({ code: 'unauthenticated' });
     await expect(tokens.verify(`${header}.${payload}.${signature}x`)).rejects.toMatchObject({ code: 'unauthenticated' });
+  });
+});
+
+describe('revoked users', () => {
+  it('refuses tokens minted up to the revocation second, accepts later ones, and forgets after the token lifetime', async () => {
+    let now = 1_700_000_000_500;
+    vi.useFakeTimers({ toFake: ['Date'], now });
+    try {
+      const revocations = new MemoryRevocations(() => Date.now());
+      const tokens = new CapabilityTokens(await loadSigningKeys({}), 60, revocations);
+      const before = (await tokens.mint(grant)).token;
+      const other = (await tokens.mint({ ...grant, tenant: 'globex' })).token;
+      await tokens.revokeUser('acme', 'ana');
+      await expect(tokens.verify(before)).rejects.toMatchObject({ code: 'unauthenticated', message: expect.stringContaining('revoked') });
+      // Same second: refused too (iat has second precision).
+      await expect(tokens.verify((await tokens.mint(grant)).token)).rejects.toMatchObject({ code: 'unauthenticated' });
+      expect(await tokens.verify(other)).toMatchObject({ tenant: 'globex', user: 'ana' });
+      now += 1000;
+      vi.setSystemTime(now);
+      expect(await tokens.verify((await tokens.mint(grant)).token)).toMatchObject({ tenant: 'acme', user: 'ana' });
+      expect(await revocations.revokedAt('acme', 'ana')).toBe(1_700_000_000);
+      vi.setSystemTime(now + 61_000);
+      expect(await revocations.revokedAt('acme', 'ana')).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('sqlite revocations', () => {
+  it('survive a restart, keep the later revocation time and expire after the token lifetime', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'sb-revocations-'));
+    let now = 1_700_000_000_000;
+    const file = path.join(dir, 'revocations.sqlite');
+    try {
+      const first = new SqliteRevocations(file, () => now);
+      await first.revoke('acme', 'ana', 1_700_000_000, 60);
+      await first.revoke('acme', 'ana', 1_699_999_990, 60);
+      await first.close();
+      const reopened = new SqliteRevocations(file, () => now);
+      expect(await reopened.revokedAt('acme', 'ana')).toBe(1_700_000_000);
+      expect(await reopened.revokedAt('globex', 'ana')).toBeUndefined();
+      now += 61_000;
+      expect(await reopened.revokedAt('acme', 'ana')).toBeUndefined();
+      await reopened.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,7 +12,8 @@
  * EventSource sends by itself, or `?lastEventId=`) replays what was missed, then goes live.
  * The first frame carries only `retry:` and `id:` — it sets the browser's last event id
  * without firing an event, so even a stream that drops before its first event resumes
- * from where it started. The stream ends when the token expires.
+ * from where it started. The stream ends when the token expires or is revoked (checked at
+ * every heartbeat).
  */
 import { Router, type Response } from 'express';
 import { z } from 'zod';
@@ -98,7 +99,16 @@ export function streamRoutes(ctx: SwitchboardContext, hub: EventHub, limits: Rea
           finish();
         },
       });
-      const heartbeat = setInterval(() => res.write(': ping\n\n'), options.heartbeatMs);
+      // Each heartbeat re-checks the token, so a terminated user's stream ends within one interval.
+      const heartbeat = setInterval(() => {
+        ctx.tokens.verify(token).then(
+          () => res.write(': ping\n\n'),
+          () => {
+            res.write(': token no longer valid\n\n');
+            finish();
+          },
+        );
+      }, options.heartbeatMs);
       const expiry = setTimeout(() => {
         res.write(': token expired\n\n');
         finish();

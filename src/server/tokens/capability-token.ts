@@ -9,6 +9,7 @@ import { SwitchboardError } from '../../core/errors.js';
 import { capabilitiesSchema, jsonValueSchema, tenantIdSchema } from '../../core/schemas.js';
 import type { ClientGrant } from '../../../providers/types.js';
 import { checkRegisteredClaims, signJws, verifyJws } from './jws.js';
+import { MemoryRevocations, type TokenRevocations } from './revocations.js';
 import type { SigningKeys } from './signing-keys.js';
 
 export const TOKEN_ISSUER = 'switchboard';
@@ -16,6 +17,7 @@ export const TOKEN_AUDIENCE = 'switchboard';
 
 const claimsSchema = z.object({
   sub: z.string().min(1),
+  iat: z.number().int(),
   tid: tenantIdSchema,
   exp: z.number().int(),
   caps: capabilitiesSchema,
@@ -32,7 +34,20 @@ export class CapabilityTokens {
   constructor(
     private readonly keys: SigningKeys,
     private readonly ttlSeconds: number,
+    private readonly revocations: TokenRevocations = new MemoryRevocations(),
   ) {}
+
+  /**
+   * Every token of (tenant, user) minted up to now stops working, including any minted
+   * earlier in the same second (`iat` has second precision).
+   */
+  async revokeUser(tenant: string, user: string): Promise<void> {
+    await this.revocations.revoke(tenant, user, Math.floor(Date.now() / 1000), this.ttlSeconds);
+  }
+
+  close(): Promise<void> {
+    return this.revocations.close();
+  }
 
   async mint(grant: Omit<ClientGrant, 'expiresAt'>): Promise<MintedToken> {
     const iat = Math.floor(Date.now() / 1000);
@@ -60,7 +75,9 @@ export class CapabilityTokens {
     if (check === 'expired') throw new SwitchboardError('token_expired', 'Capability token has expired');
     const claims = claimsSchema.safeParse(payload);
     if (check !== 'ok' || !claims.success) throw new SwitchboardError('unauthenticated', 'Invalid capability token');
-    const { tid, sub, caps, info, exp, adm } = claims.data;
+    const { tid, sub, caps, info, exp, adm, iat } = claims.data;
+    const revokedAt = await this.revocations.revokedAt(tid, sub);
+    if (revokedAt !== undefined && iat <= revokedAt) throw new SwitchboardError('unauthenticated', 'Capability token has been revoked');
     return { tenant: tid, user: sub, caps, info, expiresAt: exp * 1000, admin: adm === true };
   }
 }
