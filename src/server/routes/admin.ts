@@ -15,7 +15,7 @@ async function visibleTenants(ctx: SwitchboardContext, req: Request): Promise<'a
   return grant.tenant;
 }
 
-/** `GET /v1/admin/stats`: connections, channels, presence and publish rate per tenant. */
+/** `GET /v1/admin/stats`: connections, channels, presence, publish and delivery rates per tenant. */
 export function adminRoutes(ctx: SwitchboardContext): Router {
   const { rates } = ctx;
   const router = Router();
@@ -35,7 +35,7 @@ export function adminRoutes(ctx: SwitchboardContext): Router {
             return { ...channel, ...(presence ? { members: presence } : {}) };
           }),
         );
-        return { tenant, connections: row ? row.connections : 0, channels, publishRate: rates.series(tenant, 120) };
+        return { tenant, connections: row ? row.connections : 0, channels, publishRate: rates.series(tenant, 120), deliveryRate: rates.series(tenant, 120, 'deliveries') };
       }),
     );
     res.setHeader('Cache-Control', 'no-store');
