@@ -53,10 +53,10 @@ export function rateChart(series: ChartSeries[], description: string): SVGSVGEle
       svg('text', { x: LEFT - 6, y: y(tick) + 4, 'text-anchor': 'end', class: 'axis' }, Number.isInteger(tick) ? String(tick) : tick.toFixed(1)),
     );
   }
-  for (const fraction of [0, 0.5, 1]) {
-    const index = Math.round(fraction * (length - 1));
-    const anchor = fraction === 0 ? 'start' : fraction === 1 ? 'end' : 'middle';
-    chart.append(svg('text', { x: x(index), y: HEIGHT - 4, 'text-anchor': anchor, class: 'axis' }, formatSeconds(length - 1 - index)));
+  // Time ticks at the window's start, middle and end, labelled in seconds (or minutes) ago.
+  for (const ago of [length, Math.round(length / 2), 0]) {
+    const anchor = ago === length ? 'start' : ago === 0 ? 'end' : 'middle';
+    chart.append(svg('text', { x: x(Math.max(0, length - 1 - ago)), y: HEIGHT - 4, 'text-anchor': anchor, class: 'axis' }, formatSeconds(ago)));
   }
   for (const line of series) {
     const points = line.values.map((value, index) => `${x(index + length - line.values.length).toFixed(1)},${y(value).toFixed(1)}`).join(' ');

@@ -69,7 +69,9 @@ function channelsTable(tenant: TenantStats): HTMLElement {
   for (const cell of head.querySelectorAll('th')) cell.scope = 'col';
   const body = el('tbody');
   for (const channel of [...tenant.channels].sort((a, b) => a.channel.localeCompare(b.channel))) {
-    const names = channel.members?.map((member) => (typeof member.info.name === 'string' && member.info.name !== '' ? member.info.name : member.id));
+    const names = channel.members
+      ?.map((member) => (typeof member.info.name === 'string' && member.info.name !== '' ? member.info.name : member.id))
+      .sort((a, b) => a.localeCompare(b));
     const presence =
       channel.presenceMembers === undefined ? '–' : `${plural(channel.presenceMembers, 'member')}${names && names.length > 0 ? `: ${names.join(', ')}` : ''}`;
     body.append(

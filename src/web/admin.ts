@@ -8,7 +8,7 @@ import { byId } from './demo-dom.js';
 
 const CREDENTIAL_KEY = 'switchboard-admin-credential';
 const POLL_MS = 2000;
-const MAX_RETRY_MS = 15_000;
+const MAX_RETRY_MS = 10_000;
 
 const login = byId<HTMLFormElement>('login');
 const loginError = byId('login-error');
@@ -68,7 +68,7 @@ async function pollLoop(credential: string, signal: AbortSignal): Promise<void> 
       if (signal.aborted) return;
       if (error instanceof Rejected) return signOut(error.message);
       failures += 1;
-      pause = Math.min(POLL_MS * 2 ** (failures - 1), MAX_RETRY_MS);
+      pause = Math.min(POLL_MS * failures, MAX_RETRY_MS);
       const reason = error instanceof TypeError ? 'the server cannot be reached' : error instanceof Error ? error.message : String(error);
       showStatus('offline', `Offline · retrying in ${Math.round(pause / 1000)} s`);
       problem.textContent = `Cannot update: ${reason}. ${everLoaded ? 'The figures below are from the last update.' : ''} Retrying by itself.`;
