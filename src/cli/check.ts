@@ -1,5 +1,4 @@
 import { ConfigurationError } from '../server/config-problems.js';
-import { checkConfiguration } from '../server/from-env.js';
 import { parseCommandArgs, type Command } from './args.js';
 
 /** `switchboard check`: every configuration problem at once, without starting anything (npm start runs it before building). */
@@ -13,6 +12,7 @@ lists every problem at once; exit code 1 when there is one. Nothing is started.`
   async run(argv) {
     const { values } = parseCommandArgs('check', argv, {});
     if (values.help) return void console.log(this.help);
+    const { checkConfiguration } = await import('../server/from-env.js');
     const { env, problems } = await checkConfiguration(process.env);
     if (!env) throw new ConfigurationError(problems);
     console.log(`Configuration OK: provider ${env.SWITCHBOARD_PROVIDER}, store ${env.SWITCHBOARD_STORE}, port ${env.PORT}.`);

@@ -1,10 +1,8 @@
-import { DEV_ADMIN_KEY, createServerFromEnv } from '../server/from-env.js';
 import { devAuthEnabled, type Env } from '../server/env.js';
-import { listen } from '../server/listen.js';
 import { parseCommandArgs, type Command } from './args.js';
 
 /** What a person starting the server wants to know, and what they should not leave on. */
-export function startupSummary(env: Env, port: number): { lines: string[]; warnings: string[] } {
+export function startupSummary(env: Env, port: number, devAdminKey: string): { lines: string[]; warnings: string[] } {
   const host = !env.HOST || env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST;
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const devAuth = devAuthEnabled(env);
@@ -18,7 +16,7 @@ export function startupSummary(env: Env, port: number): { lines: string[]; warni
   ];
   const warnings = [
     ...(devAuth ? ['dev login is on: anyone can sign in as any user of any tenant (off with NODE_ENV=production or SWITCHBOARD_DEV_AUTH=off)'] : []),
-    ...(devAuth && !env.SWITCHBOARD_ADMIN_KEYS ? [`the well-known admin key "${DEV_ADMIN_KEY}" is on (set SWITCHBOARD_ADMIN_KEYS to replace it)`] : []),
+    ...(devAuth && !env.SWITCHBOARD_ADMIN_KEYS ? [`the well-known admin key "${devAdminKey}" is on (set SWITCHBOARD_ADMIN_KEYS to replace it)`] : []),
   ];
   return { lines, warnings };
 }
@@ -36,10 +34,12 @@ with NODE_ENV=production, it logs JSON lines only.`,
   async run(argv) {
     const { values } = parseCommandArgs('serve', argv, {});
     if (values.help) return void console.log(this.help);
+    // Loaded here so that `--help` and the other commands start quickly.
+    const [{ createServerFromEnv, DEV_ADMIN_KEY }, { listen }] = await Promise.all([import('../server/from-env.js'), import('../server/listen.js')]);
     const { app, env } = await createServerFromEnv(process.env);
     const running = await listen(app, { port: env.PORT, host: env.HOST });
     const { logger } = app.switchboard;
-    const summary = startupSummary(env, running.port);
+    const summary = startupSummary(env, running.port, DEV_ADMIN_KEY);
     if (process.stdout.isTTY && env.NODE_ENV !== 'production') {
       console.log(['Switchboard is running', ...summary.lines.map((line) => `  ${line}`), ...summary.warnings.map((warning) => `  ! ${warning}`), 'Press Ctrl-C to stop.'].join('\n'));
     } else {
