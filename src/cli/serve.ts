@@ -40,7 +40,8 @@ with NODE_ENV=production, it logs JSON lines only.`,
     const running = await listen(app, { port: env.PORT, host: env.HOST });
     const { logger } = app.switchboard;
     const summary = startupSummary(env, running.port, DEV_ADMIN_KEY);
-    if (process.stdout.isTTY && env.NODE_ENV !== 'production') {
+    const human = process.stdout.isTTY && env.NODE_ENV !== 'production';
+    if (human) {
       console.log(['Switchboard is running', ...summary.lines.map((line) => `  ${line}`), ...summary.warnings.map((warning) => `  ! ${warning}`), 'Press Ctrl-C to stop.'].join('\n'));
     } else {
       logger.info({ url: `http://localhost:${running.port}/`, provider: env.SWITCHBOARD_PROVIDER, store: env.SWITCHBOARD_STORE }, 'Switchboard is listening');
@@ -50,7 +51,8 @@ with NODE_ENV=production, it logs JSON lines only.`,
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      logger.info({ signal }, 'shutting down');
+      if (human) console.log('Stopping: finishing deliveries and closing connections…');
+      else logger.info({ signal }, 'shutting down');
       running.close().then(
         () => process.exit(0),
         (error: unknown) => {
