@@ -1,20 +1,13 @@
 /** The admin page's live view: one card per tenant with its figures, rate chart, channels and delivery failures. */
 import * as z from 'zod/mini';
 import { rateChart } from './admin-chart.js';
-import { el } from './demo-dom.js';
+import { clockTime, el } from './demo-dom.js';
 
-/** One event the provider refused for good (the delivery-failure report of the publish pipeline). */
-const failureSchema = z.looseObject({
-  channel: z.optional(z.string()),
-  event: z.optional(z.string()),
-  seq: z.optional(z.number()),
-  id: z.optional(z.string()),
-  reason: z.optional(z.string()),
-  error: z.optional(z.string()),
-  at: z.optional(z.number()),
+/** Events the provider refused for good: a count since start and the latest few (DeliveryFailureLog on the server). */
+const failuresSchema = z.object({
+  total: z.number(),
+  recent: z.array(z.object({ channel: z.string(), event: z.string(), seq: z.number(), id: z.string(), reason: z.string(), at: z.number() })),
 });
-/** A count, or the recent failures themselves. */
-const failuresSchema = z.union([z.number(), z.array(failureSchema)]);
 
 export const statsSchema = z.object({
   provider: z.string(),
@@ -54,10 +47,6 @@ function perSecond(series: number[]): string {
   return average === 0 ? '0' : average < 10 ? average.toFixed(1) : String(Math.round(average));
 }
 
-function failureCount(failures: Failures): number {
-  return typeof failures === 'number' ? failures : failures.length;
-}
-
 function figure(label: string, value: string, className: string): HTMLElement {
   return el('div', { className: 'figure' }, el('dt', { text: label }), el('dd', { text: value, className }));
 }
@@ -89,14 +78,20 @@ function channelsTable(tenant: TenantStats): HTMLElement {
 }
 
 function failuresList(failures: Failures): HTMLElement | undefined {
-  if (typeof failures === 'number' || failures.length === 0) return undefined;
+  if (failures.recent.length === 0) return undefined;
   const list = el('ul', { className: 'failures' });
-  for (const failure of failures.slice(-20).reverse()) {
-    const where = [failure.channel, failure.event && `"${failure.event}"`, failure.seq !== undefined && `#${failure.seq}`].filter(Boolean).join(' ');
-    const when = failure.at === undefined ? '' : `${new Date(failure.at).toLocaleTimeString()} · `;
-    list.append(el('li', { text: `${when}${where || (failure.id ?? 'event')}: ${failure.reason ?? failure.error ?? 'refused by the provider'}` }));
+  for (const failure of failures.recent) {
+    list.append(
+      el(
+        'li',
+        { data: { seq: String(failure.seq) } },
+        clockTime(failure.at),
+        ` ${failure.channel} "${failure.event}" #${failure.seq}: `,
+        el('span', { text: failure.reason, className: 'reason' }),
+      ),
+    );
   }
-  return el('details', {}, el('summary', { text: 'Recent delivery failures' }), list);
+  return el('details', { className: 'failures' }, el('summary', { text: `Latest delivery failures (${failures.recent.length} of ${failures.total})` }), list);
 }
 
 function tenantCard(tenant: TenantStats): HTMLElement {
@@ -109,7 +104,7 @@ function tenantCard(tenant: TenantStats): HTMLElement {
     figure('channels', String(tenant.channels.length), 'channel-count'),
     figure(`publishes/s (${AVERAGE_SECONDS} s avg)`, perSecond(tenant.publishRate), 'publish-rate'),
     ...(deliveries ? [figure(`deliveries/s (${AVERAGE_SECONDS} s avg)`, perSecond(deliveries), 'delivery-rate')] : []),
-    ...(tenant.deliveryFailures === undefined ? [] : [figure('delivery failures', String(failureCount(tenant.deliveryFailures)), 'failure-count')]),
+    ...(tenant.deliveryFailures === undefined ? [] : [figure('delivery failures', String(tenant.deliveryFailures.total), tenant.deliveryFailures.total > 0 ? 'failure-count bad' : 'failure-count')]),
   );
   const series = [
     { label: 'publishes', values: tenant.publishRate, className: 'publishes' },

@@ -5,6 +5,7 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { launchChromium, screenshot, skipWithoutChromium } from '../helpers/browser.js';
 import { DEV_ADMIN_KEY, QUIET_TENANT_KEY, startE2eServer, type E2eServer } from './server.js';
 
@@ -276,6 +277,22 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages'))('demo and admin
     expect(await chart.locator('text.axis').allTextContents()).toEqual(expect.arrayContaining(['0', 'now', '−2 min']));
     expect(await card('acme').locator('figcaption').textContent()).toMatch(/published \(peak \d+\/s\).*taken by the provider \(peak \d+\/s\)/);
     await screenshot(page, 'admin');
+
+    // Delivery failures as the publish pipeline reports them ({ total, recent }), added to the answer in flight.
+    const statsSchema = z.looseObject({ tenants: z.array(z.looseObject({ tenant: z.string() })) });
+    const failure = { channel: 'orders:9', event: 'status', seq: 7, id: '01KFAILED', reason: 'the provider refused the channel name', at: Date.now() };
+    await page.route('**/v1/admin/stats', async (route) => {
+      const response = await route.fetch();
+      const stats = statsSchema.parse(await response.json());
+      for (const tenant of stats.tenants) tenant.deliveryFailures = tenant.tenant === 'acme' ? { total: 3, recent: [failure] } : { total: 0, recent: [] };
+      await route.fulfill({ response, json: stats });
+    });
+    await card('acme').locator('.failure-count', { hasText: /^3$/ }).waitFor();
+    expect(await card('acme').locator('details.failures summary').textContent()).toBe('Latest delivery failures (1 of 3)');
+    expect(await card('acme').locator('ul.failures li[data-seq="7"]').textContent()).toContain('orders:9 "status" #7: the provider refused the channel name');
+    expect(await card('globex').locator('.failure-count').textContent()).toBe('0');
+    expect(await card('globex').locator('details.failures').count()).toBe(0);
+    await page.unroute('**/v1/admin/stats');
   });
 
   it('follows the README walkthrough: a server-side {"status":"shipped"} moves the demo order, and an odd event breaks nothing', async () => {
