@@ -4,7 +4,7 @@
  * offline, keeps the last figures, and retries with growing pauses until it is back.
  */
 import { plural, renderStats, statsSchema } from './admin-view.js';
-import { byId } from './demo-dom.js';
+import { byId, isNetworkError } from './demo-dom.js';
 
 const CREDENTIAL_KEY = 'switchboard-admin-credential';
 const POLL_MS = 2000;
@@ -69,7 +69,7 @@ async function pollLoop(credential: string, signal: AbortSignal): Promise<void> 
       if (error instanceof Rejected) return signOut(error.message);
       failures += 1;
       pause = Math.min(POLL_MS * failures, MAX_RETRY_MS);
-      const reason = error instanceof TypeError ? 'the server cannot be reached' : error instanceof Error ? error.message : String(error);
+      const reason = isNetworkError(error) ? 'the server cannot be reached' : error instanceof Error ? error.message : String(error);
       showStatus('offline', `Offline · retrying in ${Math.round(pause / 1000)} s`);
       problem.textContent = `Cannot update: ${reason}. ${everLoaded ? 'The figures below are from the last update.' : ''} Retrying by itself.`;
     }

@@ -136,7 +136,7 @@ export function mountChat(options: {
       lastTypingSent = 0;
       api.sendChat(CHAT_CHANNEL, text).catch((failure: unknown) => {
         if (input.value === '') input.value = text;
-        error.textContent = `Not sent: ${describeError(failure)}. Your message is kept; send it again when the connection is back.`;
+        error.textContent = `Not sent. ${describeError(failure)}. Your message is kept; send it again when the connection is back.`;
       });
     },
     { signal },

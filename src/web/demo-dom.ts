@@ -1,4 +1,4 @@
-/** DOM helpers for the demo page. Text only ever goes in through textContent. */
+/** DOM helpers for the browser pages (demo and admin). Text only ever goes in through textContent. */
 
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -50,6 +50,6 @@ export function isNetworkError(error: unknown): boolean {
 }
 
 export function describeError(error: unknown): string {
-  if (isNetworkError(error)) return 'the server cannot be reached (is it running? it may be restarting)';
+  if (isNetworkError(error)) return 'The server cannot be reached (is it running? it may be restarting)';
   return error instanceof Error ? error.message : String(error);
 }

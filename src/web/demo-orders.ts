@@ -75,7 +75,7 @@ function mountOrder(order: string, options: { rt: Realtime; api: DemoApi; watch:
     api
       .advanceOrder(order)
       .catch((failure: unknown) => {
-        error.textContent = `Could not advance the order: ${describeError(failure)}`;
+        error.textContent = `Could not advance the order. ${describeError(failure)}`;
       })
       .finally(() => {
         // The new status arrives as an event; until then allow another click only if not delivered.

@@ -334,7 +334,7 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages'))('demo and admin
 
     // A message sent meanwhile is kept, with an error that says what happened.
     await send(ana.page, 'sent while down');
-    await ana.page.locator('#chat-error', { hasText: 'Not sent: the server cannot be reached' }).waitFor();
+    await ana.page.locator('#chat-error', { hasText: 'Not sent. The server cannot be reached' }).waitFor();
     expect(await ana.page.getByLabel('Message', { exact: true }).inputValue()).toBe('sent while down');
     expect(await ana.page.locator('#chat-error').textContent()).not.toContain('Failed to fetch');
     await screenshot(ana.page, 'demo-server-down');
