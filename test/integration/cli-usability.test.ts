@@ -1,7 +1,8 @@
 /**
  * The `switchboard` command as a newcomer meets it: help for every command, errors that
  * say what to do, `check` listing every configuration problem, and `.env` loading.
- * Each case spawns the CLI; independent spawns run in parallel to keep this file fast.
+ * The program itself (exit codes, stderr, .env) is spawned, in parallel; the commands'
+ * own answers are checked in-process, which is much faster than a spawn per case.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -9,7 +10,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { UsageError, type Command } from '../../src/cli/args.js';
+import { check } from '../../src/cli/check.js';
+import { publish, token } from '../../src/cli/http-commands.js';
+import { serve } from '../../src/cli/serve.js';
 import { ADMIN_KEY, startBff, type TestBff } from '../helpers/bff.js';
 
 const execFileAsync = promisify(execFile);
@@ -23,7 +28,7 @@ interface Outcome {
 }
 
 /** Runs the CLI with only the given variables (plus PATH), in `cwd`. */
-async function cli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<Outcome> {
+async function spawnCli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<Outcome> {
   try {
     const { stdout, stderr } = await execFileAsync(process.execPath, ['--import', TSX, CLI, ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },
@@ -37,10 +42,24 @@ async function cli(args: string[], env: Record<string, string> = {}, cwd?: strin
   }
 }
 
+/** What a command prints with console.log. */
+async function printed(command: Command, argv: string[]): Promise<string> {
+  const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+  try {
+    await command.run(argv);
+    return log.mock.calls.map((call) => call.map(String).join(' ')).join('\n');
+  } finally {
+    log.mockRestore();
+  }
+}
+
 let bff: TestBff;
 let emptyDir: string;
 beforeAll(async () => {
   [bff, emptyDir] = await Promise.all([startBff(), mkdtemp(path.join(tmpdir(), 'switchboard-cli-'))]);
+});
+afterEach(() => {
+  vi.unstubAllEnvs();
 });
 afterAll(async () => {
   await bff?.close();
@@ -48,43 +67,46 @@ afterAll(async () => {
 });
 
 describe('switchboard CLI for a newcomer', () => {
-  it('answers --help for the program and every command', async () => {
-    const [top, helpWord, publish, token, serve, check] = await Promise.all([
-      cli(['--help']),
-      cli(['help', 'publish']),
-      cli(['publish', '--help']),
-      cli(['token', '-h']),
-      cli(['serve', '--help']),
-      cli(['check', '--help']),
-    ]);
-    for (const outcome of [top, helpWord, publish, token, serve, check]) expect(outcome).toMatchObject({ code: 0, stderr: '' });
-    for (const name of ['serve', 'check', 'publish', 'token']) expect(top.stdout).toContain(`  ${name} `);
-    expect(helpWord.stdout).toBe(publish.stdout);
-    for (const option of ['--tenant', '--id', '--url', 'SWITCHBOARD_URL', 'SWITCHBOARD_API_KEY']) expect(publish.stdout).toContain(option);
-    for (const option of ['--tenant', '--user', '--url']) expect(token.stdout).toContain(option);
-    expect(serve.stdout).toMatch(/^Usage: switchboard serve/);
-    expect(check.stdout).toMatch(/^Usage: switchboard check/);
+  it('answers --help for every command', async () => {
+    for (const command of [serve, check, publish, token]) {
+      const help = await printed(command, ['--help']);
+      expect(help).toMatch(new RegExp(`^Usage: switchboard ${command.name}`));
+      expect(await printed(command, ['-h'])).toBe(help);
+    }
+    const publishHelp = await printed(publish, ['--help']);
+    for (const option of ['--tenant', '--id', '--url', 'SWITCHBOARD_URL', 'SWITCHBOARD_API_KEY']) expect(publishHelp).toContain(option);
+    for (const option of ['--tenant', '--user', '--url']) expect(await printed(token, ['--help'])).toContain(option);
   });
 
-  it('explains mistakes: unknown options and commands, a missing --tenant, a server that is down', async () => {
-    const [unknownOption, unknownCommand, noTenant, down] = await Promise.all([
-      cli(['publish', 'orders:1', 'status', '--bogus']),
-      cli(['frobnicate']),
-      cli(['publish', 'orders:1', 'status', '{}', '--url', bff.url], { SWITCHBOARD_API_KEY: ADMIN_KEY }),
-      cli(['publish', 'orders:1', 'status', '{}'], { SWITCHBOARD_API_KEY: ADMIN_KEY, SWITCHBOARD_URL: 'http://127.0.0.1:1' }),
-    ]);
-    expect(unknownOption).toMatchObject({ code: 2, stderr: expect.stringMatching(/Unknown option '--bogus'[\s\S]*switchboard publish --help/) });
-    expect(unknownCommand).toMatchObject({ code: 2, stderr: expect.stringMatching(/unknown command "frobnicate"; the commands are serve, check, publish, token/) });
-    expect(noTenant).toMatchObject({ code: 2, stderr: expect.stringContaining('admin key: name the tenant to publish for with --tenant') });
-    expect(down.code).toBe(1);
-    expect(down.stderr).toMatch(/^Cannot reach Switchboard at http:\/\/127\.0\.0\.1:1 \(.+\)\. Is it running/);
+  it('explains mistakes: unknown options, missing arguments, a missing --tenant, a server that is down', async () => {
+    await expect(publish.run(['orders:1', 'status', '--bogus'])).rejects.toMatchObject({ name: 'UsageError', command: 'publish', message: "Unknown option '--bogus'" });
+    await expect(publish.run(['orders:1'])).rejects.toThrow(/publish needs a channel and an event/);
+    await expect(token.run(['--tenant', 'acme'])).rejects.toThrow(/token needs --tenant and --user/);
+    vi.stubEnv('SWITCHBOARD_API_KEY', ADMIN_KEY);
+    await expect(publish.run(['orders:1', 'status', '{}', '--url', bff.url])).rejects.toBeInstanceOf(UsageError);
+    await expect(publish.run(['orders:1', 'status', '{}', '--url', bff.url])).rejects.toThrow(
+      'SWITCHBOARD_API_KEY is an admin key: name the tenant to publish for with --tenant, e.g. --tenant acme',
+    );
+    expect(await printed(publish, ['orders:1', 'status', '{}', '--url', bff.url, '--tenant', 'acme'])).toMatch(/"status":"delivered"/);
+    vi.stubEnv('SWITCHBOARD_URL', 'http://127.0.0.1:1');
+    await expect(publish.run(['orders:1', 'status', '{}'])).rejects.toThrow(/^Cannot reach Switchboard at http:\/\/127\.0\.0\.1:1 \(.+\)\. Is it running/);
+    vi.stubEnv('SWITCHBOARD_URL', 'localhost:8080');
+    await expect(publish.run(['orders:1', 'status', '{}'])).rejects.toThrow(/SWITCHBOARD_URL gives "localhost:8080", which is not an http\(s\) URL/);
   });
 
-  it('check lists every problem at once, reads .env, and lets the environment win over it', async () => {
+  it('as a program: top-level help, usage errors exit 2, check reads .env and the environment wins over it', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'switchboard-dotenv-'));
     try {
       await writeFile(path.join(dir, '.env'), 'PORT=abc\nSWITCHBOARD_PROVIDER=pusher\nSWITCHBOARD_STORE=postgres\n');
-      const [fromDotEnv, clean] = await Promise.all([cli(['check'], { SWITCHBOARD_PROVIDER: 'local' }, dir), cli(['check'], {}, emptyDir)]);
+      const [top, unknown, fromDotEnv, clean] = await Promise.all([
+        spawnCli(['--help']),
+        spawnCli(['frobnicate']),
+        spawnCli(['check'], { SWITCHBOARD_PROVIDER: 'local' }, dir),
+        spawnCli(['check'], {}, emptyDir),
+      ]);
+      expect(top).toMatchObject({ code: 0, stderr: '' });
+      for (const name of ['serve', 'check', 'publish', 'token']) expect(top.stdout).toContain(`  ${name} `);
+      expect(unknown).toMatchObject({ code: 2, stderr: expect.stringMatching(/^switchboard: unknown command "frobnicate"; the commands are serve, check, publish, token\nRun "switchboard --help"/) });
       expect(fromDotEnv.code).toBe(1);
       expect(fromDotEnv.stderr).toContain('Switchboard cannot start: 2 problems');
       expect(fromDotEnv.stderr).toContain('PORT is "abc", but it must be a number.');
