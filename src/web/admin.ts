@@ -71,7 +71,7 @@ async function pollLoop(credential: string, signal: AbortSignal): Promise<void> 
       pause = Math.min(POLL_MS * failures, MAX_RETRY_MS);
       const reason = isNetworkError(error) ? 'the server cannot be reached' : error instanceof Error ? error.message : String(error);
       showStatus('offline', `Offline · retrying in ${Math.round(pause / 1000)} s`);
-      problem.textContent = `Cannot update: ${reason}. ${everLoaded ? 'The figures below are from the last update.' : ''} Retrying by itself.`;
+      problem.textContent = `Cannot update: ${reason}.${everLoaded ? ' The figures below are from the last update.' : ''} Retrying by itself.`;
     }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, pause);
