@@ -33,7 +33,7 @@ async function spawnCli(args: string[], env: Record<string, string> = {}, cwd?: 
     const { stdout, stderr } = await execFileAsync(process.execPath, ['--import', TSX, CLI, ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },
       cwd,
-      timeout: 20_000,
+      timeout: 50_000,
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -116,5 +116,6 @@ describe('switchboard CLI for a newcomer', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
+    // Four CLI processes at once: each loads TypeScript through tsx, slow on a loaded 2-core machine.
+  }, 60_000);
 });
