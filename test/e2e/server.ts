@@ -24,7 +24,7 @@ export interface E2eServer {
   /** Stops the server (clients see it go away); `start()` brings it back on the same port. */
   stop(): Promise<void>;
   start(): Promise<void>;
-  /** Destroys every WebSocket and event-stream connection, as a network failure would. */
+  /** Destroys every client connection (WebSockets, event streams, fetches), as a network failure would. */
   dropConnections(): number;
   /** A capability token for a user, via dev login, for publishing from the test. */
   capabilityToken(tenant: string, user: string): Promise<string>;
@@ -62,10 +62,10 @@ export async function startE2eServer(): Promise<E2eServer> {
     const { app } = await createServerFromEnv({ ...env, PORT: String(port) });
     running = await listen(app, { host: '127.0.0.1', port });
     port = running.port;
-    running.server.on('upgrade', (_req, socket: Socket) => track(socket));
-    running.server.on('request', (req) => {
-      if (req.url?.startsWith('/v1/stream')) track(req.socket);
-    });
+    // Every TCP connection (WebSockets, event streams, fetches). Not through an 'upgrade'
+    // listener: one that leaves the socket alone keeps an upgrade arriving during shutdown
+    // (after the provider detached) open for ever, and the server never finishes closing.
+    running.server.on('connection', track);
   }
   async function stop(): Promise<void> {
     await running?.close();
