@@ -296,7 +296,7 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages'))('demo and admin
     expect(await card('globex').locator('.failure-count').textContent()).toBe('0');
     expect(await card('globex').locator('details.failures').count()).toBe(0);
     await page.unroute('**/v1/admin/stats');
-  });
+  }, 45_000);
 
   it('follows the README walkthrough: a server-side {"status":"shipped"} moves the demo order, and an odd event breaks nothing', async () => {
     const order = (page: Page) => page.locator('#order-1001');
@@ -323,7 +323,7 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages'))('demo and admin
     for (const { page } of [ana, bo]) await page.locator('#order-1001[data-stage="4"]').waitFor();
     expect(await order(bo.page).locator('.order-note').textContent()).toBe('');
     await screenshot(bo.page, 'demo-walkthrough');
-  });
+  }, 30_000);
 
   it('shows both pages offline while the server is down, and recovers them by themselves', async () => {
     const badge = ana.page.locator('#connection');
