@@ -1,18 +1,43 @@
 #!/usr/bin/env node
 /**
- * The `switchboard` command: `serve` runs the BFF; `publish` and `token` talk to a running one.
+ * The `switchboard` command: `serve` runs the BFF, `check` checks its configuration;
+ * `publish` and `token` talk to a running one. A `.env` in the current directory is
+ * loaded first; variables already in the environment win.
  */
+import { existsSync } from 'node:fs';
+import { UsageError, type Command } from './cli/args.js';
+import { check } from './cli/check.js';
 import { publish, token } from './cli/http-commands.js';
 import { serve } from './cli/serve.js';
 
-const commands: Record<string, (argv: string[]) => Promise<void>> = { serve, publish, token };
-const [name = 'serve', ...rest] = process.argv.slice(2);
-const command = commands[name];
-if (!command) {
-  console.error(`Unknown command "${name}". Commands: ${Object.keys(commands).join(', ')}`);
-  process.exit(2);
+const COMMANDS: Command[] = [serve, check, publish, token];
+
+const HELP = `Usage: switchboard <command> [options]
+
+Commands:
+${COMMANDS.map((command) => `  ${command.name.padEnd(9)} ${command.summary}`).join('\n')}
+
+Run "switchboard <command> --help" for a command's arguments and options.
+A .env file in the current directory is read first; variables already set win.`;
+
+async function main(argv: string[]): Promise<void> {
+  const [name = 'serve', ...rest] = argv;
+  if (name === '--help' || name === '-h' || name === 'help') {
+    const about = COMMANDS.find((command) => command.name === rest[0]);
+    console.log(about ? about.help : HELP);
+    return;
+  }
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}; the commands are ${COMMANDS.map((c) => c.name).join(', ')}`);
+  return command.run(rest);
 }
-command(rest).catch((error: unknown) => {
+
+if (existsSync('.env')) process.loadEnvFile('.env');
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    console.error(`switchboard${error.command ? ` ${error.command}` : ''}: ${error.message}\nRun "switchboard ${error.command ? `${error.command} ` : ''}--help" for usage.`);
+    process.exit(2);
+  }
   console.error(error instanceof Error ? error.message : error);
   process.exit(1);
 });

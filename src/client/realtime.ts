@@ -135,9 +135,12 @@ export function connect(options: ConnectOptions): Realtime {
       return token ? { user: token.user, tenant: token.tenant } : undefined;
     },
     close() {
+      // The connection first: closing it ends every subscription on the server, so the
+      // channels need not send their own unsubscribes (pusher-js would queue them onto a
+      // socket that is already closing, and the browser warns once per channel).
+      supervisor.close();
       for (const core of cores.values()) core.close();
       cores.clear();
-      supervisor.close();
     },
   };
 }

@@ -13,7 +13,7 @@ import { DEFAULT_READER_LIMITS, ReaderLimits, type ReaderLimitOptions } from './
 import type { EventStore } from './log/store.js';
 import type { Logger } from './logger.js';
 import { deliveryMetrics, Metrics } from './metrics.js';
-import { RateTracker } from './stats/rate.js';
+import { countingDeliveries, RateTracker } from './stats/rate.js';
 import type { DeliveryTuning } from './publish/delivery.js';
 import { createPublishPipeline } from './publish/pipeline.js';
 import { adminRoutes } from './routes/admin.js';
@@ -94,7 +94,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
       logger: options.logger,
       hub,
       tuning: options.delivery,
-      observer: deliveryMetrics(metrics, options.provider.name, deliveryFailures),
+      observer: countingDeliveries(rates, deliveryMetrics(metrics, options.provider.name, deliveryFailures)),
       onPublished(tenant, outcomes) {
         for (const { status } of outcomes) metrics.publishes.inc({ tenant, provider: options.provider.name, status });
         rates.record(tenant, outcomes.filter((outcome) => outcome.status !== 'duplicate').length);

@@ -1,9 +1,10 @@
 /**
- * Server configuration from the environment, parsed once. A bad value stops start-up
- * with a message naming the variable. Provider-specific variables are parsed by each
- * provider's own `…OptionsFromEnv`.
+ * Server configuration from the environment, parsed once. Bad values stop start-up with
+ * one report listing every problem in plain words (see config-problems.ts).
+ * Provider-specific variables are parsed by each provider's own `…OptionsFromEnv`.
  */
 import { z } from 'zod';
+import { ConfigurationError, describeIssue } from './config-problems.js';
 
 const onOff = z.enum(['on', 'off']);
 const optionalString = z
@@ -44,13 +45,19 @@ export const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema>;
 
-export function parseEnv(source: NodeJS.ProcessEnv): Env {
+export type ProviderName = Env['SWITCHBOARD_PROVIDER'];
+
+/** The environment read, with every problem found (each a sentence naming the variable). */
+export function readEnv(source: NodeJS.ProcessEnv): { env?: Env; problems: string[] } {
   const result = envSchema.safeParse(source);
-  if (!result.success) {
-    const lines = result.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);
-    throw new Error(`Invalid configuration in the environment:\n${lines.join('\n')}`);
-  }
-  return result.data;
+  if (result.success) return { env: result.data, problems: [] };
+  return { problems: result.error.issues.map((issue) => describeIssue(issue, source)) };
+}
+
+export function parseEnv(source: NodeJS.ProcessEnv): Env {
+  const { env, problems } = readEnv(source);
+  if (!env) throw new ConfigurationError(problems);
+  return env;
 }
 
 export function devAuthEnabled(env: Env): boolean {

@@ -11,7 +11,8 @@ import { createServer, type ServerOptions, type SwitchboardApp } from './app.js'
 import { parseApiKeys } from './auth/api-keys.js';
 import { createAppSessionVerifier } from './auth/session.js';
 import { loadAppConfig } from './config-file.js';
-import { devAuthEnabled, parseEnv, type Env } from './env.js';
+import { ConfigurationError, describeProviderError } from './config-problems.js';
+import { devAuthEnabled, envSchema, readEnv, type Env, type ProviderName } from './env.js';
 import { createEventStore } from './log/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { MemoryRevocations, RedisRevocations, SqliteRevocations, type TokenRevocations } from './tokens/revocations.js';
@@ -46,11 +47,54 @@ async function createRevocations(env: Env): Promise<TokenRevocations> {
   }
 }
 
+/**
+ * What each provider needs from the environment, for the start-up check: the variables it
+ * cannot do without (all reported at once when missing) and its own settings parser.
+ */
+const PROVIDER_SETTINGS: Record<ProviderName, { required: readonly string[]; parse: (source: NodeJS.ProcessEnv) => unknown }> = {
+  local: { required: [], parse: localProviderOptionsFromEnv },
+  pusher: { required: ['PUSHER_APP_ID', 'PUSHER_KEY', 'PUSHER_SECRET', 'PUSHER_CLUSTER'], parse: pusherProviderOptionsFromEnv },
+};
+
+function providerProblems(source: NodeJS.ProcessEnv): string[] {
+  const provider = envSchema.shape.SWITCHBOARD_PROVIDER.safeParse(source.SWITCHBOARD_PROVIDER);
+  if (!provider.success) return []; // readEnv reports it
+  const settings = PROVIDER_SETTINGS[provider.data];
+  const missing = settings.required.filter((name) => !source[name]?.trim());
+  if (missing.length > 0) return missing.map((name) => `${name} is not set; SWITCHBOARD_PROVIDER=${provider.data} needs it.`);
+  try {
+    settings.parse(source);
+    return [];
+  } catch (error) {
+    return [describeProviderError(error instanceof Error ? error.message : String(error), source)];
+  }
+}
+
+/**
+ * Checks the whole configuration — environment, provider settings, config file — and
+ * answers every problem found, so one start (or `switchboard check`) reports them all.
+ */
+export async function checkConfiguration(source: NodeJS.ProcessEnv = process.env): Promise<{ env?: Env; config?: AppConfig; problems: string[] }> {
+  const { env, problems } = readEnv(source);
+  problems.push(...providerProblems(source));
+  const configFile = envSchema.shape.SWITCHBOARD_CONFIG.safeParse(source.SWITCHBOARD_CONFIG);
+  let config: AppConfig | undefined;
+  if (configFile.success) {
+    try {
+      config = await loadAppConfig(configFile.data);
+    } catch (error) {
+      problems.push(error instanceof Error ? error.message : String(error));
+    }
+  }
+  return problems.length === 0 && env && config ? { env, config, problems } : { problems };
+}
+
 export async function createServerFromEnv(
   source: NodeJS.ProcessEnv = process.env,
   overrides: Partial<ServerOptions> = {},
 ): Promise<{ app: SwitchboardApp; env: Env }> {
-  const env = parseEnv(source);
+  const { env, config, problems } = await checkConfiguration(source);
+  if (!env || !config) throw new ConfigurationError(problems);
   const devAuth = devAuthEnabled(env);
   const logger = createLogger(env.LOG_LEVEL);
   const persistent = env.SWITCHBOARD_STORE !== 'memory';
@@ -71,7 +115,6 @@ export async function createServerFromEnv(
           nameClaim: env.AUTH_NAME_CLAIM,
         })
       : undefined;
-  const config = await loadAppConfig(env.SWITCHBOARD_CONFIG);
   const app = createServer({
     config,
     provider: createProvider(env, source, config, logger),

@@ -1,131 +1,121 @@
-/** The admin page: polls /v1/admin/stats and renders tenants, channels, presence and a publish-rate chart. */
-import * as z from 'zod/mini';
-
-const statsSchema = z.object({
-  provider: z.string(),
-  generatedAt: z.number(),
-  tenants: z.array(
-    z.object({
-      tenant: z.string(),
-      connections: z.optional(z.number()),
-      publishRate: z.array(z.number()),
-      channels: z.array(
-        z.object({
-          channel: z.string(),
-          subscribers: z.optional(z.number()),
-          presenceMembers: z.optional(z.number()),
-          members: z.optional(z.array(z.object({ id: z.string(), info: z.record(z.string(), z.unknown()) }))),
-        }),
-      ),
-    }),
-  ),
-});
-type Stats = z.infer<typeof statsSchema>;
+/**
+ * The admin page: signs in with a key or token, then polls /v1/admin/stats and renders
+ * the live view. A failed poll (server restarting, network down) shows the page as
+ * offline, keeps the last figures, and retries with growing pauses until it is back.
+ */
+import { plural, renderStats, statsSchema } from './admin-view.js';
+import { byId, isNetworkError } from './demo-dom.js';
 
 const CREDENTIAL_KEY = 'switchboard-admin-credential';
 const POLL_MS = 2000;
+const MAX_RETRY_MS = 10_000;
 
-function byId<T extends HTMLElement>(id: string): T {
-  return document.getElementById(id) as T;
+const login = byId<HTMLFormElement>('login');
+const loginError = byId('login-error');
+const view = byId('view');
+const status = byId('status');
+const updated = byId('updated');
+const problem = byId('view-error');
+const provider = byId('provider');
+const tenants = byId('tenants');
+
+/** A rejected credential: answered by the server, never retried. */
+class Rejected extends Error {}
+
+function rejection(statusCode: number): Rejected {
+  return new Rejected(
+    statusCode === 403
+      ? 'That credential is valid but may not see the admin view: a capability token needs the admin role.'
+      : 'That key or token was not accepted. Use an admin key (SWITCHBOARD_ADMIN_KEYS; in development: dev-admin-key-change-me), a tenant API key, or the capability token of a user with the admin role.',
+  );
 }
 
-function element(tag: string, text?: string, className?: string): HTMLElement {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  if (className) node.className = className;
-  return node;
+function showStatus(state: 'connecting' | 'live' | 'offline', text: string): void {
+  status.hidden = false;
+  status.dataset.state = state;
+  status.textContent = text;
+  view.dataset.state = state;
 }
 
-/** A dependency-free SVG bar chart of events/s. */
-function rateChart(series: number[]): SVGSVGElement {
-  const ns = 'http://www.w3.org/2000/svg';
-  const width = 360;
-  const height = 60;
-  const max = Math.max(1, ...series);
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
-  svg.setAttribute('class', 'chart');
-  svg.setAttribute('role', 'img');
-  const total = series.reduce((sum, value) => sum + value, 0);
-  svg.setAttribute('aria-label', `Events per second over the last ${series.length} seconds, peak ${max}, total ${total}`);
-  const barWidth = width / series.length;
-  series.forEach((value, index) => {
-    const bar = document.createElementNS(ns, 'rect');
-    const barHeight = (value / max) * (height - 4);
-    bar.setAttribute('x', String(index * barWidth));
-    bar.setAttribute('y', String(height - barHeight));
-    bar.setAttribute('width', String(Math.max(1, barWidth - 0.5)));
-    bar.setAttribute('height', String(barHeight));
-    svg.append(bar);
-  });
-  return svg;
+let session: AbortController | undefined;
+
+async function fetchStats(credential: string, signal: AbortSignal) {
+  const response = await fetch('/v1/admin/stats', { headers: { authorization: `Bearer ${credential}` }, signal, cache: 'no-store' });
+  if (response.status === 401 || response.status === 403) throw rejection(response.status);
+  if (!response.ok) throw new Error(`the server answered ${response.status}`);
+  const stats = statsSchema.safeParse(await response.json());
+  if (!stats.success) throw new Error('the server sent stats this page does not understand');
+  return stats.data;
 }
 
-function render(stats: Stats): void {
-  byId('provider').textContent = `provider: ${stats.provider}`;
-  byId('updated').textContent = new Date(stats.generatedAt).toLocaleTimeString();
-  const container = byId('tenants');
-  container.replaceChildren();
-  if (stats.tenants.length === 0) container.append(element('p', 'No activity yet.', 'muted'));
-  for (const tenant of stats.tenants) {
-    const card = element('article', undefined, 'card tenant');
-    card.dataset.tenant = tenant.tenant;
-    card.append(element('h2', `Tenant ${tenant.tenant}`));
-    const lastSecond = tenant.publishRate.at(-2) ?? 0;
-    const summary = element('p');
-    const connections = tenant.connections === undefined ? 'unknown' : String(tenant.connections);
-    summary.append(element('strong', connections, 'connections'), ` connection${tenant.connections === 1 ? '' : 's'} · ${tenant.channels.length} channel(s) · ${lastSecond} events/s`);
-    const caption = element('p', `Publishes per second, last ${tenant.publishRate.length} s (peak ${Math.max(0, ...tenant.publishRate)})`, 'muted');
-    card.append(summary, rateChart(tenant.publishRate), caption);
-    const table = element('table');
-    table.innerHTML = '<thead><tr><th scope="col">channel</th><th scope="col">subscribers</th><th scope="col">presence</th></tr></thead>';
-    const body = element('tbody');
-    for (const channel of tenant.channels) {
-      const row = element('tr');
-      const members = channel.members?.map((member) => String(member.info.name ?? member.id)).join(', ') ?? '–';
-      row.append(element('td', channel.channel), element('td', channel.subscribers === undefined ? 'occupied' : String(channel.subscribers)), element('td', members));
-      body.append(row);
+/** Polls until signed out: every POLL_MS while live, backing off while offline. */
+async function pollLoop(credential: string, signal: AbortSignal): Promise<void> {
+  let failures = 0;
+  let everLoaded = false;
+  while (!signal.aborted) {
+    let pause = POLL_MS;
+    try {
+      const stats = await fetchStats(credential, signal);
+      failures = 0;
+      everLoaded = true;
+      problem.textContent = '';
+      provider.textContent = `provider: ${stats.provider}`;
+      provider.hidden = false;
+      updated.textContent = `Updated ${new Date(stats.generatedAt).toLocaleTimeString()} · ${plural(stats.tenants.length, 'tenant')}`;
+      showStatus('live', 'Live');
+      renderStats(tenants, stats);
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof Rejected) return signOut(error.message);
+      failures += 1;
+      pause = Math.min(POLL_MS * failures, MAX_RETRY_MS);
+      const reason = isNetworkError(error) ? 'the server cannot be reached' : error instanceof Error ? error.message : String(error);
+      showStatus('offline', `Offline · retrying in ${Math.round(pause / 1000)} s`);
+      problem.textContent = `Cannot update: ${reason}.${everLoaded ? ' The figures below are from the last update.' : ''} Retrying by itself.`;
     }
-    table.append(body);
-    card.append(table);
-    container.append(card);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, pause);
+      // Back online (or signed out): try at once.
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      window.addEventListener('online', wake, { once: true, signal });
+      signal.addEventListener('abort', wake, { once: true });
+    });
   }
-}
-
-let timer: ReturnType<typeof setTimeout> | undefined;
-
-async function poll(credential: string): Promise<void> {
-  const response = await fetch('/v1/admin/stats', { headers: { authorization: `Bearer ${credential}` } });
-  if (response.status === 401 || response.status === 403) {
-    const problem = (await response.json().catch(() => ({}))) as { detail?: string };
-    signOut(problem.detail ?? 'Not allowed');
-    return;
-  }
-  if (response.ok) {
-    const stats = statsSchema.safeParse(await response.json());
-    if (stats.success) render(stats.data);
-  }
-  timer = setTimeout(() => void poll(credential).catch(() => undefined), POLL_MS);
 }
 
 function signIn(credential: string): void {
+  session?.abort();
+  session = new AbortController();
   sessionStorage.setItem(CREDENTIAL_KEY, credential);
-  byId('login').hidden = true;
-  byId('view').hidden = false;
-  void poll(credential).catch(() => undefined);
+  login.hidden = true;
+  view.hidden = false;
+  loginError.textContent = '';
+  problem.textContent = '';
+  updated.textContent = '';
+  tenants.replaceChildren();
+  showStatus('connecting', 'Connecting…');
+  void pollLoop(credential, session.signal);
 }
 
 function signOut(message = ''): void {
-  clearTimeout(timer);
+  session?.abort();
+  session = undefined;
   sessionStorage.removeItem(CREDENTIAL_KEY);
-  byId('login').hidden = false;
-  byId('view').hidden = true;
-  byId('login-error').textContent = message;
+  login.hidden = false;
+  view.hidden = true;
+  status.hidden = true;
+  provider.hidden = true;
+  loginError.textContent = message;
 }
 
-byId<HTMLFormElement>('login').addEventListener('submit', (event) => {
+login.addEventListener('submit', (event) => {
   event.preventDefault();
-  signIn(byId<HTMLInputElement>('credential').value.trim());
+  const credential = byId<HTMLInputElement>('credential').value.trim();
+  if (credential === '') loginError.textContent = 'Enter a key or token.';
+  else signIn(credential);
 });
 byId('logout').addEventListener('click', () => signOut());
 const saved = sessionStorage.getItem(CREDENTIAL_KEY);

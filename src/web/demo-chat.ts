@@ -100,6 +100,10 @@ export function mountChat(options: {
     channel.on('error', (failure) => {
       error.textContent = failure.message;
     }),
+    // Errors from an outage are over once the page is connected again; unsent text stays in the box.
+    badge.onReconnected(() => {
+      error.textContent = '';
+    }),
   ];
   channel.presence.enter().catch((failure: unknown) => {
     error.textContent = `Could not join the room: ${describeError(failure)}`;
@@ -131,8 +135,8 @@ export function mountChat(options: {
       input.value = '';
       lastTypingSent = 0;
       api.sendChat(CHAT_CHANNEL, text).catch((failure: unknown) => {
-        input.value = text;
-        error.textContent = describeError(failure);
+        if (input.value === '') input.value = text;
+        error.textContent = `Not sent. ${describeError(failure)}. Your message is kept; send it again when the connection is back.`;
       });
     },
     { signal },

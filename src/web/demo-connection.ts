@@ -9,8 +9,8 @@ export type BadgeState = 'connecting' | 'connected' | 'reconnecting' | 'offline'
 const LABELS: Record<BadgeState, string> = {
   connecting: 'Connecting…',
   connected: 'Connected',
-  reconnecting: 'Reconnecting…',
-  offline: 'Offline',
+  reconnecting: 'Connection lost · retrying…',
+  offline: 'Offline · retrying…',
 };
 
 /** Follows one Realtime client: when it last dropped and came back. */
@@ -50,10 +50,11 @@ export class LinkWatch {
   }
 }
 
-export function badgeState(states: ConnectionState[], online: boolean): BadgeState {
+/** `wasConnected`: once the page has been connected, any later loss is "retrying", never "connecting" again. */
+export function badgeState(states: ConnectionState[], online: boolean, wasConnected: boolean): BadgeState {
   if (states.every((state) => state === 'connected')) return 'connected';
   if (!online || states.some((state) => state === 'failed' || state === 'disconnected')) return 'offline';
-  if (states.some((state) => state === 'reconnecting')) return 'reconnecting';
+  if (wasConnected || states.some((state) => state === 'reconnecting')) return 'reconnecting';
   return 'connecting';
 }
 
@@ -62,6 +63,7 @@ export class ConnectionBadge {
   private recoveredCount = 0;
   private shown: BadgeState | undefined;
   private readonly watches: LinkWatch[] = [];
+  private readonly reconnected = new Set<() => void>();
 
   constructor(
     private readonly badge: HTMLElement,
@@ -86,6 +88,7 @@ export class ConnectionBadge {
     const state = badgeState(
       this.watches.map((watch) => watch.state),
       navigator.onLine,
+      this.shown !== undefined && this.shown !== 'connecting',
     );
     this.badge.title = this.watches.map((watch) => `${watch.label}: ${watch.state} (${watch.rt.connection.transport ?? '…'})`).join(' · ');
     if (state === this.shown) return;
@@ -94,9 +97,17 @@ export class ConnectionBadge {
       this.recoveredCount = 0;
       this.note.hidden = true;
     }
+    const back = state === 'connected' && this.shown !== undefined && this.shown !== 'connecting';
     this.shown = state;
     this.badge.dataset.state = state;
     this.badge.textContent = LABELS[state];
+    if (back) for (const listener of this.reconnected) listener();
+  }
+
+  /** Calls `listener` each time the page is connected again after a loss (to clear errors from the outage). */
+  onReconnected(listener: () => void): () => void {
+    this.reconnected.add(listener);
+    return () => this.reconnected.delete(listener);
   }
 
   recovered(): void {

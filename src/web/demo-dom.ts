@@ -1,4 +1,4 @@
-/** DOM helpers for the demo page. Text only ever goes in through textContent. */
+/** DOM helpers for the browser pages (demo and admin). Text only ever goes in through textContent. */
 
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -44,6 +44,12 @@ export function recoveredTag(): HTMLElement {
   return el('span', { text: 'recovered', className: 'tag', data: { tag: 'recovered' } });
 }
 
+/** fetch() rejects with a TypeError whose wording differs per browser when the server cannot be reached. */
+export function isNetworkError(error: unknown): boolean {
+  return error instanceof TypeError && /fetch|network|load failed/i.test(error.message);
+}
+
 export function describeError(error: unknown): string {
+  if (isNetworkError(error)) return 'The server cannot be reached (is it running? it may be restarting)';
   return error instanceof Error ? error.message : String(error);
 }

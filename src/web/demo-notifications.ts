@@ -2,13 +2,15 @@
 import * as z from 'zod/mini';
 import type { Realtime } from '../client/index.js';
 import type { ConnectionBadge, LinkWatch } from './demo-connection.js';
-import { appendToFeed, byId, clockTime, el, placeholder, recoveredTag } from './demo-dom.js';
+import { appendToFeed, byId, clockTime, describeError, el, placeholder, recoveredTag } from './demo-dom.js';
 
 const noticeSchema = z.object({ text: z.string() });
 
 export function mountNotifications(options: { rt: Realtime; user: string; watch: LinkWatch; badge: ConnectionBadge; signal: AbortSignal }): void {
   const { rt, user, watch, badge, signal } = options;
   const list = byId('notices');
+  const error = byId('notices-error');
+  error.textContent = '';
   placeholder(list, 'Nothing yet. Advance an order to get a notice.');
   // since: 0 replays the feed's history, so a reload shows earlier notices.
   const channel = rt.channel(`notifications:${user}`, { since: 0, events: { notice: noticeSchema } });
@@ -22,7 +24,10 @@ export function mountNotifications(options: { rt: Realtime; user: string; watch:
       appendToFeed(list, item);
     }),
     channel.on('error', (failure) => {
-      appendToFeed(list, el('li', { text: failure.message, className: 'error' }));
+      error.textContent = describeError(failure);
+    }),
+    badge.onReconnected(() => {
+      error.textContent = '';
     }),
   ];
   signal.addEventListener('abort', () => offs.forEach((off) => off()));

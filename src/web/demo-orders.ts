@@ -1,16 +1,15 @@
-/** Live order tracking: each order's status steps follow `status` events on `orders:<id>`. */
-import * as z from 'zod/mini';
+/**
+ * Live order tracking: each order's status steps follow `status` events on `orders:<id>`,
+ * from the demo button or anyone else (`{"status":"shipped"}` from the CLI or curl works).
+ * An event the card cannot follow is noted and skipped; it never breaks the card.
+ */
 import type { Realtime } from '../client/index.js';
+import { ORDER_STAGES as STAGES, orderStageOf, orderStatusSchema } from '../core/demo-orders.js';
 import type { DemoApi } from './demo-api.js';
 import type { ConnectionBadge, LinkWatch } from './demo-connection.js';
 import { byId, describeError, el } from './demo-dom.js';
 
 export const DEMO_ORDERS = ['1001', '1002'] as const;
-
-/** The stages the demo endpoint walks through (ORDER_STAGES in src/server/routes/demo.ts). */
-const STAGES = ['placed', 'packed', 'shipped', 'out for delivery', 'delivered'] as const;
-
-const statusSchema = z.object({ order: z.string(), status: z.string(), stage: z.number() });
 
 function mountOrder(order: string, options: { rt: Realtime; api: DemoApi; watch: LinkWatch; badge: ConnectionBadge }): { card: HTMLElement; off: () => void } {
   const { rt, api, watch, badge } = options;
@@ -20,13 +19,14 @@ function mountOrder(order: string, options: { rt: Realtime; api: DemoApi; watch:
   status.setAttribute('aria-live', 'polite');
   const button = el('button', { text: 'Simulate next step' });
   button.type = 'button';
+  const note = el('p', { className: 'muted small order-note' });
   const error = el('p', { className: 'error' });
   error.setAttribute('role', 'alert');
   const list = el('ol', { className: 'status-steps' }, ...steps);
   list.setAttribute('aria-label', `Progress of order ${order}`);
   const title = el('h3', { text: `Order #${order}` });
   title.id = titleId;
-  const card = el('article', { className: 'order', data: { order, stage: '-1' } }, title, list, status, button, error);
+  const card = el('article', { className: 'order', data: { order, stage: '-1' } }, title, list, status, note, button, error);
   card.id = `order-${order}`;
   card.setAttribute('aria-labelledby', titleId);
 
@@ -45,15 +45,28 @@ function mountOrder(order: string, options: { rt: Realtime; api: DemoApi; watch:
   };
 
   // since: 0 replays the order's history, so a reload shows where it stands.
-  const channel = rt.channel(`orders:${order}`, { since: 0, events: { status: statusSchema } });
+  const channel = rt.channel(`orders:${order}`, { since: 0 });
   const offs = [
     channel.subscribe('status', (data, meta) => {
       const recovered = watch.isRecovered(meta);
       if (recovered) badge.recovered();
-      render(data.stage, data.status, recovered);
+      const stage = orderStageOf(data);
+      if (stage !== undefined) {
+        note.textContent = '';
+        render(stage, STAGES[stage] ?? '', recovered);
+      } else {
+        // Not a stage the card knows: say so, keep the steps where they were.
+        const parsed = orderStatusSchema.safeParse(data);
+        note.textContent = parsed.success
+          ? `Event #${meta.seq} set the status to "${parsed.data.status}", which is not one of the demo's stages.`
+          : `Skipped event #${meta.seq}: its data has no "status" text.`;
+      }
     }),
     channel.on('error', (failure) => {
       error.textContent = failure.message;
+    }),
+    badge.onReconnected(() => {
+      error.textContent = '';
     }),
   ];
   button.addEventListener('click', () => {
@@ -62,7 +75,7 @@ function mountOrder(order: string, options: { rt: Realtime; api: DemoApi; watch:
     api
       .advanceOrder(order)
       .catch((failure: unknown) => {
-        error.textContent = describeError(failure);
+        error.textContent = `Could not advance the order. ${describeError(failure)}`;
       })
       .finally(() => {
         // The new status arrives as an event; until then allow another click only if not delivered.

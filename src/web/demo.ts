@@ -13,8 +13,12 @@ import { byId, describeError } from './demo-dom.js';
 import { mountNotifications } from './demo-notifications.js';
 import { mountOrders } from './demo-orders.js';
 
-/** Shorter than the client's default (1 s .. 30 s) so the demo visibly recovers within seconds. */
+/**
+ * Shorter than the client's defaults (1 s .. 30 s backoff, 10 s connect timeout) so the demo
+ * visibly recovers within seconds, also from an attempt that stalled while the server was down.
+ */
 const RECONNECT = { baseMs: 500, maxMs: 4000 };
+const CONNECT_TIMEOUT_MS = 4000;
 
 const login = byId<HTMLFormElement>('login');
 const loginError = byId('login-error');
@@ -41,8 +45,8 @@ function start(session: DemoSession): void {
   const { signal } = controller;
   const url = window.location.origin;
   // The SSE fallback has no presence or whispers, and the client does not switch back from it, so the chat client stays on the provider.
-  const live = connect({ url, session: session.session, reconnect: RECONNECT, fallbackAfterAttempts: 0 });
-  const feed = connect({ url, session: session.session, transport: 'sse', reconnect: RECONNECT });
+  const live = connect({ url, session: session.session, reconnect: RECONNECT, connectTimeoutMs: CONNECT_TIMEOUT_MS, fallbackAfterAttempts: 0 });
+  const feed = connect({ url, session: session.session, transport: 'sse', reconnect: RECONNECT, connectTimeoutMs: CONNECT_TIMEOUT_MS });
   const badge = new ConnectionBadge(badgeNode, byId('recovery'), signal);
   const liveWatch = badge.watch('chat & orders', live);
   const feedWatch = badge.watch('notifications', feed);

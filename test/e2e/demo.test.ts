@@ -5,16 +5,24 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { launchChromium, screenshot, skipWithoutChromium } from '../helpers/browser.js';
-import { DEV_ADMIN_KEY, startE2eServer, type E2eServer } from './server.js';
+import { DEV_ADMIN_KEY, QUIET_TENANT_KEY, startE2eServer, type E2eServer } from './server.js';
 
 /** Generous for one DOM state, well inside the test timeout; nothing here sleeps for a fixed time. */
 const STATE_TIMEOUT_MS = 8000;
+/**
+ * Reconnecting after a server restart: backoff (≤ 4 s) plus a stalled attempt's connect timeout
+ * (4 s), and the restart itself; generous because a loaded CI machine can triple all of it.
+ */
+const RECOVERY_TIMEOUT_MS = 30_000;
 
 interface UserPage {
   context: BrowserContext;
   page: Page;
   errors: string[];
+  /** Console warnings and errors, e.g. pusher-js's "WebSocket is already in CLOSING or CLOSED state". */
+  console: string[];
 }
 
 describe.skipIf(skipWithoutChromium('e2e demo and admin pages'))('demo and admin pages in Chromium', () => {
@@ -30,9 +38,13 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages'))('demo and admin
     context.setDefaultTimeout(STATE_TIMEOUT_MS);
     const page = await context.newPage();
     const errors: string[] = [];
+    const console: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'warning' || message.type() === 'error') console.push(message.text());
+    });
     await page.goto(path);
-    const opened = { context, page, errors };
+    const opened = { context, page, errors, console };
     open.push(opened);
     return opened;
   }
@@ -208,8 +220,10 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages'))('demo and admin
     await connected(page);
     expect(await page.locator('#identity').textContent()).toBe('Dee (dee) · tenant acme');
 
+    visitor.console.length = 0;
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.locator('#login').waitFor();
+    expect(visitor.console.filter((text) => text.includes('WebSocket'))).toEqual([]);
     expect(await page.locator('#app').isHidden()).toBe(true);
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
 
@@ -224,17 +238,119 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages'))('demo and admin
     await closePage(visitor);
   });
 
-  it('shows each tenant\'s connection count on the admin page', async () => {
+  let admin: UserPage;
+  const adminStatus = () => admin.page.locator('#status');
+
+  it('signs the admin page in with plain errors and empty states, then shows each tenant live', async () => {
     for (const { page } of [ana, bo, rival]) await connected(page);
-    const admin = await openPage('/admin');
-    await admin.page.getByLabel('Key or token').fill(DEV_ADMIN_KEY);
-    await admin.page.getByRole('button', { name: 'Show live view' }).click();
-    const connections = (tenant: string) => admin.page.locator(`article[data-tenant="${tenant}"] .connections`);
+    admin = await openPage('/admin');
+    const { page } = admin;
+    expect(await adminStatus().isHidden()).toBe(true);
+    const icon = await page.request.get('/favicon.ico');
+    expect(icon.status()).toBe(200);
+
+    const signInWith = async (credential: string) => {
+      await page.getByLabel('Key or token').fill(credential);
+      await page.getByRole('button', { name: 'Show live view' }).click();
+    };
+    await signInWith('not-a-key');
+    await page.locator('#login-error', { hasText: 'That key or token was not accepted' }).waitFor();
+    expect(await page.locator('#login-error').textContent()).not.toMatch(/capability token$/i);
+    expect(await adminStatus().isHidden()).toBe(true);
+
+    // A tenant key sees only its own tenant, which has done nothing yet.
+    await signInWith(QUIET_TENANT_KEY);
+    await page.locator('#tenants .empty', { hasText: 'No activity yet' }).waitFor();
+    expect(await page.locator('#updated').textContent()).toMatch(/0 tenants$/);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+
+    await signInWith(DEV_ADMIN_KEY);
+    const card = (tenant: string) => page.locator(`article[data-tenant="${tenant}"]`);
+    await card('acme').locator('.connections', { hasText: /^2$/ }).waitFor();
+    await card('globex').locator('.connections', { hasText: /^1$/ }).waitFor();
+    expect(await adminStatus().getAttribute('data-state')).toBe('live');
+    expect(await adminStatus().textContent()).toBe('Live');
+    const lobby = card('acme').locator('tr[data-channel="chat:lobby"]');
+    expect(await lobby.locator('.presence').textContent()).toBe('2 members: Ana, Bo');
+    expect(await lobby.locator('.subscribers').textContent()).toBe('2');
+    // The chart: a labelled axis and one line each for publishes and deliveries.
+    const chart = card('acme').locator('svg.chart');
+    expect(await chart.locator('polyline.publishes').count()).toBe(1);
+    expect(await chart.locator('polyline.deliveries').count()).toBe(1);
+    expect(await chart.locator('text.axis').allTextContents()).toEqual(expect.arrayContaining(['0', 'now', '−2 min']));
+    expect(await card('acme').locator('figcaption').textContent()).toMatch(/published \(peak \d+\/s\).*taken by the provider \(peak \d+\/s\)/);
+    await screenshot(page, 'admin');
+
+    // Delivery failures as the publish pipeline reports them ({ total, recent }), added to the answer in flight.
+    const statsSchema = z.looseObject({ tenants: z.array(z.looseObject({ tenant: z.string() })) });
+    const failure = { channel: 'orders:9', event: 'status', seq: 7, id: '01KFAILED', reason: 'the provider refused the channel name', at: Date.now() };
+    await page.route('**/v1/admin/stats', async (route) => {
+      const response = await route.fetch();
+      const stats = statsSchema.parse(await response.json());
+      for (const tenant of stats.tenants) tenant.deliveryFailures = tenant.tenant === 'acme' ? { total: 3, recent: [failure] } : { total: 0, recent: [] };
+      await route.fulfill({ response, json: stats });
+    });
+    await card('acme').locator('.failure-count', { hasText: /^3$/ }).waitFor();
+    expect(await card('acme').locator('details.failures summary').textContent()).toBe('Latest delivery failures (1 of 3)');
+    expect(await card('acme').locator('ul.failures li[data-seq="7"]').textContent()).toContain('orders:9 "status" #7: the provider refused the channel name');
+    expect(await card('globex').locator('.failure-count').textContent()).toBe('0');
+    expect(await card('globex').locator('details.failures').count()).toBe(0);
+    await page.unroute('**/v1/admin/stats');
+  }, 45_000);
+
+  it('follows the README walkthrough: a server-side {"status":"shipped"} moves the demo order, and an odd event breaks nothing', async () => {
+    const order = (page: Page) => page.locator('#order-1001');
+    await server.adminPublish('acme', { channel: 'orders:1001', event: 'status', data: { status: 'shipped' } });
+    for (const { page } of [ana, bo]) {
+      await page.locator('#order-1001[data-stage="2"]').waitFor();
+      expect(await order(page).locator('.order-status').textContent()).toBe('Status: shipped');
+    }
+    // The next step continues from the published status, not from what the button last did.
+    await order(bo.page).getByRole('button', { name: 'Simulate next step' }).click();
+    await ana.page.locator('#order-1001[data-stage="3"]').waitFor();
+
+    await server.adminPublish('acme', { channel: 'orders:1001', event: 'status', data: { shipped: true } });
+    await order(ana.page).locator('.order-note', { hasText: 'has no "status" text' }).waitFor();
+    expect(await order(ana.page).getAttribute('data-stage')).toBe('3');
+    expect(await order(ana.page).locator('.error').textContent()).toBe('');
+    // Replayed from history after a reload: still not an error, and the card still works.
+    await bo.page.reload();
+    await connected(bo.page);
+    await order(bo.page).locator('.order-note', { hasText: 'has no "status" text' }).waitFor();
+    expect(await order(bo.page).getAttribute('data-stage')).toBe('3');
+    expect(await order(bo.page).locator('.error').textContent()).toBe('');
+    await order(bo.page).getByRole('button', { name: 'Simulate next step' }).click();
+    for (const { page } of [ana, bo]) await page.locator('#order-1001[data-stage="4"]').waitFor();
+    expect(await order(bo.page).locator('.order-note').textContent()).toBe('');
+    await screenshot(bo.page, 'demo-walkthrough');
+  }, 30_000);
+
+  it('shows both pages offline while the server is down, and recovers them by themselves', async () => {
+    const badge = ana.page.locator('#connection');
+    await server.stop();
+    await ana.page.locator('#connection[data-state="reconnecting"]').waitFor();
+    expect(await badge.textContent()).toBe('Connection lost · retrying…');
+    await adminStatus().locator('xpath=self::*[@data-state="offline"]').waitFor();
+    expect(await adminStatus().textContent()).toMatch(/^Offline · retrying in \d+ s$/);
+    expect(await admin.page.locator('#view-error').textContent()).toMatch(/Cannot update: the server cannot be reached/);
+    expect(await admin.page.locator('article[data-tenant="acme"]').count()).toBe(1);
+
+    // A message sent meanwhile is kept, with an error that says what happened.
+    await send(ana.page, 'sent while down');
+    await ana.page.locator('#chat-error', { hasText: 'Not sent. The server cannot be reached' }).waitFor();
+    expect(await ana.page.getByLabel('Message', { exact: true }).inputValue()).toBe('sent while down');
+    expect(await ana.page.locator('#chat-error').textContent()).not.toContain('Failed to fetch');
+    await screenshot(ana.page, 'demo-server-down');
+    await screenshot(admin.page, 'admin-offline');
+
+    await server.start();
+    // A connection attempt that stalled during the outage is given up after the demo's 4 s connect timeout.
+    await ana.page.locator('#connection[data-state="connected"]').waitFor({ timeout: RECOVERY_TIMEOUT_MS });
+    await ana.page.locator('#chat-error:empty').waitFor({ state: 'attached' });
+    await adminStatus().locator('xpath=self::*[@data-state="live"]').waitFor({ timeout: RECOVERY_TIMEOUT_MS });
+    expect(await admin.page.locator('#view-error').textContent()).toBe('');
+    await ana.page.getByRole('button', { name: 'Send' }).click();
+    await message(bo.page, 'sent while down').waitFor();
     await admin.page.locator('article[data-tenant="acme"] .connections', { hasText: /^2$/ }).waitFor();
-    await admin.page.locator('article[data-tenant="globex"] .connections', { hasText: /^1$/ }).waitFor();
-    expect(await connections('acme').textContent()).toBe('2');
-    expect(await connections('globex').textContent()).toBe('1');
-    expect(await admin.page.locator('article[data-tenant="acme"] td', { hasText: 'chat:lobby' }).count()).toBe(1);
-    await screenshot(admin.page, 'admin');
-  });
+  }, 90_000);
 });

@@ -1,9 +1,13 @@
 /**
  * A real listening BFF for the browser tests, built the way `switchboard serve` builds
- * it (from the environment, local provider, memory log), with the web assets built
- * first and a way to cut every live client connection as a network failure would.
+ * it (from the environment, local provider, sqlite log in a temporary directory), with
+ * the web assets built first, a way to cut every live client connection as a network
+ * failure would, and a restart on the same port that keeps the log and signing keys.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { buildWeb } from '../../scripts/build-web.js';
 import { createServerFromEnv, DEV_ADMIN_KEY } from '../../src/server/from-env.js';
@@ -11,11 +15,21 @@ import { listen, type ListeningServer } from '../../src/server/listen.js';
 
 export { DEV_ADMIN_KEY };
 
-export interface E2eServer extends ListeningServer {
-  /** Destroys every WebSocket and event-stream connection, as a network failure would. */
+/** A tenant API key of a tenant that never has any activity (the admin page's empty state). */
+export const QUIET_TENANT_KEY = 'quiet-tenant-key-0123456789';
+
+export interface E2eServer {
+  url: string;
+  close(): Promise<void>;
+  /** Stops the server (clients see it go away); `start()` brings it back on the same port. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Destroys every client connection (WebSockets, event streams, fetches), as a network failure would. */
   dropConnections(): number;
   /** A capability token for a user, via dev login, for publishing from the test. */
   capabilityToken(tenant: string, user: string): Promise<string>;
+  /** Step 3 of the README walkthrough: a server-side publish with the dev admin key naming the tenant. */
+  adminPublish(tenant: string, message: { channel: string; event: string; data: unknown }): Promise<void>;
   /** Calls a demo publish endpoint with a capability token. */
   demoPost(path: '/v1/demo/chat' | '/v1/demo/orders/advance', body: unknown, token: string): Promise<void>;
 }
@@ -23,34 +37,47 @@ export interface E2eServer extends ListeningServer {
 const tokenSchema = z.object({ token: z.string() });
 
 export async function startE2eServer(): Promise<E2eServer> {
-  await buildWeb();
-  const { app } = await createServerFromEnv({
+  const [dataDir] = await Promise.all([mkdtemp(path.join(tmpdir(), 'switchboard-e2e-')), buildWeb()]);
+  const env = {
     ...process.env,
     NODE_ENV: 'test',
     SWITCHBOARD_PROVIDER: 'local',
-    SWITCHBOARD_STORE: 'memory',
+    SWITCHBOARD_STORE: 'sqlite',
+    SWITCHBOARD_DATA_DIR: dataDir,
     SWITCHBOARD_DEV_AUTH: 'on',
+    SWITCHBOARD_API_KEYS: `quiet:${QUIET_TENANT_KEY}`,
     // Unset, so the dev admin key applies and clients use the address they connected to.
     SWITCHBOARD_ADMIN_KEYS: undefined,
     SWITCHBOARD_PUBLIC_URL: undefined,
-    PORT: '0',
     LOG_LEVEL: 'silent',
-  });
-  const running = await listen(app, { host: '127.0.0.1' });
+  };
   const live = new Set<Socket>();
   const track = (socket: Socket) => {
     live.add(socket);
     socket.once('close', () => live.delete(socket));
   };
-  running.server.on('upgrade', (_req, socket: Socket) => track(socket));
-  running.server.on('request', (req) => {
-    if (req.url?.startsWith('/v1/stream')) track(req.socket);
-  });
+  let port = 0;
+  let running: ListeningServer | undefined;
+  async function start(): Promise<void> {
+    const { app } = await createServerFromEnv({ ...env, PORT: String(port) });
+    running = await listen(app, { host: '127.0.0.1', port });
+    port = running.port;
+    // Every TCP connection (WebSockets, event streams, fetches). Not through an 'upgrade'
+    // listener: one that leaves the socket alone keeps an upgrade arriving during shutdown
+    // (after the provider detached) open for ever, and the server never finishes closing.
+    running.server.on('connection', track);
+  }
+  async function stop(): Promise<void> {
+    await running?.close();
+    running = undefined;
+  }
+  await start();
+  const url = `http://127.0.0.1:${port}`;
 
-  async function post(path: string, body: unknown, bearer?: string): Promise<unknown> {
-    const response = await fetch(`${running.url}${path}`, {
+  async function post(path: string, body: unknown, bearer?: string, headers: Record<string, string> = {}): Promise<unknown> {
+    const response = await fetch(`${url}${path}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+      headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...headers },
       body: JSON.stringify(body),
     });
     if (!response.ok) throw new Error(`POST ${path} failed: ${response.status} ${await response.text()}`);
@@ -58,7 +85,13 @@ export async function startE2eServer(): Promise<E2eServer> {
   }
 
   return {
-    ...running,
+    url,
+    start,
+    stop,
+    async close() {
+      await stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
     dropConnections() {
       const count = live.size;
       for (const socket of live) socket.destroy();
@@ -67,6 +100,9 @@ export async function startE2eServer(): Promise<E2eServer> {
     async capabilityToken(tenant, user) {
       const session = tokenSchema.parse(await post('/v1/dev/session', { tenant, user })).token;
       return tokenSchema.parse(await post('/v1/token', {}, session)).token;
+    },
+    async adminPublish(tenant, message) {
+      await post('/v1/publish', message, DEV_ADMIN_KEY, { 'switchboard-tenant': tenant });
     },
     async demoPost(path, body, token) {
       await post(path, body, token);

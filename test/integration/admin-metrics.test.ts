@@ -30,7 +30,7 @@ async function subscribe(server: TestBff, tenant: string, user: string, provider
 
 interface StatsAnswer {
   provider: string;
-  tenants: { tenant: string; connections: number; publishRate: number[]; channels: { channel: string; subscribers: number; members?: { id: string }[] }[] }[];
+  tenants: { tenant: string; connections: number; publishRate: number[]; deliveryRate: number[]; channels: { channel: string; subscribers: number; members?: { id: string }[] }[] }[];
 }
 
 async function stats(server: TestBff, credential: string): Promise<{ status: number; body: StatsAnswer }> {
@@ -57,7 +57,11 @@ describe('GET /v1/admin/stats', () => {
         expect.objectContaining({ channel: 'orders:1001', subscribers: 1 }),
       ]),
     );
-    expect(acme?.publishRate.reduce((sum, value) => sum + value, 0)).toBe(1);
+    const total = (series: number[] | undefined) => (series ?? []).reduce((sum, value) => sum + value, 0);
+    expect(total(acme?.publishRate)).toBe(1);
+    // "delivered" was answered, so the provider has taken it: one delivery in the same window.
+    expect(acme?.deliveryRate).toHaveLength(acme?.publishRate.length ?? -1);
+    expect(total(acme?.deliveryRate)).toBe(1);
     expect(all.body.tenants.map((row) => row.tenant)).toEqual(['acme', 'globex']);
   });
 
@@ -122,5 +126,29 @@ describe('demo endpoints', () => {
     expect((await bff.post('/v1/demo/chat', { channel: 'orders:1001', text: 'x' }, token)).status).toBe(403);
     expect((await bff.post('/v1/demo/chat', { channel: 'chat:lobby', text: '' }, token)).status).toBe(400);
     expect((await bff.post('/v1/demo/orders/advance', { order: '../x' }, token)).status).toBe(400);
+  });
+
+  it('advance an order from its latest status event, whoever published it, skipping events without a known stage', async () => {
+    bff = await startBff();
+    const { token } = await bff.capabilityToken('acme', 'ana');
+    const advance = async () => ((await (await bff!.post('/v1/demo/orders/advance', { order: '1001' }, token)).json()) as { seq: number }).seq;
+    const statusAt = async (seq: number) => {
+      const answer = await fetch(`${bff!.url}/v1/history?channel=orders:1001&since=${seq - 1}&limit=1`, { headers: { authorization: `Bearer ${token}` } });
+      return ((await answer.json()) as { events: { data: { status?: string } }[] }).events[0]?.data.status;
+    };
+    const publish = (data: unknown) => bff!.post('/v1/publish', { channel: 'orders:1001', event: 'status', data }, ADMIN_KEY, { 'switchboard-tenant': 'acme' });
+
+    // The README walkthrough's publish, then events the demo cannot follow.
+    expect((await publish({ status: 'Shipped' })).status).toBe(200);
+    await publish({ status: 'lost in the mail' });
+    await publish({ shipped: true });
+    await bff.post('/v1/publish', { channel: 'orders:1001', event: 'note', data: { status: 'placed' } }, ADMIN_KEY, { 'switchboard-tenant': 'acme' });
+    expect(await statusAt(await advance())).toBe('out for delivery');
+    expect(await statusAt(await advance())).toBe('delivered');
+    expect(await statusAt(await advance())).toBe('delivered');
+    // Another tenant's order of the same id starts from the beginning.
+    const globex = await bff.capabilityToken('globex', 'gus');
+    const answer = await bff.post('/v1/demo/orders/advance', { order: '1001' }, globex.token);
+    expect(await answer.json()).toMatchObject({ seq: 1 });
   });
 });

@@ -15,7 +15,7 @@ async function visibleTenants(ctx: SwitchboardContext, req: Request): Promise<'a
   return grant.tenant;
 }
 
-/** `GET /v1/admin/stats`: connections, channels, presence, publish rate and delivery failures per tenant. */
+/** `GET /v1/admin/stats`: connections, channels, presence, publish and delivery rates, and delivery failures per tenant. */
 export function adminRoutes(ctx: SwitchboardContext): Router {
   const { rates } = ctx;
   const router = Router();
@@ -40,6 +40,7 @@ export function adminRoutes(ctx: SwitchboardContext): Router {
           connections: row ? row.connections : 0,
           channels,
           publishRate: rates.series(tenant, 120),
+          deliveryRate: rates.series(tenant, 120, 'deliveries'),
           deliveryFailures: ctx.deliveryFailures.forTenant(tenant),
         };
       }),

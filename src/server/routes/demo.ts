@@ -6,6 +6,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { assertAllowed } from '../../core/capabilities.js';
+import { ORDER_STAGES, orderStageOf } from '../../core/demo-orders.js';
 import { channelNameSchema } from '../../core/schemas.js';
 import { parseInput } from '../../core/validation.js';
 import type { SwitchboardContext } from '../context.js';
@@ -15,13 +16,22 @@ import { bearerToken } from '../http/bearer.js';
 const chatSchema = z.object({ channel: channelNameSchema, text: z.string().trim().min(1).max(500) }).strict();
 const orderSchema = z.object({ order: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/) }).strict();
 
-const MAX_TRACKED_ORDERS = 10_000;
+/** How many of an order's latest events are searched for its current status. */
+const STATUS_LOOKBACK = 50;
 
-export const ORDER_STAGES = ['placed', 'packed', 'shipped', 'out for delivery', 'delivered'] as const;
+/** The stage of the order's latest `status` event that names one (-1: none yet), whoever published it. */
+async function currentStage(ctx: SwitchboardContext, tenant: string, channel: string): Promise<number> {
+  const lastSeq = await ctx.store.lastSeq(tenant, channel);
+  const events = lastSeq === 0 ? [] : await ctx.store.read(tenant, channel, Math.max(0, lastSeq - STATUS_LOOKBACK), STATUS_LOOKBACK);
+  for (const event of events.reverse()) {
+    const stage = event.event === 'status' ? orderStageOf(event.data) : undefined;
+    if (stage !== undefined) return stage;
+  }
+  return -1;
+}
 
 export function demoRoutes(ctx: SwitchboardContext): Router {
   const router = Router();
-  const orderStage = new Map<string, number>();
 
   router.post('/v1/demo/chat', jsonBody, async (req, res) => {
     const grant = await ctx.tokens.verify(bearerToken(req));
@@ -38,11 +48,7 @@ export function demoRoutes(ctx: SwitchboardContext): Router {
     const { order } = parseInput(orderSchema, req.body, 'order');
     const channel = `orders:${order}`;
     assertAllowed(grant.caps, 'subscribe', channel);
-    const key = `${grant.tenant}\u0000${order}`;
-    const stage = Math.min((orderStage.get(key) ?? -1) + 1, ORDER_STAGES.length - 1);
-    orderStage.delete(key);
-    orderStage.set(key, stage);
-    if (orderStage.size > MAX_TRACKED_ORDERS) orderStage.delete(orderStage.keys().next().value as string);
+    const stage = Math.min((await currentStage(ctx, grant.tenant, channel)) + 1, ORDER_STAGES.length - 1);
     const status = ORDER_STAGES[stage] ?? 'placed';
     const [outcome] = await ctx.pipeline.publish(grant.tenant, [
       { channel, event: 'status', data: { order, status, stage } },

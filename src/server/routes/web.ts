@@ -24,6 +24,8 @@ export function webRoutes(options: { demo: boolean }): Router {
   assets.use(express.static(publicDir, { fallthrough: true, index: false }));
   router.use('/assets', assets);
   router.get('/admin', (_req, res) => res.sendFile(path.join(publicDir, 'admin.html')));
+  // Pages link /assets/favicon.svg; this answers tools and tabs that ask for the classic path.
+  router.get('/favicon.ico', (_req, res) => res.type('image/svg+xml').sendFile(path.join(publicDir, 'favicon.svg')));
   if (options.demo) router.get('/', (_req, res) => res.sendFile(path.join(publicDir, 'index.html')));
   return router;
 }
