@@ -15,6 +15,7 @@ import { deliveryMetrics, Metrics } from './metrics.js';
 import { RateTracker } from './stats/rate.js';
 import type { DeliveryTuning } from './publish/delivery.js';
 import { createPublishPipeline } from './publish/pipeline.js';
+import { ablyAuthRoutes } from './routes/ably-auth.js';
 import { adminRoutes } from './routes/admin.js';
 import { channelInfoRoutes } from './routes/channel-info.js';
 import { demoRoutes } from './routes/demo.js';
@@ -118,6 +119,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   app.use(healthRoutes(() => accepting));
   app.use(tokenRoutes(ctx));
   app.use(pusherAuthRoutes(ctx));
+  app.use(ablyAuthRoutes(ctx));
   app.use(publishRoutes(ctx));
   app.use(historyRoutes(ctx));
   app.use(streamRoutes(ctx, hub, readerLimits, { ...DEFAULT_STREAM_OPTIONS, ...options.logReaders?.stream }));

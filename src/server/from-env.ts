@@ -3,6 +3,7 @@
  */
 import type { ServerProvider } from '../../providers/types.js';
 import type { AppConfig } from '../core/config.js';
+import { ablyProviderOptionsFromEnv, createAblyProvider } from '../../providers/ably/index.js';
 import { createLocalProvider, localProviderOptionsFromEnv } from '../../providers/local/index.js';
 import { createPusherProvider, pusherProviderOptionsFromEnv } from '../../providers/pusher/index.js';
 import { createServer, type ServerOptions, type SwitchboardApp } from './app.js';
@@ -27,6 +28,8 @@ function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppConfig, 
     }
     case 'pusher':
       return createPusherProvider({ ...pusherProviderOptionsFromEnv(source), namespaces: config.namespaces });
+    case 'ably':
+      return createAblyProvider({ ...ablyProviderOptionsFromEnv(source), namespaces: config.namespaces });
   }
 }
 

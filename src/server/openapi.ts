@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { envelopeSchema } from '../core/schemas.js';
-import { tokenResponseSchema } from '../core/token-response.js';
+import { ablyTokenRequestSchema, tokenResponseSchema } from '../core/token-response.js';
 import { devSessionSchema } from './routes/dev-session.js';
 import { historyQuerySchema } from './routes/history.js';
 import { pollQuerySchema } from './routes/poll.js';
@@ -77,6 +77,13 @@ export function buildOpenApi(): JsonSchema {
           security: [{ capabilityToken: [] }],
           requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: component(components, 'PusherAuthRequest', pusherAuthSchema, 'input') }, 'application/json': { schema: { $ref: '#/components/schemas/PusherAuthRequest' } } } },
           responses: { '200': ok({ type: 'object', properties: { auth: { type: 'string' }, channel_data: { type: 'string' } } }), ...errors },
+        },
+      },
+      '/v1/auth/ably': {
+        post: {
+          summary: 'Ably TokenRequest for the SDK authCallback',
+          security: [{ capabilityToken: [] }],
+          responses: { '200': ok(component(components, 'AblyTokenRequest', ablyTokenRequestSchema, 'output')), ...errors },
         },
       },
       '/v1/publish': {
