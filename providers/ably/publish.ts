@@ -10,7 +10,7 @@
  *   and ≤ 2 MiB per request. A message over the size limit is refused for good after the
  *   ones before it were sent; a batch over the request limits is split into sequential calls.
  * - `taken` is the count of leading envelopes Ably accepted; `permanent` follows the HTTP
- *   status of the first refusal (4xx except 408/429 and 401, see below).
+ *   status of the first refusal (4xx except 408/429, and a whole-request 401, see below).
  */
 import { z } from 'zod';
 import type { Envelope } from '../../src/core/envelope.js';
@@ -62,13 +62,14 @@ function describe(error: ErrorInfoLike): string {
 }
 
 /**
- * A refusal is permanent when resending the same message can never succeed. 401 is the
- * exception: Ably answers it for a revoked or mistyped key, which is an outage of the
- * whole integration, not a property of the message, so it is retried like a 5xx.
+ * A refusal is permanent when resending the same message can never succeed. A 401 for the
+ * whole request is the exception: Ably answers it for a revoked or mistyped key, an outage
+ * of the whole integration rather than a property of the message, so it is retried like a
+ * 5xx. A 401 in one channel's result (the key's capability excludes that channel) is final.
  */
-function isPermanent(error: ErrorInfoLike): boolean {
+function isPermanent(error: ErrorInfoLike, wholeRequest: boolean): boolean {
   const status = error.statusCode ?? 0;
-  return status !== 401 && isPermanentHttpStatus(status);
+  return !(wholeRequest && status === 401) && isPermanentHttpStatus(status);
 }
 
 /** Splits specs into consecutive requests within Ably's per-request limits. */
@@ -128,7 +129,7 @@ export async function publishBatch(items: Array<AblyBatchSpec | Error>, send: Se
       answer = await abortable(send(chunk), signal);
     } catch (error) {
       const info = errorInfoSchema.safeParse(error);
-      if (signal.aborted || !info.success || !isPermanent(info.data)) {
+      if (signal.aborted || !info.success || !isPermanent(info.data, true)) {
         if (taken === 0) throw error;
         throw new ProviderPublishError(`Ably batch publish failed after ${taken} messages`, taken, false, { cause: error });
       }
@@ -142,7 +143,7 @@ export async function publishBatch(items: Array<AblyBatchSpec | Error>, send: Se
     for (const result of results.data) {
       const failure = result.results.find((entry) => 'error' in entry);
       if (failure && 'error' in failure) {
-        throw new ProviderPublishError(`Ably refused a message on ${failure.channel}: ${describe(failure.error)}`, taken, isPermanent(failure.error));
+        throw new ProviderPublishError(`Ably refused a message on ${failure.channel}: ${describe(failure.error)}`, taken, isPermanent(failure.error, false));
       }
       taken++;
     }
