@@ -1,13 +1,16 @@
 /**
  * A real listening BFF for the browser tests, built the way `switchboard serve` builds
- * it (from the environment, local provider, memory log), with the web assets built
- * first and a way to cut every live client connection as a network failure would.
+ * it (from the environment, memory log), with the web assets built first and a way to cut
+ * every live client connection as a network failure would. The provider is `local` by
+ * default; `ably` runs the BFF and the browsers against the Ably protocol emulator
+ * (test/fixtures/ably-emulator), configured only through SWITCHBOARD_PROVIDER and ABLY_*.
  */
 import type { Socket } from 'node:net';
 import { z } from 'zod';
 import { buildWeb } from '../../scripts/build-web.js';
 import { createServerFromEnv, DEV_ADMIN_KEY } from '../../src/server/from-env.js';
 import { listen, type ListeningServer } from '../../src/server/listen.js';
+import { startAblyEmulator, type AblyEmulator } from '../fixtures/ably-emulator/index.js';
 
 export { DEV_ADMIN_KEY };
 
@@ -22,12 +25,23 @@ export interface E2eServer extends ListeningServer {
 
 const tokenSchema = z.object({ token: z.string() });
 
-export async function startE2eServer(): Promise<E2eServer> {
-  await buildWeb();
+export type E2eProvider = 'local' | 'ably';
+
+async function providerEnv(provider: E2eProvider): Promise<{ env: Record<string, string>; emulator?: AblyEmulator }> {
+  if (provider === 'local') return { env: { SWITCHBOARD_PROVIDER: 'local' } };
+  const emulator = await startAblyEmulator();
+  return {
+    emulator,
+    env: { SWITCHBOARD_PROVIDER: 'ably', ABLY_API_KEY: emulator.apiKey, ABLY_ENDPOINT: emulator.endpoint, ABLY_PORT: String(emulator.port), ABLY_TLS: 'false' },
+  };
+}
+
+export async function startE2eServer(provider: E2eProvider = 'local'): Promise<E2eServer> {
+  const [, { env, emulator }] = await Promise.all([buildWeb(), providerEnv(provider)]);
   const { app } = await createServerFromEnv({
     ...process.env,
     NODE_ENV: 'test',
-    SWITCHBOARD_PROVIDER: 'local',
+    ...env,
     SWITCHBOARD_STORE: 'memory',
     SWITCHBOARD_DEV_AUTH: 'on',
     // Unset, so the dev admin key applies and clients use the address they connected to.
@@ -60,9 +74,13 @@ export async function startE2eServer(): Promise<E2eServer> {
   return {
     ...running,
     dropConnections() {
-      const count = live.size;
+      const count = live.size + (emulator?.dropConnections() ?? 0);
       for (const socket of live) socket.destroy();
       return count;
+    },
+    async close() {
+      await running.close();
+      await emulator?.close();
     },
     async capabilityToken(tenant, user) {
       const session = tokenSchema.parse(await post('/v1/dev/session', { tenant, user })).token;
