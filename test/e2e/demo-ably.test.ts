@@ -2,12 +2,13 @@
  * The demo page in Chromium with the BFF on Ably (SWITCHBOARD_PROVIDER=ably), Ably being the
  * protocol emulator in test/fixtures/ably-emulator: the browser loads the `ably` SDK lazily,
  * gets TokenRequests through /v1/auth/ably, exchanges them with the emulator (CORS) and
- * speaks the Realtime protocol. Chat presence, a whisper ("is typing") and an order event.
+ * speaks the Realtime protocol. Chat presence, a whisper ("is typing"), an order event, and
+ * the admin page fed by Ably's REST channel enumeration.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, screenshot, skipWithoutChromium } from '../helpers/browser.js';
-import { startE2eServer, type E2eServer } from './server.js';
+import { DEV_ADMIN_KEY, startE2eServer, type E2eServer } from './server.js';
 
 const STATE_TIMEOUT_MS = 8000;
 
@@ -100,5 +101,19 @@ describe.skipIf(skipWithoutChromium('e2e demo on Ably'))('demo page on Ably (emu
     for (const { page } of [ana, bo]) await page.locator('#order-1001[data-stage="1"]').waitFor();
     expect(await bo.page.locator('#order-1001 .order-status').textContent()).toBe('Status: packed');
     await screenshot(bo.page, 'demo-ably-orders');
+  });
+
+  it('shows the tenant\'s live channels on the admin page from Ably\'s REST API', async () => {
+    const context = await browser.newContext({ baseURL: server.url });
+    context.setDefaultTimeout(STATE_TIMEOUT_MS);
+    const page = await context.newPage();
+    await page.goto('/admin');
+    await page.getByLabel('Key or token').fill(DEV_ADMIN_KEY);
+    await page.getByRole('button', { name: 'Show live view' }).click();
+    await page.locator('article[data-tenant="acme"] td', { hasText: 'chat:lobby' }).waitFor();
+    // Hosted providers report channel occupancy, not connections per tenant.
+    expect(await page.locator('article[data-tenant="acme"] .connections').textContent()).toBe('unknown');
+    await screenshot(page, 'admin-ably');
+    await context.close();
   });
 });
