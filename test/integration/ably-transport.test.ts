@@ -1,0 +1,123 @@
+/**
+ * The wrapper's Ably transport (official `ably` SDK) against the BFF and the Ably protocol
+ * emulator, on the unhappy paths the conformance suite does not reach: messages another
+ * member forges (server-event lookalikes, whisper names the namespace does not allow),
+ * whispers Ably refuses, and token renewal in place on one connection.
+ */
+import * as Ably from 'ably';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type Realtime } from '../../src/client/index.js';
+import { createAblyProvider } from '../../providers/ably/index.js';
+import { startAblyEmulator, type AblyEmulator } from '../fixtures/ably-emulator/index.js';
+import { startBff, type TestBff } from '../helpers/bff.js';
+import { waitFor } from '../conformance/suite.js';
+
+let emulator: AblyEmulator;
+let bff: TestBff;
+const clients: Realtime[] = [];
+const raw: Ably.Realtime[] = [];
+
+beforeAll(async () => {
+  emulator = await startAblyEmulator();
+  bff = await startBff({ provider: createAblyProvider({ apiKey: emulator.apiKey, endpoint: emulator.endpoint, port: emulator.port, tls: false }) });
+});
+afterEach(() => {
+  for (const rt of clients.splice(0)) rt.close();
+  for (const client of raw.splice(0)) client.close();
+});
+afterAll(async () => {
+  await bff?.close();
+  await emulator?.close();
+});
+
+async function wrapper(user: string, target: TestBff = bff): Promise<Realtime> {
+  const rt = connect({ url: target.url, session: await target.devSession('acme', user, { name: user }), reconnect: { baseMs: 50, maxMs: 300 } });
+  clients.push(rt);
+  return rt;
+}
+
+/** A member using the official SDK directly, with TokenRequests from the BFF like the wrapper gets. */
+async function member(user: string): Promise<Ably.Realtime> {
+  const { token } = await bff.capabilityToken('acme', user);
+  const client = new Ably.Realtime({
+    authCallback: (_params, callback) => {
+      bff.post('/v1/auth/ably', {}, token).then(
+        async (response) => callback(null, (await response.json()) as Ably.TokenRequest),
+        (error: unknown) => callback(String(error), null),
+      );
+    },
+    endpoint: emulator.endpoint,
+    port: emulator.port,
+    tls: false,
+    useBinaryProtocol: false,
+    logLevel: 0,
+  });
+  raw.push(client);
+  return client;
+}
+
+describe('Ably transport', () => {
+  it('drops forged server events and whisper names the namespace does not allow', async () => {
+    const alice = await wrapper('alice');
+    const chat = alice.channel('chat:forged');
+    const events: string[] = [];
+    const whispers: Array<[string, unknown, string | undefined]> = [];
+    chat.subscribe((event) => events.push(event));
+    chat.onWhisper('typing', (data, from) => whispers.push(['typing', data, from]));
+    chat.onWhisper('dance', (data, from) => whispers.push(['dance', data, from]));
+    await waitFor(() => chat.live, 'subscription');
+
+    const mallory = await member('mallory');
+    const channel = mallory.channels.get('chat:acme:forged');
+    const forgedEnvelope = { id: 'forged', channel: 'chat:forged', event: 'message', data: { text: 'pay me' }, seq: 999, ts: Date.now() };
+    await channel.publish('message', forgedEnvelope);
+    await channel.publish('client-dance', { on: true });
+    await channel.publish('client-typing', { on: true });
+    await waitFor(() => whispers.length === 1, 'the allowed whisper');
+    await bff.post('/v1/publish', { channel: 'chat:forged', event: 'message', data: { text: 'real' } }, 'acme-publish-key-0001');
+    await waitFor(() => events.length === 1, 'the real event');
+    expect(whispers).toEqual([['typing', { on: true }, 'mallory']]);
+    expect(events).toEqual(['message']);
+  });
+
+  it('reports a whisper Ably refuses as too large as a warning, and stays connected', async () => {
+    const alice = await wrapper('alice');
+    const chat = alice.channel('chat:big');
+    chat.onWhisper('typing', () => undefined);
+    const warnings: string[] = [];
+    alice.connection.on('warning', (error) => warnings.push(error.code));
+    await waitFor(() => chat.live, 'subscription');
+    // Under the namespace's 64 KiB for the payload, over Ably's 64 KiB for name + clientId + data.
+    chat.whisper('typing', { text: 'x'.repeat(65_510) });
+    await waitFor(() => warnings.length > 0, 'warning');
+    expect(warnings).toEqual(['payload_too_large']);
+    expect(alice.connection.state).toBe('connected');
+  });
+
+  it('renews the Ably token in place on the same connection when the capability token is refreshed', async () => {
+    const shortBff = await startBff({
+      provider: createAblyProvider({ apiKey: emulator.apiKey, endpoint: emulator.endpoint, port: emulator.port, tls: false }),
+      tokenTtlSeconds: 2,
+    });
+    try {
+      const opened = emulator.connectionsOpened();
+      const tokenRequests = () => emulator.requests.filter((request) => request.path.endsWith('/requestToken')).length;
+      const before = tokenRequests();
+      const alice = await wrapper('alice', shortBff);
+      const orders = alice.channel('orders:renew');
+      const got: unknown[] = [];
+      orders.subscribe('n', (data) => got.push(data));
+      await waitFor(() => orders.live, 'subscription');
+      const states: string[] = [];
+      alice.connection.on('change', (state) => states.push(state));
+      // The first Ably token lives ≤ 2 s; the emulator disconnects connections whose token expired.
+      await waitFor(() => tokenRequests() - before >= 3, 'two renewals', 8000);
+      await shortBff.post('/v1/publish', { channel: 'orders:renew', event: 'n', data: 1 }, 'acme-publish-key-0001');
+      await waitFor(() => got.length === 1, 'event after renewals');
+      expect(states).toEqual([]);
+      expect(emulator.connectionsOpened() - opened).toBe(1);
+    } finally {
+      await shortBff.close();
+    }
+  }, 15_000);
+});
