@@ -13,11 +13,11 @@ import type { JsonValue } from '../../src/core/envelope.js';
 import { SwitchboardError } from '../../src/core/errors.js';
 import { DEFAULT_NAMESPACES, resolveChannel } from '../../src/core/namespaces.js';
 import { fromAblyChannel, toAblyChannel } from '../../src/core/provider-names.js';
-import { jsonValueSchema } from '../../src/core/schemas.js';
 import type { AblyTokenRequest, ProviderClientConfig } from '../../src/core/token-response.js';
 import { ablyTokenRequestSchema } from '../../src/core/token-response.js';
 import type { ClientGrant, Occupancy, PresenceMember, ProviderMessage, ServerProvider, TenantStats, WebhookEvent, WebhookRequest } from '../types.js';
 import { toAblyCapability } from './capability.js';
+import { isJsonObject, untrustedJson } from './json.js';
 import { parseAblyKey } from './key.js';
 import { ABLY_DEFAULT_MAX_MESSAGE_BYTES, type AblyProviderOptions } from './options.js';
 import { ablyMessageBytes, publishBatch, toAblyMessage, type AblyBatchSpec } from './publish.js';
@@ -55,8 +55,7 @@ export interface AblyProvider extends ServerProvider {
 }
 
 function infoOf(data: unknown): Record<string, JsonValue> {
-  const parsed = z.record(z.string(), jsonValueSchema).safeParse(data);
-  return parsed.success ? parsed.data : {};
+  return untrustedJson<Record<string, JsonValue>>(data, {}, isJsonObject);
 }
 
 /** One entry per user: Ably lists a member per connection and clientId. */

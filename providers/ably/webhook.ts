@@ -9,9 +9,9 @@ import { z } from 'zod';
 import type { JsonValue } from '../../src/core/envelope.js';
 import { SwitchboardError } from '../../src/core/errors.js';
 import { fromAblyChannel } from '../../src/core/provider-names.js';
-import { jsonValueSchema } from '../../src/core/schemas.js';
 import { safeEqual } from '../pusher-protocol/index.js';
 import type { WebhookEvent, WebhookRequest } from '../types.js';
+import { anyJson, untrustedJson } from './json.js';
 import type { AblyKey } from './key.js';
 import { WHISPER_PREFIX } from './shared.js';
 
@@ -44,8 +44,7 @@ function messageData(data: unknown, encoding: string | undefined): JsonValue {
       value = data;
     }
   }
-  const parsed = jsonValueSchema.safeParse(value ?? null);
-  return parsed.success ? parsed.data : null;
+  return untrustedJson(value ?? null, null, anyJson);
 }
 
 export function parseAblyWebhook(key: AblyKey, request: WebhookRequest): WebhookEvent[] {

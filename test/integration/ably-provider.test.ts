@@ -249,6 +249,29 @@ describe('Ably webhooks', () => {
     expect(await response.json()).toEqual({ received: 4 });
   });
 
+  it('survives hostile data from members: deep nesting, __proto__ keys, malformed bodies', async () => {
+    const deep = `${'['.repeat(30_000)}1${']'.repeat(30_000)}`;
+    const hostile = JSON.stringify({
+      items: [
+        { source: 'channel.message', data: { channelId: 'chat:acme:lobby', messages: [{ name: 'client-typing', clientId: 'eve', data: deep, encoding: 'json' }] } },
+        { source: 'channel.message', data: { channelId: 'chat:acme:lobby', messages: [{ name: 'client-typing', clientId: 'eve', data: '{"__proto__":{"admin":true},"on":1}', encoding: 'json' }] } },
+      ],
+    });
+    const events = provider.parseWebhook({ headers: { 'x-ably-key': 'emuApp.emuKey', 'x-ably-signature': sign(hostile) }, rawBody: Buffer.from(hostile) });
+    expect(events.map((event) => (event.kind === 'client_event' ? event.data : undefined))).toEqual([null, { on: 1 }]);
+    expect(({} as { admin?: boolean }).admin).toBeUndefined();
+    for (const raw of ['not json', '{"items":"nope"}', JSON.stringify({ items: [{ source: 1 }] })]) {
+      expect(() => provider.parseWebhook({ headers: { 'x-ably-key': 'emuApp.emuKey', 'x-ably-signature': sign(raw) }, rawBody: Buffer.from(raw) })).toThrow(
+        expect.objectContaining({ code: 'invalid_request' }),
+      );
+    }
+
+    const eve = forGrant(grant('acme', 'eve'));
+    // 3,000 levels: within what the SDK can encode, past what a recursive schema survives.
+    await eve.channels.get('chat:acme:hostile').presence.enter(JSON.parse(`{"nested":${'['.repeat(3000)}1${']'.repeat(3000)}}`));
+    expect(await provider.presence('acme', 'chat:hostile')).toEqual([{ id: 'eve', info: {} }]);
+  });
+
   it('rejects a wrong signature, another key or a modified body', async () => {
     const cases = [
       { 'x-ably-key': 'emuApp.emuKey', 'x-ably-signature': sign(body, 'wrong') },
