@@ -228,10 +228,10 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
   async function attach(client: Realtime, entry: Entry): Promise<void> {
     const channel = client.channels.get(entry.name);
     entry.channel = channel;
-    let live = false;
+    let attached = false;
     // Failures while attaching are reported below, once; this catches the channel failing later.
     channel.on('failed', (change) => {
-      if (live && isCurrent(client, entry)) entry.handlers.onError(fromErrorInfo(change.reason, `Subscription to ${entry.name} failed`));
+      if (attached && isCurrent(client, entry)) entry.handlers.onError(fromErrorInfo(change.reason, `Subscription to ${entry.name} failed`));
     });
     try {
       await channel.subscribe((message) => onMessage(entry, message));
@@ -253,7 +253,7 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
       if (isCurrent(client, entry)) entry.handlers.onError(fromErrorInfo(error, `Subscription to ${entry.name} failed`));
       return;
     }
-    live = true;
+    attached = true;
     if (isCurrent(client, entry)) entry.handlers.onSubscribed();
   }
 

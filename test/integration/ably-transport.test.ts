@@ -7,6 +7,7 @@
 import * as Ably from 'ably';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Realtime } from '../../src/client/index.js';
+import { buildAppConfig } from '../../src/core/config.js';
 import { createAblyProvider } from '../../providers/ably/index.js';
 import { startAblyEmulator, type AblyEmulator } from '../fixtures/ably-emulator/index.js';
 import { startBff, type TestBff } from '../helpers/bff.js';
@@ -92,6 +93,30 @@ describe('Ably transport', () => {
     await waitFor(() => warnings.length > 0, 'warning');
     expect(warnings).toEqual(['payload_too_large']);
     expect(alice.connection.state).toBe('connected');
+  });
+
+  it('reports a channel Ably refuses as a forbidden channel error, once, keeping the connection', async () => {
+    // `orders:10*` has no exact Ably equivalent: the capability keeps orders:10 and orders:10:*, not orders:100.
+    const narrowBff = await startBff({
+      provider: createAblyProvider({ apiKey: emulator.apiKey, endpoint: emulator.endpoint, port: emulator.port, tls: false }),
+      config: buildAppConfig({ roles: { member: { 'orders:10*': ['subscribe'] } } }),
+    });
+    try {
+      const alice = await wrapper('alice', narrowBff);
+      const ten = alice.channel('orders:10');
+      const hundred = alice.channel('orders:100');
+      const errors: string[] = [];
+      hundred.on('error', (error) => errors.push(error.code));
+      ten.subscribe(() => undefined);
+      hundred.subscribe(() => undefined);
+      await waitFor(() => ten.live && errors.length > 0, 'one live, one refused');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(errors).toEqual(['forbidden']);
+      expect(hundred.live).toBe(false);
+      expect(alice.connection.state).toBe('connected');
+    } finally {
+      await narrowBff.close();
+    }
   });
 
   it('renews the Ably token in place on the same connection when the capability token is refreshed', async () => {
