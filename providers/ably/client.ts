@@ -354,7 +354,12 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
 
     updateToken(token: ClientTokenInfo) {
       const next = configSchema.safeParse(token.provider);
-      if (next.success) config = next.data;
+      if (next.success) {
+        const changed = JSON.stringify(next.data.presenceData) !== JSON.stringify(config.presenceData);
+        config = next.data;
+        // The identity's info changed (e.g. a new display name): update the entered members.
+        if (changed) for (const entry of entries.values()) if (entry.entered) entry.channel?.presence.update(config.presenceData).catch(() => undefined);
+      }
       // Re-authorize in place: Ably swaps the token (and capability) without dropping the connection.
       if (realtime && live) realtime.auth.authorize().catch(() => undefined);
     },

@@ -119,6 +119,50 @@ describe('Ably transport', () => {
     }
   });
 
+  it('updates the presence info of entered members when a refreshed token carries new identity info', async () => {
+    const shortBff = await startBff({
+      provider: createAblyProvider({ apiKey: emulator.apiKey, endpoint: emulator.endpoint, port: emulator.port, tls: false }),
+      tokenTtlSeconds: 2,
+    });
+    try {
+      const sessions = [await shortBff.devSession('acme', 'alice', { name: 'Alice' }), await shortBff.devSession('acme', 'alice', { name: 'Alice Cooper' })];
+      let calls = 0;
+      const alice = connect({ url: shortBff.url, session: () => sessions[Math.min(calls++, 1)] ?? '', reconnect: { baseMs: 50, maxMs: 300 } });
+      clients.push(alice);
+      await alice.channel('chat:rename').presence.enter();
+      const bob = await wrapper('bob', shortBff);
+      const seen = bob.channel('chat:rename');
+      await seen.presence.enter();
+      await waitFor(() => seen.presence.members().find((m) => m.id === 'alice')?.info.name === 'Alice Cooper', 'the new name', 6000);
+    } finally {
+      await shortBff.close();
+    }
+  }, 10_000);
+
+  it('keeps an idle connection alive on heartbeats and detects a silent one', async () => {
+    const beating = await startAblyEmulator({ heartbeatMs: 200 });
+    const silent = await startAblyEmulator({ heartbeatMs: 200, sendHeartbeats: false });
+    const bffs = await Promise.all(
+      [beating, silent].map((target) => startBff({ provider: createAblyProvider({ apiKey: target.apiKey, endpoint: target.endpoint, port: target.port, tls: false }) })),
+    );
+    try {
+      const states: string[][] = [[], []];
+      for (const [index, target] of bffs.entries()) {
+        // connectTimeoutMs is also the SDK's realtimeRequestTimeout: silence longer than maxIdleInterval (600 ms) + 1 s is a dead link.
+        const rt = connect({ url: target.url, session: await target.devSession('acme', 'alice'), connectTimeoutMs: 1000, reconnect: { baseMs: 50, maxMs: 300 } });
+        clients.push(rt);
+        await rt.ready();
+        rt.connection.on('change', (state) => states[index]?.push(state));
+      }
+      await waitFor(() => states[1]?.includes('reconnecting'), 'the silent link detected', 4000);
+      expect(states[0]).toEqual([]);
+    } finally {
+      for (const target of bffs) await target.close();
+      await beating.close();
+      await silent.close();
+    }
+  });
+
   it('renews the Ably token in place on the same connection when the capability token is refreshed', async () => {
     const shortBff = await startBff({
       provider: createAblyProvider({ apiKey: emulator.apiKey, endpoint: emulator.endpoint, port: emulator.port, tls: false }),
