@@ -35,7 +35,7 @@ import type {
   TransportSubscription,
   TransportTarget,
 } from '../types.js';
-import { WHISPER_PREFIX, WHISPERS_PER_SECOND } from './shared.js';
+import { onePerClient, WHISPER_PREFIX, WHISPERS_PER_SECOND } from './shared.js';
 
 type RealtimeClass = typeof AblyModule.Realtime;
 type Realtime = InstanceType<RealtimeClass>;
@@ -197,16 +197,16 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
   }
 
   async function members(entry: Entry, channel: RealtimeChannel): Promise<PresenceMember[]> {
-    const seen = new Map<string, PresenceMember>();
-    for (const raw of await channel.presence.get()) {
+    const parsed = (await channel.presence.get()).flatMap((raw) => {
       const member = memberSchema.safeParse(raw);
-      if (!member.success || seen.has(member.data.clientId)) continue;
-      const info = infoSchema.safeParse(member.data.data);
-      seen.set(member.data.clientId, { id: member.data.clientId, info: info.success ? info.data : {} });
-    }
+      return member.success ? [member.data] : [];
+    });
     // Our own enter may be acknowledged before Ably echoes it back.
-    if (entry.entered && !seen.has(config.clientId)) seen.set(config.clientId, { id: config.clientId, info: config.presenceData });
-    return [...seen.values()];
+    if (entry.entered && !parsed.some((member) => member.clientId === config.clientId)) parsed.push({ clientId: config.clientId, data: config.presenceData });
+    return onePerClient(parsed).map((member) => {
+      const info = infoSchema.safeParse(member.data);
+      return { id: member.clientId, info: info.success ? info.data : {} };
+    });
   }
 
   function isCurrent(client: Realtime, entry: Entry): boolean {

@@ -21,7 +21,7 @@ import { isJsonObject, untrustedJson } from './json.js';
 import { parseAblyKey } from './key.js';
 import { ABLY_DEFAULT_MAX_MESSAGE_BYTES, type AblyProviderOptions } from './options.js';
 import { ablyMessageBytes, publishBatch, toAblyMessage, type AblyBatchSpec } from './publish.js';
-import { ABLY_AUTH_ENDPOINT } from './shared.js';
+import { ABLY_AUTH_ENDPOINT, onePerClient } from './shared.js';
 import { parseAblyWebhook } from './webhook.js';
 
 /** Room for the envelope around `data` (id ≤128, channel ≤200, event ≤64 twice, seq, ts, keys). */
@@ -58,11 +58,11 @@ function infoOf(data: unknown): Record<string, JsonValue> {
   return untrustedJson<Record<string, JsonValue>>(data, {}, isJsonObject);
 }
 
-/** One entry per user: Ably lists a member per connection and clientId. */
-export function dedupeMembers(items: Array<{ clientId: string; data?: unknown }>): PresenceMember[] {
-  const members = new Map<string, PresenceMember>();
-  for (const item of items) if (!members.has(item.clientId)) members.set(item.clientId, { id: item.clientId, info: infoOf(item.data) });
-  return [...members.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+/** One entry per user, sorted by id. */
+function members(items: Array<{ clientId: string; data?: unknown }>): PresenceMember[] {
+  return onePerClient(items)
+    .map((item) => ({ id: item.clientId, info: infoOf(item.data) }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function unavailable(what: string, error: unknown): SwitchboardError {
@@ -171,7 +171,7 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
 
     async presence(tenant: string, channel: string): Promise<PresenceMember[]> {
       try {
-        return dedupeMembers(await presenceItems(toAblyChannel(tenant, channel)));
+        return members(await presenceItems(toAblyChannel(tenant, channel)));
       } catch (error) {
         throw error instanceof SwitchboardError ? error : unavailable('presence query', error);
       }
@@ -180,13 +180,13 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
     async occupancy(tenant: string, channel: string): Promise<Occupancy> {
       const name = toAblyChannel(tenant, channel);
       try {
-        const [details, members] = await Promise.all([
+        const [details, items] = await Promise.all([
           rest.channels.get(name).status(),
           resolveChannel(namespaces, channel).rules.presence ? presenceItems(name) : undefined,
         ]);
         const metrics = channelDetailsSchema.parse(details).status?.occupancy?.metrics;
         const subscribers = metrics?.subscribers ?? 0;
-        return members === undefined ? { subscribers } : { subscribers, presenceMembers: dedupeMembers(members).length };
+        return items === undefined ? { subscribers } : { subscribers, presenceMembers: onePerClient(items).length };
       } catch (error) {
         throw error instanceof SwitchboardError ? error : unavailable('occupancy query', error);
       }
