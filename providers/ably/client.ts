@@ -152,10 +152,13 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
 
   function closeRealtime(client: Realtime | undefined): void {
     if (!client) return;
-    if (realtime === client) realtime = undefined;
-    for (const entry of entries.values()) {
-      entry.channel = undefined;
-      entry.entered = false;
+    // A stale client (already replaced by a newer connect()) must not touch the entries' new channels.
+    if (realtime === client) {
+      realtime = undefined;
+      for (const entry of entries.values()) {
+        entry.channel = undefined;
+        entry.entered = false;
+      }
     }
     client.close();
   }
