@@ -38,6 +38,7 @@ import type {
 import { onePerClient, WHISPER_PREFIX, WHISPERS_PER_SECOND } from './shared.js';
 
 type RealtimeClass = typeof AblyModule.Realtime;
+type ErrorInfoClass = typeof AblyModule.ErrorInfo;
 type Realtime = InstanceType<RealtimeClass>;
 type RealtimeChannel = ReturnType<Realtime['channels']['get']>;
 
@@ -71,12 +72,13 @@ const messageSchema = z.object({ name: z.optional(z.nullable(z.string())), clien
 const memberSchema = z.object({ clientId: z.string(), data: z.unknown() });
 const infoSchema = z.record(z.string(), jsonValue);
 
-async function loadAbly(): Promise<RealtimeClass> {
-  const module: { Realtime?: unknown; default?: { Realtime?: unknown } } = await import('ably');
+async function loadAbly(): Promise<{ Realtime: RealtimeClass; ErrorInfo: ErrorInfoClass }> {
+  const module: { Realtime?: unknown; ErrorInfo?: unknown; default?: { Realtime?: unknown; ErrorInfo?: unknown } } = await import('ably');
   // Node's CommonJS interop exposes named exports; browser bundles of the UMD build put them on `default`.
   const Realtime = module.Realtime ?? module.default?.Realtime;
-  if (typeof Realtime !== 'function') throw new SwitchboardError('provider_unavailable', 'ably could not be loaded');
-  return Realtime as RealtimeClass;
+  const ErrorInfo = module.ErrorInfo ?? module.default?.ErrorInfo;
+  if (typeof Realtime !== 'function' || typeof ErrorInfo !== 'function') throw new SwitchboardError('provider_unavailable', 'ably could not be loaded');
+  return { Realtime: Realtime as RealtimeClass, ErrorInfo: ErrorInfo as ErrorInfoClass };
 }
 
 /** Ably ErrorInfo → SwitchboardError: 403 is final (the wrapper stops), token errors 40140-40149 ask for a fresh token. */
@@ -91,6 +93,12 @@ function fromErrorInfo(raw: unknown, what: string, fallback: ErrorCode = 'provid
   if (status === 429) return new SwitchboardError('rate_limited', message);
   if (code === 40009) return new SwitchboardError('payload_too_large', message);
   return new SwitchboardError(fallback, message);
+}
+
+function isTokenError(reason: unknown): boolean {
+  const info = errorInfoSchema.safeParse(reason);
+  const code = info.success ? info.data.code : undefined;
+  return typeof code === 'number' && code >= 40140 && code < 40150;
 }
 
 /** Envelopes are published as JSON with `encoding: json`, so the SDK hands over objects; tolerate strings too. */
@@ -161,6 +169,9 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
       }
     }
     client.close();
+    // A token request started before close() can still complete and make the SDK reconnect
+    // (Ably RTC8). A closed client stays closed.
+    client.connection.on(['connecting', 'connected'], () => client.close());
   }
 
   function lost(client: Realtime, error: SwitchboardError): void {
@@ -171,7 +182,33 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
     for (const listener of [...dropListeners]) listener(error);
   }
 
-  function create(Realtime: RealtimeClass): Realtime {
+  /**
+   * Reports the connection leaving `connected` as a drop — except Ably's token expiry
+   * (DISCONNECTED with 40140-40149): the SDK renews the token and reconnects at once by
+   * itself (RTN15h), which is the provider's own renewal path, so it gets connectTimeoutMs
+   * to come back before the wrapper is told. Channels re-attached without continuity call
+   * `onSubscribed` again, so missed events are recovered from history.
+   */
+  function watch(client: Realtime): void {
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    client.connection.on((change) => {
+      if (change.current === 'connected') {
+        clearTimeout(grace);
+        grace = undefined;
+        return;
+      }
+      const error = authError ?? fromErrorInfo(change.reason, `Ably connection ${change.current}`);
+      if (grace !== undefined && (change.current === 'connecting' || change.current === 'disconnected')) return;
+      if (change.current === 'disconnected' && isTokenError(change.reason)) {
+        grace = setTimeout(() => lost(client, error), context.connectTimeoutMs);
+        return;
+      }
+      clearTimeout(grace);
+      lost(client, error);
+    });
+  }
+
+  function create({ Realtime, ErrorInfo }: Awaited<ReturnType<typeof loadAbly>>): Realtime {
     return new Realtime({
       clientId: config.clientId,
       authCallback: (_params, callback) => {
@@ -182,7 +219,8 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
           },
           (error: unknown) => {
             authError = error instanceof SwitchboardError ? error : new SwitchboardError('provider_unavailable', String(error));
-            callback({ code: authError.status === 403 ? 40300 : 40170, statusCode: authError.status, message: authError.message } as AblyModule.ErrorInfo, null);
+            // 403 fails the Ably connection (RSA4d); anything else lets it retry. The transport reports authError either way.
+            callback(new ErrorInfo(authError.message, authError.status === 403 ? 40300 : 40170, authError.status === 403 ? 403 : 401), null);
           },
         );
       },
@@ -236,6 +274,10 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
     channel.on('failed', (change) => {
       if (attached && isCurrent(client, entry)) entry.handlers.onError(fromErrorInfo(change.reason, `Subscription to ${entry.name} failed`));
     });
+    // Re-attached without continuity (after a reconnection the SDK made itself): recover from history.
+    channel.on(['attached', 'update'], (change) => {
+      if (attached && !change.resumed && change.current === 'attached' && isCurrent(client, entry)) entry.handlers.onSubscribed();
+    });
     try {
       await channel.subscribe((message) => onMessage(entry, message));
       if (entry.presence) {
@@ -275,8 +317,7 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
     async connect() {
       if (realtime && live && realtime.connection.state === 'connected') return;
       closeRealtime(realtime);
-      const Realtime = await loadAbly();
-      const client = create(Realtime);
+      const client = create(await loadAbly());
       realtime = client;
       authError = undefined;
       await new Promise<void>((resolve, reject) => {
@@ -294,9 +335,7 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
             return;
           }
           live = true;
-          client.connection.on((change) => {
-            if (change.current !== 'connected') lost(client, authError ?? fromErrorInfo(change.reason, `Ably connection ${change.current}`));
-          });
+          watch(client);
           for (const entry of entries.values()) void attach(client, entry);
           resolve();
         }
@@ -364,7 +403,8 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
         if (changed) for (const entry of entries.values()) if (entry.entered) entry.channel?.presence.update(config.presenceData).catch(() => undefined);
       }
       // Re-authorize in place: Ably swaps the token (and capability) without dropping the connection.
-      if (realtime && live) realtime.auth.authorize().catch(() => undefined);
+      // While the SDK is reconnecting it authorizes by itself; a second request would only race it.
+      if (realtime && live && realtime.connection.state === 'connected') realtime.auth.authorize().catch(() => undefined);
     },
 
     close() {

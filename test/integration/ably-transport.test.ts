@@ -9,6 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Realtime } from '../../src/client/index.js';
 import { buildAppConfig } from '../../src/core/config.js';
 import { createAblyProvider } from '../../providers/ably/index.js';
+import { createAblyTransport } from '../../providers/ably/client.js';
+import type { ClientTokenInfo } from '../../providers/types.js';
 import { startAblyEmulator, type AblyEmulator } from '../fixtures/ably-emulator/index.js';
 import { startBff, type TestBff } from '../helpers/bff.js';
 import { waitFor } from '../conformance/suite.js';
@@ -163,15 +165,80 @@ describe('Ably transport', () => {
     }
   });
 
-  it('renews the Ably token in place on the same connection when the capability token is refreshed', async () => {
+  it('rides out an Ably token expiry the SDK renews itself, and re-syncs from history after that reconnection', async () => {
     const shortBff = await startBff({
       provider: createAblyProvider({ apiKey: emulator.apiKey, endpoint: emulator.endpoint, port: emulator.port, tls: false }),
       tokenTtlSeconds: 2,
     });
     try {
+      // The first renewal's TokenRequest arrives late: the first Ably token expires before it is replaced in place.
+      let tokenRequests = 0;
+      let historyRequests = 0;
+      const slow: typeof fetch = async (input, init) => {
+        const response = await fetch(input, init);
+        if (String(input).includes('/v1/history')) historyRequests++;
+        if (String(input).endsWith('/v1/auth/ably') && tokenRequests++ === 1) await new Promise((resolve) => setTimeout(resolve, 1500));
+        return response;
+      };
       const opened = emulator.connectionsOpened();
-      const tokenRequests = () => emulator.requests.filter((request) => request.path.endsWith('/requestToken')).length;
-      const before = tokenRequests();
+      const alice = connect({ url: shortBff.url, session: await shortBff.devSession('acme', 'alice'), fetch: slow, reconnect: { baseMs: 50, maxMs: 300 } });
+      clients.push(alice);
+      const orders = alice.channel('orders:expiry');
+      const got: unknown[] = [];
+      orders.subscribe('n', (data) => got.push(data));
+      await waitFor(() => orders.live, 'subscription');
+      await shortBff.post('/v1/publish', { channel: 'orders:expiry', event: 'n', data: 1 }, 'acme-publish-key-0001');
+      await waitFor(() => got.length === 1, 'the first event');
+      const states: string[] = [];
+      alice.connection.on('change', (state) => states.push(state));
+      const historyBefore = historyRequests;
+      await waitFor(() => emulator.connectionsOpened() - opened >= 2, 'the SDK reconnecting after the token expired', 6000);
+      await waitFor(() => historyRequests > historyBefore, 'a re-sync from history', 3000);
+      await shortBff.post('/v1/publish', { channel: 'orders:expiry', event: 'n', data: 2 }, 'acme-publish-key-0001');
+      await waitFor(() => got.length === 2, 'the next event', 6000);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(got).toEqual([1, 2]);
+      expect(states).toEqual([]);
+    } finally {
+      await shortBff.close();
+    }
+  }, 15_000);
+
+  it('stays closed when a token request it started before close() arrives afterwards', async () => {
+    const answer = await bff.capabilityToken('acme', 'alice');
+    const token = answer as unknown as ClientTokenInfo;
+    let slow = false;
+    const transport = createAblyTransport(token, {
+      baseUrl: bff.url,
+      token: async () => token,
+      connectTimeoutMs: 5000,
+      fetch: async (input, init) => {
+        const response = await fetch(input, init);
+        if (slow) await new Promise((resolve) => setTimeout(resolve, 400));
+        return response;
+      },
+    });
+    await transport.connect();
+    const opened = emulator.connectionsOpened();
+    slow = true;
+    transport.updateToken(token);
+    transport.close();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(emulator.connectionsOpened()).toBe(opened);
+    expect(emulator.connectionCount()).toBe(0);
+  });
+
+  it('renews the Ably token in place on the same connection when the capability token is refreshed', async () => {
+    // Its own emulator, so connections other tests leave closing cannot blur the count.
+    const own = await startAblyEmulator();
+    const shortBff = await startBff({
+      provider: createAblyProvider({ apiKey: own.apiKey, endpoint: own.endpoint, port: own.port, tls: false }),
+      // 4 s (3-4 s after rounding `exp` down): the wrapper refreshes at 80 %, leaving enough time under load.
+      tokenTtlSeconds: 4,
+    });
+    try {
+      const renewals = own.renewals();
+      const opened = own.connectionsOpened();
       const alice = await wrapper('alice', shortBff);
       const orders = alice.channel('orders:renew');
       const got: unknown[] = [];
@@ -179,14 +246,15 @@ describe('Ably transport', () => {
       await waitFor(() => orders.live, 'subscription');
       const states: string[] = [];
       alice.connection.on('change', (state) => states.push(state));
-      // The first Ably token lives ≤ 2 s; the emulator disconnects connections whose token expired.
-      await waitFor(() => tokenRequests() - before >= 3, 'two renewals', 8000);
+      // The first Ably token lives ≤ 4 s; the emulator disconnects connections whose token expired.
+      await waitFor(() => own.renewals() > renewals, 'a renewal in place (AUTH)', 8000);
       await shortBff.post('/v1/publish', { channel: 'orders:renew', event: 'n', data: 1 }, 'acme-publish-key-0001');
       await waitFor(() => got.length === 1, 'event after renewals');
       expect(states).toEqual([]);
-      expect(emulator.connectionsOpened() - opened).toBe(1);
+      expect(own.connectionsOpened() - opened).toBe(1);
     } finally {
       await shortBff.close();
+      await own.close();
     }
   }, 15_000);
 });
