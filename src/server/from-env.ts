@@ -3,7 +3,6 @@
  */
 import type { ServerProvider } from '../../providers/types.js';
 import type { AppConfig } from '../core/config.js';
-import { ablyProviderOptionsFromEnv, createAblyProvider } from '../../providers/ably/index.js';
 import { createLocalProvider, localProviderOptionsFromEnv } from '../../providers/local/index.js';
 import { createPusherProvider, pusherProviderOptionsFromEnv } from '../../providers/pusher/index.js';
 import { createServer, type ServerOptions, type SwitchboardApp } from './app.js';
@@ -18,7 +17,7 @@ import { loadSigningKeys } from './tokens/signing-keys.js';
 /** Dev-only admin key so the README walkthrough works on a fresh clone. */
 export const DEV_ADMIN_KEY = 'dev-admin-key-change-me';
 
-function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppConfig, logger: Logger): ServerProvider {
+async function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppConfig, logger: Logger): Promise<ServerProvider> {
   switch (env.SWITCHBOARD_PROVIDER) {
     case 'local': {
       const options = localProviderOptionsFromEnv(source);
@@ -28,8 +27,11 @@ function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppConfig, 
     }
     case 'pusher':
       return createPusherProvider({ ...pusherProviderOptionsFromEnv(source), namespaces: config.namespaces });
-    case 'ably':
+    case 'ably': {
+      // The ably SDK is large (hundreds of ms to load, seconds on a busy machine): only servers on Ably pay for it.
+      const { ablyProviderOptionsFromEnv, createAblyProvider } = await import('../../providers/ably/index.js');
       return createAblyProvider({ ...ablyProviderOptionsFromEnv(source), namespaces: config.namespaces });
+    }
   }
 }
 
@@ -61,7 +63,7 @@ export async function createServerFromEnv(
   const config = await loadAppConfig(env.SWITCHBOARD_CONFIG);
   const app = createServer({
     config,
-    provider: createProvider(env, source, config, logger),
+    provider: await createProvider(env, source, config, logger),
     store: await createEventStore({ kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL }),
     signingKeys,
     apiKeys: parseApiKeys(env.SWITCHBOARD_API_KEYS, adminKeys),
