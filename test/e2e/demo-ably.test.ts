@@ -86,12 +86,6 @@ describe.skipIf(skipWithoutChromium('e2e demo on Ably'))('demo page on Ably (emu
     await message(ana.page, 'hello from Bo on Ably').waitFor();
     await message(bo.page, 'hello from Bo on Ably').waitFor();
     await screenshot(ana.page, 'demo-ably-chat');
-
-    const cy = await signIn('acme', 'cy', 'Cy');
-    await member(ana.page, 'cy').waitFor();
-    await cy.context.close();
-    open.splice(open.indexOf(cy), 1);
-    await member(ana.page, 'cy').waitFor({ state: 'detached' });
   });
 
   it('updates an order on every page of the tenant from a server-published event', async () => {
