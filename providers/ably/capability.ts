@@ -62,7 +62,8 @@ export function toAblyCapability(tenant: string, caps: Capabilities, namespaces:
   const merged = new Map<string, Set<AblyOperation>>();
   for (const [pattern, ops] of Object.entries(caps)) {
     for (const { namespace, resource } of resources(tenant, pattern, namespaces)) {
-      const rules = namespaces[namespace];
+      // Own properties only: `constructor` is a valid namespace name, not a configured one.
+      const rules = Object.hasOwn(namespaces, namespace) ? namespaces[namespace] : undefined;
       if (!rules) continue;
       const allowed = ablyOperations(ops, rules);
       if (allowed.length === 0) continue;

@@ -363,7 +363,8 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
       const name = toAblyChannel(tenant, target.channel);
       if (entries.has(name)) throw new SwitchboardError('invalid_request', `Already subscribed to ${target.channel}`);
       const namespace = target.channel.slice(0, target.channel.indexOf(':'));
-      const entry: Entry = { name, presence: target.presence, handlers, whispers: config.clientEvents[namespace] ?? [], entered: false };
+      const whispers = Object.hasOwn(config.clientEvents, namespace) ? (config.clientEvents[namespace] ?? []) : [];
+      const entry: Entry = { name, presence: target.presence, handlers, whispers, entered: false };
       entries.set(name, entry);
       if (realtime && live) void attach(realtime, entry);
       return {

@@ -59,6 +59,10 @@ describe('Ably capability translation', () => {
     });
   });
 
+  it('knows only configured namespaces, not names inherited from Object.prototype', () => {
+    expect(toAblyCapability('acme', { 'constructor:x': ['subscribe'], 'toString:*': ['subscribe'] }, namespaces)).toEqual({});
+  });
+
   it('never matches another tenant\'s channel, wildcards included', () => {
     fc.assert(
       fc.property(tenantArb, tenantArb, capsArb, channelArb, (tenant, other, caps, channel) => {
