@@ -121,6 +121,21 @@ describe('Ably transport', () => {
     }
   });
 
+  it('fails for good when the BFF refuses Ably credentials (403), with the BFF\'s reason', async () => {
+    const emptyBff = await startBff({
+      provider: createAblyProvider({ apiKey: emulator.apiKey, endpoint: emulator.endpoint, port: emulator.port, tls: false }),
+      config: buildAppConfig({ roles: { member: { 'nothing*': ['subscribe'] } } }),
+    });
+    try {
+      const rt = await wrapper('alice', emptyBff);
+      await expect(rt.ready()).rejects.toMatchObject({ code: 'forbidden' });
+      expect(rt.connection.state).toBe('failed');
+      expect(rt.connection.error?.message).toContain('grants no channel Ably can carry');
+    } finally {
+      await emptyBff.close();
+    }
+  });
+
   it('updates the presence info of entered members when a refreshed token carries new identity info', async () => {
     const shortBff = await startBff({
       provider: createAblyProvider({ apiKey: emulator.apiKey, endpoint: emulator.endpoint, port: emulator.port, tls: false }),
