@@ -97,6 +97,27 @@ describe('Ably transport', () => {
     expect(alice.connection.state).toBe('connected');
   });
 
+  it('reports whispers Ably rate-limits (NACK 429) as rate_limited warnings', async () => {
+    const strict = await startAblyEmulator({ inboundRateLimit: 5 });
+    const strictBff = await startBff({ provider: createAblyProvider({ apiKey: strict.apiKey, endpoint: strict.endpoint, port: strict.port, tls: false }) });
+    try {
+      const alice = await wrapper('alice', strictBff);
+      const chat = alice.channel('chat:strict');
+      chat.onWhisper('typing', () => undefined);
+      const warnings: string[] = [];
+      alice.connection.on('warning', (error) => warnings.push(error.code));
+      await waitFor(() => chat.live, 'subscription');
+      // Within the client's own 10/s budget, over this account's 5/s.
+      for (let index = 0; index < 8; index++) chat.whisper('typing', { index });
+      await waitFor(() => warnings.length === 3, 'three refusals');
+      expect(new Set(warnings)).toEqual(new Set(['rate_limited']));
+      expect(alice.connection.state).toBe('connected');
+    } finally {
+      await strictBff.close();
+      await strict.close();
+    }
+  });
+
   it('reports a channel Ably refuses as a forbidden channel error, once, keeping the connection', async () => {
     // `orders:10*` has no exact Ably equivalent: the capability keeps orders:10 and orders:10:*, not orders:100.
     const narrowBff = await startBff({
