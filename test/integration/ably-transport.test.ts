@@ -269,8 +269,8 @@ describe('Ably transport', () => {
     const own = await startAblyEmulator();
     const shortBff = await startBff({
       provider: createAblyProvider({ apiKey: own.apiKey, endpoint: own.endpoint, port: own.port, tls: false }),
-      // 4 s (3-4 s after rounding `exp` down): the wrapper refreshes at 80 %, leaving enough time under load.
-      tokenTtlSeconds: 4,
+      // 6 s (5-6 s after rounding `exp` down): the wrapper refreshes at 80 %, leaving a second of slack under load.
+      tokenTtlSeconds: 6,
     });
     try {
       const renewals = own.renewals();
@@ -282,8 +282,8 @@ describe('Ably transport', () => {
       await waitFor(() => orders.live, 'subscription');
       const states: string[] = [];
       alice.connection.on('change', (state) => states.push(state));
-      // The first Ably token lives ≤ 4 s; the emulator disconnects connections whose token expired.
-      await waitFor(() => own.renewals() > renewals, 'a renewal in place (AUTH)', 8000);
+      // The first Ably token lives ≤ 6 s; the emulator disconnects connections whose token expired.
+      await waitFor(() => own.renewals() > renewals, 'a renewal in place (AUTH)', 10_000);
       await shortBff.post('/v1/publish', { channel: 'orders:renew', event: 'n', data: 1 }, 'acme-publish-key-0001');
       await waitFor(() => got.length === 1, 'event after renewals');
       expect(states).toEqual([]);
@@ -292,5 +292,5 @@ describe('Ably transport', () => {
       await shortBff.close();
       await own.close();
     }
-  }, 15_000);
+  }, 20_000);
 });
