@@ -19,7 +19,7 @@ import type { Router } from 'express';
 import type { Capabilities } from '../src/core/capabilities.js';
 import type { Envelope, JsonValue } from '../src/core/envelope.js';
 import type { SwitchboardError } from '../src/core/errors.js';
-import type { ProviderClientConfig, TokenResponse } from '../src/core/token-response.js';
+import type { AblyTokenRequest, ProviderClientConfig, TokenResponse } from '../src/core/token-response.js';
 
 export type ProviderName = 'local' | 'pusher' | 'ably' | 'supabase';
 
@@ -135,6 +135,8 @@ export interface ServerProvider {
   sendToUser?(tenant: string, user: string, event: string, data: JsonValue): Promise<void>;
   /** Closes every connection of a user of `tenant` (signed in, or holding that user's channel authorizations). */
   terminateUser?(tenant: string, user: string): Promise<void>;
+  /** Ably: a TokenRequest signed for the grant, served at `POST /v1/auth/ably` to the SDK's authCallback. */
+  ablyTokenRequest?(grant: ClientGrant): Promise<AblyTokenRequest>;
   /** Current presence members of a presence channel, deduplicated by user. */
   presence?(tenant: string, channel: string): Promise<PresenceMember[]>;
   occupancy?(tenant: string, channel: string): Promise<Occupancy>;

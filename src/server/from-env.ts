@@ -7,6 +7,7 @@ import type { ServerProvider } from '../../providers/types.js';
 import type { AppConfig } from '../core/config.js';
 import { createLocalProvider, localProviderOptionsFromEnv } from '../../providers/local/index.js';
 import { createPusherProvider, pusherProviderOptionsFromEnv } from '../../providers/pusher/index.js';
+import { ablyProviderOptionsFromEnv } from '../../providers/ably/options.js';
 import { createServer, type ServerOptions, type SwitchboardApp } from './app.js';
 import { parseApiKeys } from './auth/api-keys.js';
 import { createAppSessionVerifier } from './auth/session.js';
@@ -21,7 +22,7 @@ import { loadSigningKeys } from './tokens/signing-keys.js';
 /** Dev-only admin key so the README walkthrough works on a fresh clone. */
 export const DEV_ADMIN_KEY = 'dev-admin-key-change-me';
 
-function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppConfig, logger: Logger): ServerProvider {
+async function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppConfig, logger: Logger): Promise<ServerProvider> {
   switch (env.SWITCHBOARD_PROVIDER) {
     case 'local': {
       const options = localProviderOptionsFromEnv(source);
@@ -31,6 +32,11 @@ function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppConfig, 
     }
     case 'pusher':
       return createPusherProvider({ ...pusherProviderOptionsFromEnv(source), namespaces: config.namespaces });
+    case 'ably': {
+      // The ably SDK is large (hundreds of ms to load, seconds on a busy machine): only servers on Ably pay for it.
+      const { createAblyProvider } = await import('../../providers/ably/index.js');
+      return createAblyProvider({ ...ablyProviderOptionsFromEnv(source), namespaces: config.namespaces });
+    }
   }
 }
 
@@ -54,6 +60,7 @@ async function createRevocations(env: Env): Promise<TokenRevocations> {
 const PROVIDER_SETTINGS: Record<ProviderName, { required: readonly string[]; parse: (source: NodeJS.ProcessEnv) => unknown }> = {
   local: { required: [], parse: localProviderOptionsFromEnv },
   pusher: { required: ['PUSHER_APP_ID', 'PUSHER_KEY', 'PUSHER_SECRET', 'PUSHER_CLUSTER'], parse: pusherProviderOptionsFromEnv },
+  ably: { required: ['ABLY_API_KEY'], parse: ablyProviderOptionsFromEnv },
 };
 
 function providerProblems(source: NodeJS.ProcessEnv): string[] {
@@ -117,7 +124,7 @@ export async function createServerFromEnv(
       : undefined;
   const app = createServer({
     config,
-    provider: createProvider(env, source, config, logger),
+    provider: await createProvider(env, source, config, logger),
     store: await createEventStore({ kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL }),
     signingKeys,
     apiKeys: parseApiKeys(env.SWITCHBOARD_API_KEYS, adminKeys),

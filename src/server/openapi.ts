@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { envelopeSchema } from '../core/schemas.js';
-import { tokenResponseSchema } from '../core/token-response.js';
+import { ablyTokenRequestSchema, tokenResponseSchema } from '../core/token-response.js';
 import { devSessionSchema } from './routes/dev-session.js';
 import { historyQuerySchema } from './routes/history.js';
 import { pollQuerySchema } from './routes/poll.js';
@@ -103,6 +103,13 @@ export function buildOpenApi(): JsonSchema {
           security: [{ apiKey: [] }],
           parameters: [{ name: 'user', in: 'path', required: true, schema: { type: 'string' } }],
           responses: { '200': ok({ type: 'object', properties: { user: { type: 'string' }, terminated: { type: 'boolean' } } }), ...errors },
+        },
+      },
+      '/v1/auth/ably': {
+        post: {
+          summary: 'Ably TokenRequest for the SDK authCallback',
+          security: [{ capabilityToken: [] }],
+          responses: { '200': ok(component(components, 'AblyTokenRequest', ablyTokenRequestSchema, 'output')), ...errors },
         },
       },
       '/v1/publish': {

@@ -24,5 +24,7 @@ export interface ProviderHarness {
   name: string;
   /** Skip the suite (with this reason) when the provider cannot run here, e.g. missing credentials. */
   skip?: string;
+  /** Provider config fields that point the client at a port where nothing listens; default `{ wsPort: 1 }` (Pusher protocol). */
+  unreachableProvider?: Record<string, unknown>;
   start(options?: HarnessOptions): Promise<RunningBff>;
 }

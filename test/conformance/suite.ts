@@ -262,7 +262,7 @@ export function defineConformanceSuite(harness: ProviderHarness): void {
         const response = await fetch(input, init);
         if (!unreachable() || !String(input).endsWith('/v1/token') || !response.ok) return response;
         const body = (await response.json()) as { provider: Record<string, unknown> };
-        body.provider = { ...body.provider, wsPort: 1 };
+        body.provider = { ...body.provider, ...(harness.unreachableProvider ?? { wsPort: 1 }) };
         return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
       };
     }

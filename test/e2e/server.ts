@@ -1,8 +1,10 @@
 /**
  * A real listening BFF for the browser tests, built the way `switchboard serve` builds
- * it (from the environment, local provider, sqlite log in a temporary directory), with
- * the web assets built first, a way to cut every live client connection as a network
- * failure would, and a restart on the same port that keeps the log and signing keys.
+ * it (from the environment, sqlite log in a temporary directory), with the web assets
+ * built first, a way to cut every live client connection as a network failure would, and
+ * a restart on the same port that keeps the log and signing keys. The provider is `local`
+ * by default; `ably` runs the BFF and the browsers against the Ably protocol emulator
+ * (test/fixtures/ably-emulator), configured only through SWITCHBOARD_PROVIDER and ABLY_*.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
@@ -12,6 +14,7 @@ import { z } from 'zod';
 import { buildWeb } from '../../scripts/build-web.js';
 import { createServerFromEnv, DEV_ADMIN_KEY } from '../../src/server/from-env.js';
 import { listen, type ListeningServer } from '../../src/server/listen.js';
+import { startAblyEmulator, type AblyEmulator } from '../fixtures/ably-emulator/index.js';
 
 export { DEV_ADMIN_KEY };
 
@@ -36,12 +39,27 @@ export interface E2eServer {
 
 const tokenSchema = z.object({ token: z.string() });
 
-export async function startE2eServer(): Promise<E2eServer> {
-  const [dataDir] = await Promise.all([mkdtemp(path.join(tmpdir(), 'switchboard-e2e-')), buildWeb()]);
+export type E2eProvider = 'local' | 'ably';
+
+async function providerEnv(provider: E2eProvider): Promise<{ env: Record<string, string>; emulator?: AblyEmulator }> {
+  if (provider === 'local') return { env: { SWITCHBOARD_PROVIDER: 'local' } };
+  const emulator = await startAblyEmulator();
+  return {
+    emulator,
+    env: { SWITCHBOARD_PROVIDER: 'ably', ABLY_API_KEY: emulator.apiKey, ABLY_ENDPOINT: emulator.endpoint, ABLY_PORT: String(emulator.port), ABLY_TLS: 'false' },
+  };
+}
+
+export async function startE2eServer(provider: E2eProvider = 'local'): Promise<E2eServer> {
+  const [dataDir, , { env: providerVariables, emulator }] = await Promise.all([
+    mkdtemp(path.join(tmpdir(), 'switchboard-e2e-')),
+    buildWeb(),
+    providerEnv(provider),
+  ]);
   const env = {
     ...process.env,
     NODE_ENV: 'test',
-    SWITCHBOARD_PROVIDER: 'local',
+    ...providerVariables,
     SWITCHBOARD_STORE: 'sqlite',
     SWITCHBOARD_DATA_DIR: dataDir,
     SWITCHBOARD_DEV_AUTH: 'on',
@@ -90,10 +108,11 @@ export async function startE2eServer(): Promise<E2eServer> {
     stop,
     async close() {
       await stop();
+      await emulator?.close();
       await rm(dataDir, { recursive: true, force: true });
     },
     dropConnections() {
-      const count = live.size;
+      const count = live.size + (emulator?.dropConnections() ?? 0);
       for (const socket of live) socket.destroy();
       return count;
     },

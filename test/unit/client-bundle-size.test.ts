@@ -40,6 +40,18 @@ describe('client browser bundle', () => {
     expect(Object.keys(size.files).some((file) => !size.files[file]?.initial)).toBe(true);
   });
 
+  it('keeps the ably SDK in its own chunk, imported on demand by the Ably transport only', async () => {
+    const result = await build(clientBuildOptions({ outdir: join(outdir, 'metafile-only'), write: false, metafile: true }));
+    const outputs = Object.entries(result.metafile?.outputs ?? {});
+    const sdk = outputs.filter(([, output]) => Object.keys(output.inputs).some((input) => input.includes('node_modules/ably/')));
+    expect(sdk).toHaveLength(1);
+    const [sdkFile, sdkOutput] = sdk[0] ?? ['', { inputs: {} }];
+    expect(Object.keys(sdkOutput.inputs).every((input) => input.includes('node_modules/'))).toBe(true);
+    const importers = outputs.filter(([, output]) => output.imports.some((imported) => imported.path === sdkFile));
+    expect(importers.map(([, output]) => output.imports.find((imported) => imported.path === sdkFile)?.kind)).toEqual(['dynamic-import']);
+    expect(Object.keys(importers[0]?.[1].inputs ?? {}).some((input) => input.endsWith('providers/ably/client.ts'))).toBe(true);
+  });
+
   it('builds with pusher-js in a lazily loaded chunk, and the built client works', async () => {
     const result = await build(clientBuildOptions({ outdir, write: true, metafile: true }));
     expect(result.errors).toEqual([]);

@@ -1,0 +1,4 @@
+import { defineConformanceSuite } from './suite.js';
+import { ablyEmulatorHarness } from './ably.harness.js';
+
+defineConformanceSuite(ablyEmulatorHarness);
