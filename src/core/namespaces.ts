@@ -30,7 +30,8 @@ export interface ResolvedChannel extends ChannelName {
 /** Parses a tenant-relative name and looks up its namespace; unknown namespaces are rejected. */
 export function resolveChannel(namespaces: Namespaces, name: string): ResolvedChannel {
   const channel = parseChannelName(name);
-  const rules = namespaces[channel.namespace];
+  // Own keys only: a namespace named `constructor` or `__proto__` must not find Object's.
+  const rules = Object.hasOwn(namespaces, channel.namespace) ? namespaces[channel.namespace] : undefined;
   if (!rules) {
     throw new SwitchboardError(
       'unknown_namespace',

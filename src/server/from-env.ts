@@ -5,6 +5,7 @@ import type { ServerProvider } from '../../providers/types.js';
 import type { AppConfig } from '../core/config.js';
 import { createLocalProvider, localProviderOptionsFromEnv } from '../../providers/local/index.js';
 import { createPusherProvider, pusherProviderOptionsFromEnv } from '../../providers/pusher/index.js';
+import { createSupabaseProvider, supabaseProviderOptionsFromEnv } from '../../providers/supabase/index.js';
 import { createServer, type ServerOptions, type SwitchboardApp } from './app.js';
 import { parseApiKeys } from './auth/api-keys.js';
 import { createAppSessionVerifier } from './auth/session.js';
@@ -27,6 +28,8 @@ function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppConfig, 
     }
     case 'pusher':
       return createPusherProvider({ ...pusherProviderOptionsFromEnv(source), namespaces: config.namespaces });
+    case 'supabase':
+      return createSupabaseProvider({ ...supabaseProviderOptionsFromEnv(source), namespaces: config.namespaces });
   }
 }
 
