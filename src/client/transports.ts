@@ -15,6 +15,8 @@ export async function loadTransportFactory(name: ProviderName, overrides: Transp
       return (await import('../../providers/local/client.js')).createLocalTransport;
     case 'pusher':
       return (await import('../../providers/pusher/client.js')).createPusherTransport;
+    case 'supabase':
+      return (await import('../../providers/supabase/client.js')).createSupabaseTransport;
     default:
       throw new SwitchboardError('provider_unavailable', `This client has no transport for provider "${name}" yet`);
   }
