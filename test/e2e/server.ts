@@ -1,13 +1,16 @@
 /**
  * A real listening BFF for the browser tests, built the way `switchboard serve` builds
- * it (from the environment, local provider, memory log), with the web assets built
- * first and a way to cut every live client connection as a network failure would.
+ * it (from the environment, memory log), with the web assets built first and a way to
+ * cut every live client connection as a network failure would. Provider `local`, or
+ * `supabase` through the Realtime emulator (test code) with the shipped RLS in PostgreSQL.
  */
 import type { Socket } from 'node:net';
 import { z } from 'zod';
 import { buildWeb } from '../../scripts/build-web.js';
 import { createServerFromEnv, DEV_ADMIN_KEY } from '../../src/server/from-env.js';
 import { listen, type ListeningServer } from '../../src/server/listen.js';
+import { createRealtimeDatabase } from '../fixtures/supabase-emulator/database.js';
+import { startSupabaseEmulator, type SupabaseEmulator } from '../fixtures/supabase-emulator/server.js';
 
 export { DEV_ADMIN_KEY };
 
@@ -22,12 +25,34 @@ export interface E2eServer extends ListeningServer {
 
 const tokenSchema = z.object({ token: z.string() });
 
-export async function startE2eServer(): Promise<E2eServer> {
-  await buildWeb();
+export type E2eProvider = 'local' | 'supabase';
+
+/** The Supabase emulator and its database, with the variables an app would set to use it. */
+async function supabaseBackend(): Promise<{ env: NodeJS.ProcessEnv; emulator: SupabaseEmulator; close(): Promise<void> }> {
+  const db = await createRealtimeDatabase();
+  const emulator = await startSupabaseEmulator({ db });
+  return {
+    emulator,
+    env: {
+      SUPABASE_URL: emulator.url,
+      SUPABASE_ANON_KEY: emulator.anonKey,
+      SUPABASE_SERVICE_ROLE_KEY: emulator.serviceRoleKey,
+      SUPABASE_JWT_SECRET: emulator.jwtSecret,
+    },
+    async close() {
+      await emulator.close();
+      await db.close();
+    },
+  };
+}
+
+export async function startE2eServer(provider: E2eProvider = 'local'): Promise<E2eServer> {
+  const [backend] = await Promise.all([provider === 'supabase' ? supabaseBackend() : undefined, buildWeb()]);
   const { app } = await createServerFromEnv({
     ...process.env,
+    ...backend?.env,
     NODE_ENV: 'test',
-    SWITCHBOARD_PROVIDER: 'local',
+    SWITCHBOARD_PROVIDER: provider,
     SWITCHBOARD_STORE: 'memory',
     SWITCHBOARD_DEV_AUTH: 'on',
     // Unset, so the dev admin key applies and clients use the address they connected to.
@@ -59,9 +84,14 @@ export async function startE2eServer(): Promise<E2eServer> {
 
   return {
     ...running,
+    async close() {
+      await running.close();
+      await backend?.close();
+    },
     dropConnections() {
-      const count = live.size;
+      const count = live.size + (backend?.emulator.connections() ?? 0);
       for (const socket of live) socket.destroy();
+      backend?.emulator.dropConnections();
       return count;
     },
     async capabilityToken(tenant, user) {
