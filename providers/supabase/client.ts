@@ -224,11 +224,13 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
 
   function detach(entry: Entry): void {
     const current = client;
-    for (const channel of entry.channels) {
-      if (current) leaving.set(channel.subTopic, current.removeChannel(channel).finally(() => leaving.delete(channel.subTopic)));
-    }
+    // Cleared first: leaving closes the channels, and our own close is no error to report.
+    const channels = entry.channels;
     entry.channels = [];
     delete entry.members;
+    for (const channel of channels) {
+      if (current) leaving.set(channel.subTopic, current.removeChannel(channel).finally(() => leaving.delete(channel.subTopic)));
+    }
   }
 
   function whisperAllowedNow(): boolean {
