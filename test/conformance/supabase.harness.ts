@@ -18,6 +18,19 @@ export interface SupabaseBff extends RunningBff {
   bff: TestBff;
 }
 
+/** The suite's view of a test BFF: dev sessions and publishing with the tenant's API key. */
+export function conformanceView(bff: TestBff): Pick<RunningBff, 'bffUrl' | 'session' | 'publish'> {
+  return {
+    bffUrl: bff.url,
+    session: (tenant, user, name) => bff.devSession(tenant, user, name ? { name } : {}),
+    async publish(tenant, channel, event, data) {
+      const response = await bff.post('/v1/publish', { channel, event, data }, API_KEYS[tenant as keyof typeof API_KEYS]);
+      if (!response.ok) throw new Error(`publish failed: ${response.status} ${await response.text()}`);
+      return (await response.json()) as { id: string; seq: number };
+    },
+  };
+}
+
 export async function startSupabaseBff(options: HarnessOptions = {}): Promise<SupabaseBff> {
   requireService(postgres, 'PostgreSQL');
   const db = await createRealtimeDatabase();
@@ -34,14 +47,7 @@ export async function startSupabaseBff(options: HarnessOptions = {}): Promise<Su
   return {
     emulator,
     bff,
-    bffUrl: bff.url,
-    session: (tenant, user, name) => bff.devSession(tenant, user, name ? { name } : {}),
-    async publish(tenant, channel, event, data) {
-      const key = API_KEYS[tenant as keyof typeof API_KEYS];
-      const response = await bff.post('/v1/publish', { channel, event, data }, key);
-      if (!response.ok) throw new Error(`publish failed: ${response.status} ${await response.text()}`);
-      return (await response.json()) as { id: string; seq: number };
-    },
+    ...conformanceView(bff),
     dropConnections: () => emulator.dropConnections(),
     async close() {
       await bff.close();
