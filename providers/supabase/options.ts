@@ -39,7 +39,7 @@ const jwkSchema = z
       kty: z.enum(['EC', 'RSA']),
       kid: z.string().min(1),
       alg: z.enum(['ES256', 'RS256']),
-      d: z.string().min(1, 'must be a private key (with "d")'),
+      d: z.string({ error: 'must be a private key (with "d")' }).min(1, 'must be a private key (with "d")'),
     }),
   );
 
