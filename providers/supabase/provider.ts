@@ -18,7 +18,11 @@ import { BroadcastApi, type BroadcastMessage } from './broadcast-api.js';
 import type { SupabaseProviderOptions } from './options.js';
 import { createRealtimeJwtSigner } from './realtime-jwt.js';
 
-/** Free plan: 256 KB (`max_payload_size_in_kb * 1000`); paid plans raise it with SUPABASE_MAX_PAYLOAD_KB. */
+/**
+ * Free plan: 256 KB (`max_payload_size_in_kb * 1000`); paid plans raise it with
+ * SUPABASE_MAX_PAYLOAD_KB. Realtime measures the Erlang term size, which can exceed the
+ * JSON size for key-heavy data: what it still refuses comes back as a permanent 422.
+ */
 export const SUPABASE_DEFAULT_MAX_PAYLOAD_BYTES = 256_000;
 /** Room for the envelope around `data` (id ≤128, channel ≤200, event ≤64, seq, ts, keys). */
 const ENVELOPE_HEADROOM_BYTES = 1024;

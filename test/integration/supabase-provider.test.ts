@@ -228,6 +228,21 @@ describe.skipIf(postgres === 'skip')('Supabase provider against the Realtime emu
     expect(await subscribed(anonymous.channel(toSupabaseTopic('acme', 'orders:1'), { config: { private: true } }))).toMatch(/CHANNEL_ERROR: .*Unauthorized/);
   });
 
+  it('keeps a realtime-js connection alive on heartbeats answered the way Realtime answers them', async () => {
+    const statuses: string[] = [];
+    const client = new RealtimeClient(`${running.emulator.url.replace('http', 'ws')}/realtime/v1`, {
+      params: { apikey: running.emulator.anonKey },
+      transport: WebSocket as never,
+      heartbeatIntervalMs: 50,
+      heartbeatCallback: (status) => statuses.push(status),
+    });
+    sockets.push(client);
+    client.connect();
+    await waitFor(() => statuses.filter((status) => status === 'ok').length >= 3, 'three answered heartbeats');
+    expect(statuses).not.toContain('timeout');
+    expect(client.isConnected()).toBe(true);
+  });
+
   it('joins again with a fresh token when Supabase refuses an expired Realtime JWT', async () => {
     let tokenRequests = 0;
     const spoiling: typeof fetch = async (input, init) => {
