@@ -191,8 +191,13 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
     const withMembers = presence || entry.allowedWhispers.length > 0;
     const events = await join(current, entry, toSupabaseTopic(tenant, name), false, false);
     const members = withMembers ? await join(current, entry, toSupabaseMembersTopic(tenant, name), presence, true) : undefined;
-    if (client !== current || !entries.has(entry)) return;
-    entry.channels = members ? [events, members] : [events];
+    const created = members ? [events, members] : [events];
+    if (client !== current || !entries.has(entry)) {
+      // Unsubscribed or disconnected meanwhile: leave no unjoined channel behind for a later join to reuse.
+      for (const channel of created) void current.removeChannel(channel);
+      return;
+    }
+    entry.channels = created;
     try {
       await Promise.all(entry.channels.map(subscribed));
       if (members && presence) {

@@ -243,6 +243,25 @@ describe.skipIf(postgres === 'skip')('Supabase provider against the Realtime emu
     expect(client.isConnected()).toBe(true);
   });
 
+  it('resubscribes to a channel right after leaving it, and hears only through the new subscription', async () => {
+    const session = await running.session('acme', 'alice');
+    const rt = connect({ url: running.bffUrl, session });
+    clients.push(rt);
+    const chat = rt.channel('chat:again');
+    const first: unknown[] = [];
+    const off = chat.subscribe((_event, data) => first.push(data));
+    await waitFor(() => chat.live, 'first subscription');
+    off();
+    await waitFor(() => !chat.live, 'left');
+    const second: unknown[] = [];
+    chat.subscribe((_event, data) => second.push(data));
+    await waitFor(() => chat.live, 'second subscription');
+    await running.publish('acme', 'chat:again', 'note', 'hello');
+    await waitFor(() => second.length === 1, 'event on the new subscription');
+    expect(first).toEqual([]);
+    expect(second).toEqual(['hello']);
+  });
+
   it('joins again with a fresh token when Supabase refuses an expired Realtime JWT', async () => {
     let tokenRequests = 0;
     const spoiling: typeof fetch = async (input, init) => {
