@@ -7,7 +7,7 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, screenshot, skipWithoutChromium } from '../helpers/browser.js';
+import { launchChromium, screenshot as saveScreenshot, skipWithoutChromium } from '../helpers/browser.js';
 import { postgresCheck, requireService } from '../helpers/services.js';
 import { DEV_ADMIN_KEY, startE2eServer, type E2eProvider, type E2eServer } from './server.js';
 
@@ -61,7 +61,7 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages')).each(providers)
     await opened.context.close();
   }
 
-  const shot = (page: Page, name: string) => screenshot(page, provider === 'local' ? name : `${name}-${provider}`);
+  const screenshot = (page: Page, name: string) => saveScreenshot(page, provider === 'local' ? name : `${name}-${provider}`);
   const connected = (page: Page) => page.locator('#connection[data-state="connected"]').waitFor();
   const member = (page: Page, user: string) => page.locator(`#members li[data-user="${user}"]`);
   const message = (page: Page, text: string) => page.locator('#messages li[data-seq]', { hasText: text });
@@ -108,7 +108,7 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages')).each(providers)
     await ana.page.getByLabel('Message', { exact: true }).fill('hi B');
     await bo.page.locator('#typing', { hasText: 'Ana is typing…' }).waitFor();
     const shownAt = Date.now();
-    await shot(bo.page, 'demo-chat-typing');
+    await screenshot(bo.page, 'demo-chat-typing');
     await bo.page.locator('#typing:empty').waitFor({ state: 'attached' });
     expect(Date.now() - shownAt).toBeGreaterThan(1500);
 
@@ -122,8 +122,8 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages')).each(providers)
     const cy = await signIn('acme', 'cy', 'Cy');
     await member(ana.page, 'cy').waitFor();
     await message(cy.page, 'hi Bo, welcome').waitFor();
-    await shot(ana.page, 'demo-chat-ana');
-    await shot(bo.page, 'demo-chat-bo');
+    await screenshot(ana.page, 'demo-chat-ana');
+    await screenshot(bo.page, 'demo-chat-bo');
     await closePage(cy);
     await member(ana.page, 'cy').waitFor({ state: 'detached' });
     await member(bo.page, 'cy').waitFor({ state: 'detached' });
@@ -152,7 +152,7 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages')).each(providers)
     await message(rival.page, 'globex only').waitFor();
     await member(rival.page, 'ana').waitFor();
     await check();
-    await shot(rival.page, 'demo-other-tenant');
+    await screenshot(rival.page, 'demo-other-tenant');
   });
 
   it('updates an order on every page of the tenant without a reload', async () => {
@@ -174,7 +174,7 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages')).each(providers)
     expect(await bo.page.evaluate(() => 'notReloaded' in window)).toBe(true);
     // globex's order 1001 is a different order.
     expect(await rival.page.locator('#order-1001').getAttribute('data-stage')).toBe('-1');
-    await shot(bo.page, 'demo-orders-bo');
+    await screenshot(bo.page, 'demo-orders-bo');
   });
 
   it('delivers notifications over SSE and recovers the ones missed while the connection was down', async () => {
@@ -191,7 +191,7 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages')).each(providers)
     await ana.page.locator('#connection:not([data-state="connected"])').waitFor();
     expect(await ana.page.locator('#connection').getAttribute('data-state')).toBe('offline');
     await server.demoPost('/v1/demo/orders/advance', { order: '1002' }, await server.capabilityToken('acme', 'ana'));
-    await shot(ana.page, 'demo-offline');
+    await screenshot(ana.page, 'demo-offline');
     expect(await notice('Order 1002 is placed').count()).toBe(0);
 
     await ana.context.setOffline(false);
@@ -204,7 +204,7 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages')).each(providers)
     await recovery.waitFor();
     expect(await recovery.textContent()).toMatch(/recovered \d+ missed event/);
     expect(await ana.page.locator('#notices li[data-seq]').count()).toBe(3);
-    await shot(ana.page, 'demo-recovered');
+    await screenshot(ana.page, 'demo-recovered');
 
     // And it is live again afterwards.
     await ana.page.locator('#order-1002').getByRole('button', { name: 'Simulate next step' }).click();
@@ -231,7 +231,7 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages')).each(providers)
     await page.locator('#login-error', { hasText: 'Your session ended' }).waitFor();
     expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
     expect(await page.locator('#connection').isHidden()).toBe(true);
-    await shot(page, 'demo-sign-in');
+    await screenshot(page, 'demo-sign-in');
     await closePage(visitor);
   });
 
@@ -247,6 +247,6 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages')).each(providers)
     expect(await connections('acme').textContent()).toBe('2');
     expect(await connections('globex').textContent()).toBe('1');
     expect(await admin.page.locator('article[data-tenant="acme"] td', { hasText: 'chat:lobby' }).count()).toBe(1);
-    await shot(admin.page, 'admin');
+    await screenshot(admin.page, 'admin');
   });
 });
