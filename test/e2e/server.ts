@@ -46,8 +46,12 @@ async function supabaseBackend(): Promise<{ env: NodeJS.ProcessEnv; emulator: Su
   };
 }
 
+/** The web assets are built once per test process, however many servers start. */
+let webBuilt: Promise<unknown> | undefined;
+
 export async function startE2eServer(provider: E2eProvider = 'local'): Promise<E2eServer> {
-  const [backend] = await Promise.all([provider === 'supabase' ? supabaseBackend() : undefined, buildWeb()]);
+  webBuilt ??= buildWeb();
+  const [backend] = await Promise.all([provider === 'supabase' ? supabaseBackend() : undefined, webBuilt]);
   const { app } = await createServerFromEnv({
     ...process.env,
     ...backend?.env,
