@@ -36,7 +36,7 @@ export async function measureClientBundle(): Promise<BundleSize> {
   const { gzipSync } = await import('node:zlib');
   const { resolve } = await import('node:path');
   const result = await build(
-    clientBuildOptions({ outdir: '/virtual', write: false, metafile: true, external: ['pusher-js', 'ably', '@supabase/supabase-js'] }),
+    clientBuildOptions({ outdir: '/virtual', write: false, metafile: true, external: ['pusher-js', 'ably', '@supabase/supabase-js', '@supabase/realtime-js', 'ws'] }),
   );
   // Metafile paths are relative to the working directory; output files carry absolute ones.
   const outputs = new Map(Object.entries(result.metafile?.outputs ?? {}).map(([file, output]) => [resolve(file), output]));

@@ -17,6 +17,8 @@ export async function loadTransportFactory(name: ProviderName, overrides: Transp
       return (await import('../../providers/pusher/client.js')).createPusherTransport;
     case 'ably':
       return (await import('../../providers/ably/client.js')).createAblyTransport;
+    case 'supabase':
+      return (await import('../../providers/supabase/client.js')).createSupabaseTransport;
     default:
       throw new SwitchboardError('provider_unavailable', `This client has no transport for provider "${name}" yet`);
   }

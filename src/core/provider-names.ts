@@ -10,7 +10,11 @@ import { assertTenantId, parseChannelName, TENANT_PATTERN } from './channels.js'
 import { SwitchboardError } from './errors.js';
 
 export const PUSHER_MAX_CHANNEL_LENGTH = 164;
-export const SUPABASE_MAX_TOPIC_BYTES = 255;
+/**
+ * Realtime's binary frames carry the client topic (`realtime:` + topic) in at most 255
+ * bytes, and every Supabase channel has a members topic (`#members` appended).
+ */
+export const SUPABASE_MAX_TOPIC_BYTES = 255 - 'realtime:'.length - '#members'.length;
 export const ABLY_MAX_CHANNEL_LENGTH = 2048;
 
 export interface TenantChannel {
@@ -105,4 +109,13 @@ export const fromSupabaseTopic = fromColonName;
 export function toPusherUserId(tenant: string, user: string): string {
   assertTenantId(tenant);
   return `${tenant}:${user}`;
+}
+
+/**
+ * The topic of a channel's members (presence and whispers). Server events travel on the
+ * channel's own topic, which clients may only read, so no member can forge them.
+ * `#` never occurs in a topic, which keeps the mapping injective.
+ */
+export function toSupabaseMembersTopic(tenant: string, channel: string): string {
+  return `${toSupabaseTopic(tenant, channel)}#members`;
 }

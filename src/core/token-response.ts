@@ -3,7 +3,7 @@
  * parses it with these schemas: the provider config tells the wrapper which SDK to load.
  */
 import { z } from 'zod';
-import { capabilitiesSchema, jsonValueSchema, namespacesSchema } from './schemas.js';
+import { capabilitiesSchema, clientEventNameSchema, jsonValueSchema, namespacesSchema } from './schemas.js';
 
 export const pusherClientConfigSchema = z.object({
   name: z.enum(['local', 'pusher']),
@@ -53,6 +53,10 @@ export const supabaseClientConfigSchema = z.object({
   anonKey: z.string().min(1),
   /** Realtime JWT carrying the tenant and caps, checked by the shipped RLS policies. */
   accessToken: z.string().min(1),
+  /** What this client tracks as its presence entry (keyed by user id, one entry per user). */
+  member: z.object({ id: z.string().min(1), info: z.record(z.string(), jsonValueSchema) }),
+  /** Client event names per namespace: whispers with other names are dropped on receipt. */
+  clientEvents: z.record(z.string(), z.array(clientEventNameSchema)),
 });
 
 export const providerClientConfigSchema = z.discriminatedUnion('name', [

@@ -18,7 +18,7 @@ export const envSchema = z.object({
   HOST: optionalString,
   /** Public base URL of the BFF as browsers reach it; defaults to the request's own origin. */
   SWITCHBOARD_PUBLIC_URL: optionalString.pipe(z.string().url().optional()),
-  SWITCHBOARD_PROVIDER: z.enum(['local', 'pusher', 'ably']).default('local'),
+  SWITCHBOARD_PROVIDER: z.enum(['local', 'pusher', 'ably', 'supabase']).default('local'),
   SWITCHBOARD_STORE: z.enum(['sqlite', 'memory', 'redis']).default('sqlite'),
   SWITCHBOARD_DATA_DIR: z.string().min(1).default('./data'),
   SWITCHBOARD_CONFIG: z.string().min(1).default('./switchboard.config.json'),

@@ -8,6 +8,7 @@ import type { AppConfig } from '../core/config.js';
 import { createLocalProvider, localProviderOptionsFromEnv } from '../../providers/local/index.js';
 import { createPusherProvider, pusherProviderOptionsFromEnv } from '../../providers/pusher/index.js';
 import { ablyProviderOptionsFromEnv } from '../../providers/ably/options.js';
+import { createSupabaseProvider, supabaseProviderOptionsFromEnv } from '../../providers/supabase/index.js';
 import { createServer, type ServerOptions, type SwitchboardApp } from './app.js';
 import { parseApiKeys } from './auth/api-keys.js';
 import { createAppSessionVerifier } from './auth/session.js';
@@ -37,6 +38,8 @@ async function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppCo
       const { createAblyProvider } = await import('../../providers/ably/index.js');
       return createAblyProvider({ ...ablyProviderOptionsFromEnv(source), namespaces: config.namespaces });
     }
+    case 'supabase':
+      return createSupabaseProvider({ ...supabaseProviderOptionsFromEnv(source), namespaces: config.namespaces });
   }
 }
 
@@ -61,6 +64,7 @@ const PROVIDER_SETTINGS: Record<ProviderName, { required: readonly string[]; par
   local: { required: [], parse: localProviderOptionsFromEnv },
   pusher: { required: ['PUSHER_APP_ID', 'PUSHER_KEY', 'PUSHER_SECRET', 'PUSHER_CLUSTER'], parse: pusherProviderOptionsFromEnv },
   ably: { required: ['ABLY_API_KEY'], parse: ablyProviderOptionsFromEnv },
+  supabase: { required: ['SUPABASE_URL', 'SUPABASE_ANON_KEY', 'SUPABASE_SERVICE_ROLE_KEY'], parse: supabaseProviderOptionsFromEnv },
 };
 
 function providerProblems(source: NodeJS.ProcessEnv): string[] {

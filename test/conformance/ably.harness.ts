@@ -33,7 +33,7 @@ async function startAblyBff(options: AblyProviderOptions, harnessOptions: Harnes
 /** Ably through the emulator: the provider config `port: 1` makes it unreachable for the fallback tests. */
 export const ablyEmulatorHarness: ProviderHarness = {
   name: 'ably (emulator)',
-  unreachableProvider: { port: 1 },
+  unreachable: (provider) => ({ ...provider, port: 1 }),
   async start(options = {}) {
     const emulator = await startAblyEmulator();
     return startAblyBff({ apiKey: emulator.apiKey, endpoint: emulator.endpoint, port: emulator.port, tls: false }, options, () => emulator.close(), emulator);
@@ -45,7 +45,7 @@ const liveKey = process.env.ABLY_API_KEY;
 /** Real Ably, only with ABLY_API_KEY set (hosted Ably is unreachable from CI, which has no credentials). */
 export const ablyLiveHarness: ProviderHarness = {
   name: 'ably (live)',
-  unreachableProvider: { endpoint: '127.0.0.1', port: 1, tls: false },
+  unreachable: (provider) => ({ ...provider, endpoint: '127.0.0.1', port: 1, tls: false }),
   ...(liveKey ? {} : { skip: 'ABLY_API_KEY is not set' }),
   async start(options = {}) {
     if (!liveKey) throw new Error('ABLY_API_KEY is not set');

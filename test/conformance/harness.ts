@@ -24,7 +24,12 @@ export interface ProviderHarness {
   name: string;
   /** Skip the suite (with this reason) when the provider cannot run here, e.g. missing credentials. */
   skip?: string;
-  /** Provider config fields that point the client at a port where nothing listens; default `{ wsPort: 1 }` (Pusher protocol). */
-  unreachableProvider?: Record<string, unknown>;
+  /**
+   * How clients get channel access: `bff` = a BFF call per subscription (Pusher protocol,
+   * the default); `token` = the provider credentials in the `/v1/token` answer (Supabase).
+   */
+  channelAccess?: 'bff' | 'token';
+  /** The `/v1/token` answer's provider config rewritten to point where nothing listens; defaults to `wsPort: 1`. */
+  unreachable?(provider: Record<string, unknown>): Record<string, unknown>;
   start(options?: HarnessOptions): Promise<RunningBff>;
 }

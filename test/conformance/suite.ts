@@ -172,7 +172,7 @@ export function defineConformanceSuite(harness: ProviderHarness): void {
       expect(rt.connection.error?.code).toBe('unauthenticated');
     });
 
-    it('re-authorizes with a fresh token after a 401 from channel authorization', async () => {
+    it.skipIf(harness.channelAccess === 'token')('re-authorizes with a fresh token after a 401 from channel authorization', async () => {
       let tokenRequests = 0;
       let spoiled = false;
       const fetchSpy: typeof fetch = (input, init) => {
@@ -262,7 +262,7 @@ export function defineConformanceSuite(harness: ProviderHarness): void {
         const response = await fetch(input, init);
         if (!unreachable() || !String(input).endsWith('/v1/token') || !response.ok) return response;
         const body = (await response.json()) as { provider: Record<string, unknown> };
-        body.provider = { ...body.provider, ...(harness.unreachableProvider ?? { wsPort: 1 }) };
+        body.provider = harness.unreachable ? harness.unreachable(body.provider) : { ...body.provider, wsPort: 1 };
         return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
       };
     }

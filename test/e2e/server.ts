@@ -4,7 +4,9 @@
  * built first, a way to cut every live client connection as a network failure would, and
  * a restart on the same port that keeps the log and signing keys. The provider is `local`
  * by default; `ably` runs the BFF and the browsers against the Ably protocol emulator
- * (test/fixtures/ably-emulator), configured only through SWITCHBOARD_PROVIDER and ABLY_*.
+ * (test/fixtures/ably-emulator), `supabase` against the Realtime emulator with the shipped
+ * RLS policies in PostgreSQL (test/fixtures/supabase-emulator) — each configured only
+ * through the environment variables an app would set.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
@@ -14,7 +16,9 @@ import { z } from 'zod';
 import { buildWeb } from '../../scripts/build-web.js';
 import { createServerFromEnv, DEV_ADMIN_KEY } from '../../src/server/from-env.js';
 import { listen, type ListeningServer } from '../../src/server/listen.js';
-import { startAblyEmulator, type AblyEmulator } from '../fixtures/ably-emulator/index.js';
+import { startAblyEmulator } from '../fixtures/ably-emulator/index.js';
+import { createRealtimeDatabase } from '../fixtures/supabase-emulator/database.js';
+import { startSupabaseEmulator } from '../fixtures/supabase-emulator/server.js';
 
 export { DEV_ADMIN_KEY };
 
@@ -39,27 +43,64 @@ export interface E2eServer {
 
 const tokenSchema = z.object({ token: z.string() });
 
-export type E2eProvider = 'local' | 'ably';
+export type E2eProvider = 'local' | 'ably' | 'supabase';
 
-async function providerEnv(provider: E2eProvider): Promise<{ env: Record<string, string>; emulator?: AblyEmulator }> {
-  if (provider === 'local') return { env: { SWITCHBOARD_PROVIDER: 'local' } };
-  const emulator = await startAblyEmulator();
-  return {
-    emulator,
-    env: { SWITCHBOARD_PROVIDER: 'ably', ABLY_API_KEY: emulator.apiKey, ABLY_ENDPOINT: emulator.endpoint, ABLY_PORT: String(emulator.port), ABLY_TLS: 'false' },
-  };
+/** A provider's stand-in (hosted providers: their emulator), with the variables an app would set to use it. */
+interface ProviderBackend {
+  env: Record<string, string>;
+  /** Cuts the emulator's client connections; answers how many there were. */
+  dropConnections(): number;
+  close(): Promise<void>;
 }
 
+async function providerBackend(provider: E2eProvider): Promise<ProviderBackend> {
+  switch (provider) {
+    case 'local':
+      return { env: { SWITCHBOARD_PROVIDER: 'local' }, dropConnections: () => 0, close: async () => undefined };
+    case 'ably': {
+      const emulator = await startAblyEmulator();
+      return {
+        env: { SWITCHBOARD_PROVIDER: 'ably', ABLY_API_KEY: emulator.apiKey, ABLY_ENDPOINT: emulator.endpoint, ABLY_PORT: String(emulator.port), ABLY_TLS: 'false' },
+        dropConnections: () => emulator.dropConnections(),
+        close: () => emulator.close(),
+      };
+    }
+    case 'supabase': {
+      const db = await createRealtimeDatabase();
+      const emulator = await startSupabaseEmulator({ db });
+      return {
+        env: {
+          SWITCHBOARD_PROVIDER: 'supabase',
+          SUPABASE_URL: emulator.url,
+          SUPABASE_ANON_KEY: emulator.anonKey,
+          SUPABASE_SERVICE_ROLE_KEY: emulator.serviceRoleKey,
+          SUPABASE_JWT_SECRET: emulator.jwtSecret,
+        },
+        dropConnections() {
+          const count = emulator.connections();
+          emulator.dropConnections();
+          return count;
+        },
+        async close() {
+          await emulator.close();
+          await db.close();
+        },
+      };
+    }
+  }
+}
+
+/** The web assets are built once per test process, however many servers start. */
+let webBuilt: Promise<unknown> | undefined;
+
 export async function startE2eServer(provider: E2eProvider = 'local'): Promise<E2eServer> {
-  const [dataDir, , { env: providerVariables, emulator }] = await Promise.all([
-    mkdtemp(path.join(tmpdir(), 'switchboard-e2e-')),
-    buildWeb(),
-    providerEnv(provider),
-  ]);
+  webBuilt ??= buildWeb();
+  const [dataDir, , backend] = await Promise.all([mkdtemp(path.join(tmpdir(), 'switchboard-e2e-')), webBuilt, providerBackend(provider)]);
   const env = {
     ...process.env,
+    ...backend?.env,
     NODE_ENV: 'test',
-    ...providerVariables,
+    ...backend.env,
     SWITCHBOARD_STORE: 'sqlite',
     SWITCHBOARD_DATA_DIR: dataDir,
     SWITCHBOARD_DEV_AUTH: 'on',
@@ -108,11 +149,11 @@ export async function startE2eServer(provider: E2eProvider = 'local'): Promise<E
     stop,
     async close() {
       await stop();
-      await emulator?.close();
+      await backend.close();
       await rm(dataDir, { recursive: true, force: true });
     },
     dropConnections() {
-      const count = live.size + (emulator?.dropConnections() ?? 0);
+      const count = live.size + backend.dropConnections();
       for (const socket of live) socket.destroy();
       return count;
     },

@@ -4,6 +4,7 @@
  * kept and fail at once, so a missing service is never mistaken for a pass.
  */
 import { Redis } from 'ioredis';
+import pg from 'pg';
 
 /** `fail`: unreachable on CI; call {@link requireService} where the tests start so they fail at once. */
 export type ServiceDecision = 'run' | 'skip' | 'fail';
@@ -60,4 +61,19 @@ export async function deleteRedisKeys(url: string, prefix: string): Promise<void
   } finally {
     client.disconnect();
   }
+}
+
+/** A server where each test run creates (and drops) its own database; trust auth on 127.0.0.1 by default. */
+export const POSTGRES_URL = process.env.SWITCHBOARD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export function postgresCheck(url: string = POSTGRES_URL): Promise<ServiceDecision> {
+  return serviceCheck(`PostgreSQL at ${url.replace(/\/\/[^@/]*@/, '//')}`, async () => {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1500 });
+    try {
+      await client.connect();
+      await client.query('select 1');
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  });
 }

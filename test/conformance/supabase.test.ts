@@ -1,0 +1,4 @@
+import { defineConformanceSuite } from './suite.js';
+import { supabaseHarness } from './supabase.harness.js';
+
+defineConformanceSuite(supabaseHarness);
