@@ -121,6 +121,8 @@ export interface ServerProvider {
   stats?(): TenantStats[] | Promise<TenantStats[]>;
   /** Verifies a provider webhook's signature and normalizes it; throws `forbidden` when it is not genuine. */
   parseWebhook?(request: WebhookRequest): WebhookEvent[];
+  /** Embedded providers report occupancy and presence changes themselves (the BFF's lifecycle stream listens here). */
+  onLifecycle?(listener: (event: WebhookEvent) => void): void;
   /** Embedded providers serve their WebSocket endpoint on the BFF's own HTTP server. */
   attach?(server: HttpServer): void;
   /** Extra HTTP routes the provider serves at the BFF root (local: the Pusher HTTP API). */

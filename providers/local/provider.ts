@@ -22,10 +22,12 @@ import type {
   PusherChannelAuthorization,
   ServerProvider,
   TenantStats,
+  WebhookEvent,
 } from '../types.js';
 import { clientEventFrame, textFrame } from './frames.js';
 import { createHttpApiRouter } from './http-api.js';
 import { Hub } from './hub.js';
+import { LocalLifecycle } from './lifecycle.js';
 import { tenantStats } from './stats.js';
 import { DEFAULT_LOCAL_OPTIONS, type LocalLogger, type LocalProviderOptions } from './options.js';
 import { RemotePresence } from './remote-presence.js';
@@ -85,6 +87,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
   const remote = options.redisUrl === undefined ? undefined : new RemotePresence();
   // Created last (it needs the hub), reached through this variable by the hooks below.
   let scaleOut: ScaleOut | undefined;
+  const lifecycle = new LocalLifecycle();
   const hub = new Hub(
     limits,
     remote && {
@@ -92,6 +95,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
       joined: (channel, userId, info) => scaleOut?.joined(channel, userId, info),
       left: (channel, userId) => scaleOut?.left(channel, userId),
     },
+    lifecycle,
   );
   const sockets = new SocketServer(
     options,
@@ -217,6 +221,10 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
 
     scaleOutStats(): ScaleOutStats | undefined {
       return scaleOut?.stats();
+    },
+
+    onLifecycle(listener: (event: WebhookEvent) => void): void {
+      lifecycle.listen(listener);
     },
 
     async close(): Promise<void> {

@@ -8,6 +8,8 @@ import { combineSessionVerifiers, DevSessions, type SessionVerifier } from './au
 import type { Authenticate, SwitchboardContext } from './context.js';
 import { bearerToken } from './http/bearer.js';
 import { notFound, problemHandler } from './http/problem.js';
+import { fromProviderEvent } from './lifecycle/events.js';
+import { createLifecycle, withDeliveryFailures, type LifecycleListener, type WebhookEndpointOptions } from './lifecycle/index.js';
 import { createEventHub } from './log/hub.js';
 import { DEFAULT_READER_LIMITS, ReaderLimits, type ReaderLimitOptions } from './log/reader-limits.js';
 import type { EventStore } from './log/store.js';
@@ -22,7 +24,8 @@ import { demoRoutes } from './routes/demo.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { webRoutes } from './routes/web.js';
-import { webhookRoutes, type WebhookHandler } from './routes/webhooks.js';
+import { lifecycleRoutes } from './routes/lifecycle.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { devSessionRoutes } from './routes/dev-session.js';
 import { healthRoutes } from './routes/health.js';
 import { historyRoutes } from './routes/history.js';
@@ -51,8 +54,13 @@ export interface ServerOptions {
   publicUrl?: string;
   /** When set, GET /metrics requires it as a Bearer token. */
   metricsToken?: string;
-  /** Receives verified, normalized provider webhooks (POST /v1/webhooks/:provider). */
-  onWebhook?: WebhookHandler;
+  /**
+   * Receives the lifecycle stream in-process (channel.occupied/vacated, presence.joined/left,
+   * delivery.failed): the same events, with the same ids, the webhook endpoint gets.
+   */
+  onWebhook?: LifecycleListener;
+  /** Sends the lifecycle stream to the app's endpoint, signed, from a durable outbox. */
+  webhooks?: WebhookEndpointOptions;
   /** Provider delivery: timeout, retry backoff, circuit breaker (see publish/delivery.ts). */
   delivery?: Partial<DeliveryTuning>;
   /** SSE / long-poll: heartbeat, poll timeout, open streams per user and tenant. */
@@ -78,6 +86,11 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   const metrics = new Metrics(options.provider.name, options.provider.stats?.bind(options.provider));
   const rates = new RateTracker();
   const deliveryFailures = new DeliveryFailureLog();
+  const lifecycle = createLifecycle({ endpoint: options.webhooks, listener: options.onWebhook, logger: options.logger });
+  options.provider.onLifecycle?.((event) => {
+    const input = fromProviderEvent(event);
+    if (input) lifecycle.stream.emit([input]);
+  });
   const readerLimits = new ReaderLimits({ ...DEFAULT_READER_LIMITS, ...options.logReaders?.limits });
   const ctx: SwitchboardContext = {
     config: options.config,
@@ -90,7 +103,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
       logger: options.logger,
       hub,
       tuning: options.delivery,
-      observer: deliveryMetrics(metrics, options.provider.name, deliveryFailures),
+      observer: withDeliveryFailures(deliveryMetrics(metrics, options.provider.name, deliveryFailures), lifecycle.stream),
       onPublished(tenant, outcomes) {
         for (const { status } of outcomes) metrics.publishes.inc({ tenant, provider: options.provider.name, status });
         rates.record(tenant, outcomes.filter((outcome) => outcome.status !== 'duplicate').length);
@@ -100,6 +113,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     metrics,
     rates,
     deliveryFailures,
+    lifecycle,
     signingKeys: options.signingKeys,
     tokens: new CapabilityTokens(options.signingKeys, options.tokenTtlSeconds ?? 3600),
     authenticate: options.authenticate ?? sessionAuthenticator(combineSessionVerifiers(options.sessionVerifier, devSessions)),
@@ -129,7 +143,8 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   app.use(adminRoutes(ctx));
   app.use(metricsRoutes(metrics, options.metricsToken));
   app.use(openApiRoutes());
-  app.use(webhookRoutes(ctx, options.onWebhook));
+  app.use(webhookRoutes(ctx));
+  app.use(lifecycleRoutes(ctx));
   app.use(webRoutes({ demo: devSessions !== undefined }));
   if (devSessions) app.use(devSessionRoutes(devSessions), demoRoutes(ctx));
   if (options.provider.routes) app.use(options.provider.routes());
@@ -145,6 +160,8 @@ export function createServer(options: ServerOptions): SwitchboardApp {
       await ctx.pipeline.close();
       await hub.close();
       await ctx.provider.close();
+      // After the provider: its last vacated / left events still reach the outbox.
+      await lifecycle.close();
       await ctx.store.close();
     },
   });

@@ -9,8 +9,9 @@ import { createServer, type ServerOptions, type SwitchboardApp } from './app.js'
 import { parseApiKeys } from './auth/api-keys.js';
 import { createAppSessionVerifier } from './auth/session.js';
 import { loadAppConfig } from './config-file.js';
-import { devAuthEnabled, parseEnv, type Env } from './env.js';
-import { createEventStore } from './log/index.js';
+import { devAuthEnabled, parseEnv, webhookEndpoint, type Env } from './env.js';
+import { createWebhookOutbox } from './lifecycle/create-outbox.js';
+import { createEventStore, type EventStoreOptions } from './log/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadSigningKeys } from './tokens/signing-keys.js';
 
@@ -35,6 +36,7 @@ export async function createServerFromEnv(
   overrides: Partial<ServerOptions> = {},
 ): Promise<{ app: SwitchboardApp; env: Env }> {
   const env = parseEnv(source);
+  const endpoint = webhookEndpoint(env);
   const devAuth = devAuthEnabled(env);
   const logger = createLogger(env.LOG_LEVEL);
   const persistent = env.SWITCHBOARD_STORE !== 'memory';
@@ -56,10 +58,13 @@ export async function createServerFromEnv(
         })
       : undefined;
   const config = await loadAppConfig(env.SWITCHBOARD_CONFIG);
+  const storeOptions: EventStoreOptions = { kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL };
+  const store = await createEventStore(storeOptions);
   const app = createServer({
     config,
     provider: createProvider(env, source, config, logger),
-    store: await createEventStore({ kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL }),
+    store,
+    ...(endpoint ? { webhooks: { ...endpoint, outbox: createWebhookOutbox(storeOptions, store) } } : {}),
     signingKeys,
     apiKeys: parseApiKeys(env.SWITCHBOARD_API_KEYS, adminKeys),
     logger,
