@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
- * The `switchboard` command: `serve` runs the BFF; `publish` and `token` talk to a running one.
+ * The `switchboard` command: `serve` runs the BFF; `publish`, `token` and `webhooks` talk to a running one.
  */
 import { publish, token } from './cli/http-commands.js';
 import { serve } from './cli/serve.js';
+import { webhooks } from './cli/webhooks.js';
 
-const commands: Record<string, (argv: string[]) => Promise<void>> = { serve, publish, token };
+const commands: Record<string, (argv: string[]) => Promise<void>> = { serve, publish, token, webhooks };
 const [name = 'serve', ...rest] = process.argv.slice(2);
 const command = commands[name];
 if (!command) {

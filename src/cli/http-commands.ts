@@ -8,11 +8,11 @@ import { z } from 'zod';
 
 const urlSchema = z.string().url();
 
-function baseUrl(given: string | undefined): string {
+export function baseUrl(given: string | undefined): string {
   return urlSchema.parse(given ?? process.env.SWITCHBOARD_URL ?? `http://localhost:${process.env.PORT ?? 8080}`).replace(/\/+$/, '');
 }
 
-async function postJson(url: string, body: unknown, bearer: string | undefined, headers: Record<string, string> = {}): Promise<unknown> {
+export async function postJson(url: string, body: unknown, bearer: string | undefined, headers: Record<string, string> = {}): Promise<unknown> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...headers },
