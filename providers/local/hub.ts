@@ -62,9 +62,9 @@ export interface HubCluster {
 }
 
 /**
- * Told about occupancy and presence changes for lifecycle webhooks: a channel's first and
- * last subscriber on this node, a user's first socket joining and last one leaving (when
- * no other node has the user present).
+ * Told about this node's occupancy and presence changes, for lifecycle webhooks: a
+ * channel's first and last subscriber here, a user's first socket here joining and last
+ * one leaving. Across nodes the BFF makes them cluster-wide (src/server/lifecycle/cluster.ts).
  */
 export interface HubLifecycle {
   occupied(channel: string): void;
@@ -126,8 +126,8 @@ export class Hub {
       if (!this.cluster?.remote.has(name, userId)) {
         const added = eventFrame('pusher_internal:member_added', { user_id: userId, user_info: request.userInfo ?? {} }, name);
         this.fanOut(channel, added, peer);
-        this.lifecycle?.memberJoined(name, userId);
       }
+      this.lifecycle?.memberJoined(name, userId);
       this.cluster?.joined(name, userId, request.userInfo);
     }
     return { ok: true };
@@ -147,8 +147,8 @@ export class Hub {
         channel.members.delete(userId);
         if (!this.cluster?.remote.has(name, userId)) {
           this.fanOut(channel, eventFrame('pusher_internal:member_removed', { user_id: userId }, name), undefined);
-          this.lifecycle?.memberLeft(name, userId);
         }
+        this.lifecycle?.memberLeft(name, userId);
         this.cluster?.left(name, userId);
       }
     }

@@ -2,13 +2,14 @@ import { DeliveryFailureLog } from './publish/delivery-failures.js';
 import express, { type Express } from 'express';
 import type { AppConfig } from '../core/config.js';
 import { SwitchboardError } from '../core/errors.js';
-import type { ServerProvider } from '../../providers/types.js';
+import type { ServerProvider, WebhookEvent } from '../../providers/types.js';
 import type { ApiKeys } from './auth/api-keys.js';
 import { combineSessionVerifiers, DevSessions, type SessionVerifier } from './auth/session.js';
 import type { Authenticate, SwitchboardContext } from './context.js';
 import { bearerToken } from './http/bearer.js';
 import { notFound, problemHandler } from './http/problem.js';
 import { fromProviderEvent } from './lifecycle/events.js';
+import type { LifecycleCluster } from './lifecycle/cluster.js';
 import { createLifecycle, withDeliveryFailures, type LifecycleListener, type WebhookEndpointOptions } from './lifecycle/index.js';
 import { createEventHub } from './log/hub.js';
 import { DEFAULT_READER_LIMITS, ReaderLimits, type ReaderLimitOptions } from './log/reader-limits.js';
@@ -61,6 +62,8 @@ export interface ServerOptions {
   onWebhook?: LifecycleListener;
   /** Sends the lifecycle stream to the app's endpoint, signed, from a durable outbox. */
   webhooks?: WebhookEndpointOptions;
+  /** Several BFF nodes with the embedded server: makes its occupancy and presence events cluster-wide (Redis). */
+  lifecycleCluster?: LifecycleCluster;
   /** Provider delivery: timeout, retry backoff, circuit breaker (see publish/delivery.ts). */
   delivery?: Partial<DeliveryTuning>;
   /** SSE / long-poll: heartbeat, poll timeout, open streams per user and tenant. */
@@ -87,10 +90,17 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   const rates = new RateTracker();
   const deliveryFailures = new DeliveryFailureLog();
   const lifecycle = createLifecycle({ endpoint: options.webhooks, listener: options.onWebhook, logger: options.logger });
-  options.provider.onLifecycle?.((event) => {
+  const emitProviderEvent = (event: WebhookEvent) => {
     const input = fromProviderEvent(event);
     if (input) lifecycle.stream.emit([input]);
-  });
+  };
+  const { lifecycleCluster } = options;
+  if (lifecycleCluster && options.provider.onLifecycle) {
+    lifecycleCluster.start(emitProviderEvent);
+    options.provider.onLifecycle((event) => lifecycleCluster.report(event));
+  } else {
+    options.provider.onLifecycle?.(emitProviderEvent);
+  }
   const readerLimits = new ReaderLimits({ ...DEFAULT_READER_LIMITS, ...options.logReaders?.limits });
   const ctx: SwitchboardContext = {
     config: options.config,
@@ -161,6 +171,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
       await hub.close();
       await ctx.provider.close();
       // After the provider: its last vacated / left events still reach the outbox.
+      await lifecycleCluster?.close();
       await lifecycle.close();
       await ctx.store.close();
     },

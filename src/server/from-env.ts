@@ -10,8 +10,9 @@ import { parseApiKeys } from './auth/api-keys.js';
 import { createAppSessionVerifier } from './auth/session.js';
 import { loadAppConfig } from './config-file.js';
 import { devAuthEnabled, parseEnv, webhookEndpoint, type Env } from './env.js';
+import { LifecycleCluster } from './lifecycle/cluster.js';
 import { createWebhookOutbox } from './lifecycle/create-outbox.js';
-import { createEventStore, type EventStoreOptions } from './log/index.js';
+import { createEventStore, RedisEventStore, type EventStoreOptions } from './log/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { loadSigningKeys } from './tokens/signing-keys.js';
 
@@ -65,6 +66,8 @@ export async function createServerFromEnv(
     provider: createProvider(env, source, config, logger),
     store,
     ...(endpoint ? { webhooks: { ...endpoint, outbox: createWebhookOutbox(storeOptions, store) } } : {}),
+    // Nodes sharing a Redis log may share channels: occupancy and presence events are made cluster-wide there.
+    ...(store instanceof RedisEventStore && env.SWITCHBOARD_PROVIDER === 'local' ? { lifecycleCluster: new LifecycleCluster({ redis: store.redis, logger }) } : {}),
     signingKeys,
     apiKeys: parseApiKeys(env.SWITCHBOARD_API_KEYS, adminKeys),
     logger,

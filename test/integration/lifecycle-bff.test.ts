@@ -14,7 +14,7 @@ import { createFakeProvider } from '../helpers/fake-provider.js';
 import { ADMIN_KEY, API_KEYS, startBff, type TestBff } from '../helpers/bff.js';
 import { grant } from '../helpers/local-harness.js';
 import { RawClient } from '../helpers/raw-pusher-client.js';
-import { testSecret, WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { testSecret, WebhookReceiver, type Delivery } from '../helpers/webhook-receiver.js';
 
 const SECRET = testSecret('bff');
 const FAST = { timeoutMs: 300, backoff: { baseMs: 10, capMs: 40 }, pollMs: 20 };
@@ -27,11 +27,9 @@ afterEach(async () => {
   bff = app = undefined;
 });
 
-const summary = (events: { event: Pick<LifecycleEvent, 'type' | 'data'> }[] | Pick<LifecycleEvent, 'type' | 'data'>[]) =>
-  events.map((entry) => {
-    const event = 'event' in entry ? entry.event : entry;
-    return `${event.type} ${event.data.tenant}/${event.data.channel}${'user' in event.data && event.data.user ? ` ${event.data.user}` : ''}`;
-  });
+/** `type tenant/channel [user]` of each delivered event. */
+const summary = (deliveries: Delivery[]) =>
+  deliveries.map(({ event }) => `${event.type} ${event.data.tenant}/${event.data.channel}${event.data.user ? ` ${event.data.user}` : ''}`);
 
 describe('lifecycle events from a BFF', () => {
   it('local server: occupied/vacated once per channel, joined/left once per user however many tabs, same ids in-process and over HTTP', async () => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteWebhookOutbox } from '../../src/server/lifecycle/sqlite-outbox.js';
-import type { LifecycleEventData } from '../../src/server/lifecycle/events.js';
+import type { LifecycleEvent, LifecycleEventData } from '../../src/server/lifecycle/events.js';
 import { WebhookSender, type WebhookSenderTuning } from '../../src/server/lifecycle/sender.js';
 import { LifecycleStream } from '../../src/server/lifecycle/stream.js';
 import type { WebhookOutbox } from '../../src/server/lifecycle/outbox.js';
@@ -71,7 +71,7 @@ describe('lifecycle webhooks to the app', () => {
     await app.down();
     const { stream } = pipeline(new SqliteWebhookOutbox(await tempFile()), app.url);
 
-    const published = [];
+    const published: LifecycleEvent[] = [];
     for (const channel of ['chat:a', 'chat:b', 'chat:c']) published.push(...(await stream.publish(presenceEvents(channel, 8))));
     await sleep(150); // down: connection refused
     await app.up();
