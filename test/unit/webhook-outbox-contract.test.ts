@@ -8,7 +8,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createWebhookOutbox } from '../../src/server/lifecycle/create-outbox.js';
-import type { OutboxMessage, WebhookOutbox } from '../../src/server/lifecycle/outbox.js';
+import { clipError, type OutboxMessage, type WebhookOutbox } from '../../src/server/lifecycle/outbox.js';
 import { createEventStore, type EventStoreOptions } from '../../src/server/log/index.js';
 import type { EventStore } from '../../src/server/log/store.js';
 import { deleteRedisKeys, REDIS_URL, redisCheck, requireService } from '../helpers/services.js';
@@ -225,6 +225,31 @@ describe.each(kinds)('WebhookOutbox contract: $name', (kind) => {
         expect(drained).toEqual(expected);
       }),
       { numRuns: 15 },
+    );
+  });
+
+  it('keeps payloads exactly and error texts well-formed whatever a user id holds: any unicode, lone surrogates, quotes, __proto__ (property)', async () => {
+    let round = 0;
+    const hostile = fc.oneof(fc.string({ unit: 'binary', maxLength: 60 }), fc.constantFrom('__proto__', 'constructor', '"\\', '\ud800', 'a\u0000b'));
+    const channelName = fc.stringMatching(/^[a-z]{1,5}:[A-Za-z0-9_\-=@,.;:]{1,20}$/);
+    await fc.assert(
+      fc.asyncProperty(hostile, channelName, async (user, channel) => {
+        const id = `h${++round}`;
+        const payload = JSON.stringify({ id, type: 'presence.joined', data: { tenant: 'acme', channel, user } });
+        const sent: OutboxMessage = { id, orderKey: `acme\u0000${channel}`, tenant: 'acme', payload, queuedAt: 1_700_000_000_123 };
+        await outbox.enqueue([sent]);
+        const [head] = await outbox.claimDue(round, 1, 0);
+        expect(head).toEqual({ ...sent, attempts: 0 });
+        await outbox.retryLater(id, 0, user);
+        await outbox.deadLetter(id, user, 5);
+        const [letter] = (await outbox.deadLetters('acme', 1)).letters;
+        expect(letter).toEqual({ ...sent, attempts: 2, lastError: clipError(user), deadAt: 5 });
+        expect(await outbox.redeliver('acme', [id], 7)).toBe(1);
+        const [again] = await outbox.claimDue(round, 1, 0);
+        expect(again).toEqual({ ...sent, queuedAt: 7, attempts: 0 });
+        await outbox.delivered(id);
+      }),
+      { numRuns: 30 },
     );
   });
 

@@ -57,8 +57,13 @@ export interface WebhookOutbox {
 /** Longest `lastError` kept; receivers' error pages can be large. */
 export const MAX_ERROR_LENGTH = 300;
 
+/** Unpaired UTF-16 surrogates: text stores (SQLite, Redis) keep UTF-8, where they cannot be written. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** An error text as kept with a message: bounded, and well-formed so every store keeps it as it is. */
 export function clipError(error: string): string {
-  return error.length > MAX_ERROR_LENGTH ? `${error.slice(0, MAX_ERROR_LENGTH)}…` : error;
+  const clipped = error.length > MAX_ERROR_LENGTH ? `${error.slice(0, MAX_ERROR_LENGTH)}…` : error;
+  return clipped.replace(LONE_SURROGATE, '\uFFFD');
 }
 
 /** A dead letter as the admin API shows it: the event as sent, and why it was given up. */
