@@ -1,4 +1,4 @@
-/** The admin page: polls /v1/admin/stats and renders tenants, channels, presence and a publish-rate chart. */
+/** The admin page: polls /v1/admin/stats and renders tenants, channels, presence, a publish-rate chart and webhook dead letters. */
 import * as z from 'zod/mini';
 
 const statsSchema = z.object({
@@ -19,8 +19,39 @@ const statsSchema = z.object({
       ),
     }),
   ),
+  webhookDeadLetters: z.optional(
+    z.object({
+      total: z.number(),
+      recent: z.array(
+        z.object({
+          id: z.string(),
+          tenant: z.string(),
+          lastError: z.string(),
+          event: z.object({ type: z.string(), data: z.object({ channel: z.string() }) }),
+        }),
+      ),
+    }),
+  ),
 });
 type Stats = z.infer<typeof statsSchema>;
+
+/** Lifecycle webhooks the app's endpoint never took (only when a webhook endpoint is configured). */
+function renderDeadLetters(dead: Stats['webhookDeadLetters']): void {
+  const box = byId('dead-letters');
+  box.hidden = dead === undefined || dead.total === 0;
+  if (!dead || dead.total === 0) return;
+  const list = element('ul');
+  for (const letter of dead.recent) {
+    const item = element('li', `${letter.event.type} · ${letter.tenant} ${letter.event.data.channel} · ${letter.lastError} · ${letter.id}`);
+    item.dataset.id = letter.id;
+    list.append(item);
+  }
+  box.replaceChildren(
+    element('h2', `Webhook dead letters: ${dead.total}`),
+    element('p', 'The app’s endpoint did not take these within the retry window. Redeliver: switchboard webhooks redeliver', 'muted'),
+    list,
+  );
+}
 
 const CREDENTIAL_KEY = 'switchboard-admin-credential';
 const POLL_MS = 2000;
@@ -64,6 +95,7 @@ function rateChart(series: number[]): SVGSVGElement {
 function render(stats: Stats): void {
   byId('provider').textContent = `provider: ${stats.provider}`;
   byId('updated').textContent = new Date(stats.generatedAt).toLocaleTimeString();
+  renderDeadLetters(stats.webhookDeadLetters);
   const container = byId('tenants');
   container.replaceChildren();
   if (stats.tenants.length === 0) container.append(element('p', 'No activity yet.', 'muted'));

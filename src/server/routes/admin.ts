@@ -53,8 +53,15 @@ export function adminRoutes(ctx: SwitchboardContext): Router {
         };
       }),
     );
+    // Across the caller's scope too: a tenant with dead letters but no live activity has no row above.
+    const dead = await ctx.lifecycle.outbox?.deadLetters(scope === 'all' ? requested.data : scope, RECENT_DEAD_LETTERS);
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ provider: ctx.provider.name, generatedAt: Date.now(), tenants });
+    res.json({
+      provider: ctx.provider.name,
+      generatedAt: Date.now(),
+      tenants,
+      ...(dead ? { webhookDeadLetters: { total: dead.total, recent: dead.letters.map(deadLetterView) } } : {}),
+    });
   });
   return router;
 }
