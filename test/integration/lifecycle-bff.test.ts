@@ -128,9 +128,12 @@ describe('lifecycle events from a BFF', () => {
     expect(app.accepted[0]?.id).toBe(deadId);
   });
 
-  it('answers 404 on the dead-letter API when no webhook endpoint is configured', async () => {
+  it('answers 404 on the dead-letter API when no webhook endpoint is configured; the API is in the OpenAPI document', async () => {
     bff = await startBff();
     const response = await fetch(`${bff.url}/v1/admin/webhooks/dead-letters`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     expect(response.status).toBe(404);
+    const document = (await (await fetch(`${bff.url}/v1/openapi.json`)).json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, { properties?: object }> } };
+    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/v1/admin/webhooks/dead-letters', '/v1/admin/webhooks/redeliver']));
+    expect(Object.keys(document.components.schemas.RedeliverRequest?.properties ?? {})).toEqual(['ids', 'tenant']);
   });
 });

@@ -11,12 +11,12 @@ import { visibleTenants } from './admin.js';
 const MAX_LISTED = 500;
 const MAX_REDELIVER_IDS = 1000;
 
-const listQuerySchema = z.object({
+export const deadLettersQuerySchema = z.object({
   tenant: tenantIdSchema.optional(),
   limit: z.coerce.number().int().min(1).max(MAX_LISTED).default(100),
 });
 
-const redeliverBodySchema = z
+export const redeliverBodySchema = z
   .object({
     /** Omitted: every dead letter the caller may see (of `tenant` when given). */
     ids: z.array(z.string().min(1).max(100)).min(1).max(MAX_REDELIVER_IDS).optional(),
@@ -47,7 +47,7 @@ export function lifecycleRoutes(ctx: SwitchboardContext): Router {
   const router = Router();
   router.get('/v1/admin/webhooks/dead-letters', async (req, res) => {
     const scope = await visibleTenants(ctx, req);
-    const query = parseInput(listQuerySchema, req.query, 'query');
+    const query = parseInput(deadLettersQuerySchema, req.query, 'query');
     const { total, letters } = await outboxOf(ctx).deadLetters(scopedTenant(scope, query.tenant), query.limit);
     res.setHeader('Cache-Control', 'no-store');
     res.json({ total, deadLetters: letters.map(deadLetterView) });
