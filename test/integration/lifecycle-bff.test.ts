@@ -17,7 +17,8 @@ import { RawClient } from '../helpers/raw-pusher-client.js';
 import { testSecret, WebhookReceiver, type Delivery } from '../helpers/webhook-receiver.js';
 
 const SECRET = testSecret('bff');
-const FAST = { timeoutMs: 300, backoff: { baseMs: 10, capMs: 40 }, pollMs: 20 };
+// Short retries; a generous timeout, so a loaded machine's slow answer is not mistaken for none.
+const FAST = { timeoutMs: 3000, backoff: { baseMs: 10, capMs: 40 }, pollMs: 20 };
 
 let bff: TestBff | undefined;
 let app: WebhookReceiver | undefined;

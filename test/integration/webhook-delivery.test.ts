@@ -16,7 +16,8 @@ import { testSecret, WebhookReceiver, type Delivery } from '../helpers/webhook-r
 
 const SECRET = testSecret('current');
 const NEXT_SECRET = testSecret('next');
-const FAST: Partial<WebhookSenderTuning> = { timeoutMs: 150, backoff: { baseMs: 20, capMs: 80 }, pollMs: 20, concurrency: 4 };
+// Short retries; a generous timeout, so a loaded machine's slow answer is not mistaken for none.
+const FAST: Partial<WebhookSenderTuning> = { timeoutMs: 3000, backoff: { baseMs: 20, capMs: 80 }, pollMs: 20, concurrency: 4 };
 const logger = createLogger('silent');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -69,7 +70,8 @@ describe('lifecycle webhooks to the app', () => {
   it('delivers every event, in order per channel, ids stable, through downtime, 500s and timeouts', async () => {
     const app = await receiver();
     await app.down();
-    const { stream } = pipeline(new SqliteWebhookOutbox(await tempFile()), app.url);
+    // A short timeout, so the receiver's silences become failed attempts quickly.
+    const { stream } = pipeline(new SqliteWebhookOutbox(await tempFile()), app.url, [SECRET], { ...FAST, timeoutMs: 150 });
 
     const published: LifecycleEvent[] = [];
     for (const channel of ['chat:a', 'chat:b', 'chat:c']) published.push(...(await stream.publish(presenceEvents(channel, 8))));
