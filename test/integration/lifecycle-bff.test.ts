@@ -72,6 +72,30 @@ describe('lifecycle events from a BFF', () => {
     expect(app.rejected).toBe(0);
   });
 
+  it('local server: a graceful shutdown reports its members leaving and its channels vacated before the store closes', async () => {
+    const outbox = new MemoryWebhookOutbox();
+    const inProcess: LifecycleEvent[] = [];
+    const provider = createLocalProvider();
+    bff = await startBff({
+      provider,
+      onWebhook: (events) => void inProcess.push(...events),
+      webhooks: { url: 'http://127.0.0.1:9/', secrets: [SECRET], outbox, tuning: FAST },
+    });
+    const lobby = toPusherChannel('acme', 'chat:lobby', true);
+    const client = await RawClient.connected(bff.port);
+    await client.subscribe(lobby, provider.authorizeChannel({ grant: grant('acme', 'ana'), socketId: client.socketId, channel: 'chat:lobby', providerChannel: lobby, presence: true, clientEvents: [] }));
+    await bff.close();
+    bff = undefined;
+    expect(inProcess.map((event) => event.type)).toEqual(['channel.occupied', 'presence.joined', 'presence.left', 'channel.vacated']);
+    // All four are still queued for the app (nothing listened on port 9).
+    const queued: string[] = [];
+    for (let [head] = await outbox.claimDue(Date.now(), 1, 0); head; [head] = await outbox.claimDue(Date.now() + 3_600_000, 1, 0)) {
+      queued.push(head.id);
+      await outbox.delivered(head.id);
+    }
+    expect(queued).toEqual(inProcess.map((event) => event.id));
+  });
+
   it('pipeline: an event the provider refuses for good becomes delivery.failed', async () => {
     const inProcess: LifecycleEvent[] = [];
     const provider = createFakeProvider();

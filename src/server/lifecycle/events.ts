@@ -33,7 +33,7 @@ export type LifecycleEvent = LifecycleEventData & {
 };
 
 export function newLifecycleEvent(input: LifecycleEventData, now: number = Date.now()): LifecycleEvent {
-  return { ...input, id: `evt_${ulid(now)}`, timestamp: new Date(now).toISOString() } as LifecycleEvent;
+  return { ...input, id: `evt_${ulid(now)}`, timestamp: new Date(now).toISOString() };
 }
 
 /**
