@@ -20,8 +20,9 @@ afterEach(async () => {
   bff = app = undefined;
 });
 
-describe('switchboard webhooks', () => {
-  it('lists dead letters and redelivers them with the same id', async () => {
+// Each CLI run starts tsx: seconds apiece on a loaded machine.
+describe('switchboard webhooks', { timeout: 60_000 }, () => {
+  it('lists dead letters, refuses another tenant\'s, and redelivers them with the same id', async () => {
     app = await WebhookReceiver.start(SECRET);
     const outbox = new MemoryWebhookOutbox();
     bff = await startBff({ webhooks: { url: app.url, secrets: [SECRET], outbox, tuning: { pollMs: 20 } } });
@@ -31,19 +32,21 @@ describe('switchboard webhooks', () => {
     await outbox.deadLetter(event.id, 'HTTP 500', Date.now());
     const env = { SWITCHBOARD_API_KEY: API_KEYS.acme };
 
-    const listed = JSON.parse((await cli(['webhooks', 'dead-letters', '--url', bff.url], env)).stdout) as { total: number; deadLetters: { id: string }[] };
+    const [list, foreign] = await Promise.all([
+      cli(['webhooks', 'dead-letters', '--url', bff.url], env),
+      cli(['webhooks', 'dead-letters', '--tenant', 'globex', '--url', bff.url], env).then(
+        () => 'exit 0',
+        (error: { stderr: string }) => error.stderr,
+      ),
+    ]);
+    const listed = JSON.parse(list.stdout) as { total: number; deadLetters: { id: string }[] };
     expect(listed.total).toBe(1);
     expect(listed.deadLetters[0]?.id).toBe(event.id);
+    expect(foreign).toMatch(/403/);
 
     const redelivered = JSON.parse((await cli(['webhooks', 'redeliver', '--id', event.id, '--url', bff.url], env)).stdout) as unknown;
     expect(redelivered).toEqual({ redelivered: 1 });
     await app.waitFor(() => app!.accepted.length === 1);
     expect(app.accepted[0]?.id).toBe(event.id);
-  });
-
-  it('fails clearly on an unknown action and on a foreign tenant', async () => {
-    bff = await startBff({ webhooks: { url: 'http://127.0.0.1:9/', secrets: [SECRET], outbox: new MemoryWebhookOutbox() } });
-    await expect(cli(['webhooks', 'purge', '--url', bff.url], { SWITCHBOARD_API_KEY: API_KEYS.acme })).rejects.toMatchObject({ stderr: expect.stringMatching(/Usage: switchboard webhooks/) });
-    await expect(cli(['webhooks', 'dead-letters', '--tenant', 'globex', '--url', bff.url], { SWITCHBOARD_API_KEY: API_KEYS.acme })).rejects.toMatchObject({ stderr: expect.stringMatching(/403/) });
   });
 });
