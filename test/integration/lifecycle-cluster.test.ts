@@ -7,7 +7,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import type { WebhookEvent } from '../../providers/types.js';
 import { toPusherChannel } from '../../src/core/provider-names.js';
+import { LifecycleCluster } from '../../src/server/lifecycle/cluster.js';
+import { createLogger } from '../../src/server/logger.js';
 import { grant } from '../helpers/local-harness.js';
 import { startLifecycleNode, type LifecycleNodeConfig } from '../helpers/lifecycle-node.js';
 import { RawClient } from '../helpers/raw-pusher-client.js';
@@ -113,5 +117,38 @@ describe.skipIf(redisDecision === 'skip')('lifecycle events across BFF nodes on 
 
     daveOnA.ws.terminate();
     await expectSeen(['channel.occupied', 'presence.joined carol', 'presence.joined dave', 'presence.left carol', 'presence.left dave', 'channel.vacated']);
+  });
+
+  it('a node reaped during a stall adds its members back at its next heartbeat; every change is reported once', async () => {
+    testCount++;
+    const keyPrefix = `${runId}:${testCount}:store:`;
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    const seenEvents: string[] = [];
+    const record = (node: string) => (event: WebhookEvent) => seenEvents.push(`${node} ${event.kind}${'userId' in event ? ` ${event.userId}` : ''}`);
+    // Long TTLs: the test drives every heartbeat itself.
+    const [a, b] = ['a', 'b'].map((nodeId) => new LifecycleCluster({ redis, keyPrefix, nodeId, nodeTtlMs: 60_000, logger: createLogger('silent') })) as [LifecycleCluster, LifecycleCluster];
+    try {
+      a.start(record('a'));
+      b.start(record('b'));
+      const channel = { tenant: 'acme', channel: 'chat:lobby' };
+      a.report({ kind: 'channel_occupied', ...channel });
+      a.report({ kind: 'member_added', ...channel, userId: 'ana' });
+      b.report({ kind: 'channel_occupied', ...channel });
+      await Promise.all([a.tick(), b.tick()]);
+      expect(seenEvents).toEqual(['a channel_occupied', 'a member_added ana']);
+
+      await redis.del(`${keyPrefix}lc:alive:a`); // a stalls past its TTL
+      await b.tick();
+      expect(seenEvents.slice(2)).toEqual(['b member_removed ana']);
+      await a.tick(); // a lives on: ana is back, the channel never stopped being occupied
+      await b.tick();
+      expect(seenEvents.slice(3)).toEqual(['a member_added ana']);
+
+      await a.close();
+      await b.close();
+      expect(seenEvents.slice(4)).toEqual(['a member_removed ana', 'b channel_vacated']);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

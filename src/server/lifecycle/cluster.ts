@@ -14,9 +14,11 @@
  * subjects, `nodes` set of known nodes, `alive:<node>` heartbeat (expires after `nodeTtlMs`).
  * A subject is the JSON array `["o", tenant, channel]` or `["p", tenant, channel, user]`.
  *
- * Limits: a node that stalls longer than `nodeTtlMs` but lives on has its members reported
- * as gone and not reported again until they reconnect; events about one channel that two
- * nodes cause within the same few milliseconds may reach the outbox in either order.
+ * A node that stalled longer than `nodeTtlMs` and was reaped, but lives on, notices at its
+ * next heartbeat and adds its subjects again (its members are reported joined again).
+ *
+ * Limit: events about one channel that two nodes cause within the same few milliseconds may
+ * reach the outbox in either order.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -25,11 +27,9 @@ import type { WebhookEvent } from '../../../providers/types.js';
 import type { Logger } from '../logger.js';
 import { runScript } from '../log/redis-scripts.js';
 
-/** ARGV: prefix, node, subject, aliveMs. Returns 1 when the subject just gained its first node. */
+/** ARGV: prefix, node, subject. Returns 1 when the subject just gained its first node. */
 const ADD = `
 local p = ARGV[1]
-redis.call('SADD', p .. 'lc:nodes', ARGV[2])
-redis.call('SET', p .. 'lc:alive:' .. ARGV[2], '1', 'PX', ARGV[4])
 redis.call('SADD', p .. 'lc:n:' .. ARGV[2], ARGV[3])
 if redis.call('SADD', p .. 'lc:s:' .. ARGV[3], ARGV[2]) == 1 and redis.call('SCARD', p .. 'lc:s:' .. ARGV[3]) == 1 then return 1 end
 return 0
@@ -81,6 +81,13 @@ function goneEvent(subject: Subject): WebhookEvent {
     : { kind: 'member_removed', tenant: subject[1], channel: subject[2], userId: subject[3] };
 }
 
+/** The event reported when a subject gained its first node. */
+function cameEvent(subject: Subject): WebhookEvent {
+  return subject[0] === 'o'
+    ? { kind: 'channel_occupied', tenant: subject[1], channel: subject[2] }
+    : { kind: 'member_added', tenant: subject[1], channel: subject[2], userId: subject[3] };
+}
+
 function parseSubject(text: unknown): Subject | undefined {
   if (typeof text !== 'string') return undefined;
   try {
@@ -111,6 +118,10 @@ export class LifecycleCluster {
   /** This node's transitions go to Redis one at a time, in the order the hub reported them. */
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  /** Subjects this node contributes to, as reported by its hub (to add again after being reaped). */
+  private readonly mine = new Set<string>();
+  /** This node has been registered by a heartbeat. */
+  private registered = false;
 
   constructor(private readonly options: ClusterOptions) {
     this.nodeId = options.nodeId ?? randomUUID();
@@ -121,12 +132,15 @@ export class LifecycleCluster {
   /** Starts the heartbeat and reaping; cluster-wide events go to `listener`. */
   start(listener: (event: WebhookEvent) => void): void {
     this.listener = listener;
-    const beat = () => {
-      this.enqueue(() => this.heartbeat());
-    };
-    beat();
-    this.timer = setInterval(beat, Math.max(50, Math.floor(this.ttlMs / 3)));
+    void this.tick();
+    this.timer = setInterval(() => void this.tick(), Math.max(50, Math.floor(this.ttlMs / 3)));
     this.timer.unref();
+  }
+
+  /** One heartbeat: renews this node, re-registers it if it was reaped, reaps silent nodes. */
+  tick(): Promise<void> {
+    this.enqueue(() => this.heartbeat());
+    return this.chain;
   }
 
   /** One of this node's own transitions (from the embedded server's hub). */
@@ -134,10 +148,11 @@ export class LifecycleCluster {
     const subject = subjectOf(event);
     if (!subject) return;
     const adding = event.kind === 'channel_occupied' || event.kind === 'member_added';
+    const member = JSON.stringify(subject);
+    if (adding) this.mine.add(member);
+    else this.mine.delete(member);
     this.enqueue(async () => {
-      const member = JSON.stringify(subject);
-      const args = adding ? [this.prefix, this.nodeId, member, this.ttlMs] : [this.prefix, this.nodeId, member];
-      if ((await runScript(this.options.redis, adding ? ADD : REMOVE, [], args)) === 1) this.listener?.(event);
+      if ((await runScript(this.options.redis, adding ? ADD : REMOVE, [], [this.prefix, this.nodeId, member])) === 1) this.listener?.(event);
     });
   }
 
@@ -150,9 +165,21 @@ export class LifecycleCluster {
   private async heartbeat(): Promise<void> {
     const { redis } = this.options;
     await redis.set(`${this.prefix}lc:alive:${this.nodeId}`, '1', 'PX', this.ttlMs);
-    await redis.sadd(`${this.prefix}lc:nodes`, this.nodeId);
+    const added = await redis.sadd(`${this.prefix}lc:nodes`, this.nodeId);
+    if (added === 1 && this.registered) await this.rejoin();
+    this.registered = true;
     for (const node of await redis.smembers(`${this.prefix}lc:nodes`)) {
       if (node !== this.nodeId) await this.reap(node);
+    }
+  }
+
+  /** This node was reaped while alive (a stall past the TTL): its subjects come back, channels before members. */
+  private async rejoin(): Promise<void> {
+    this.options.logger.warn({ node: this.nodeId }, 'this node was reaped as silent; adding its channels and members again');
+    const subjects = [...this.mine].map(parseSubject).filter((subject): subject is Subject => subject !== undefined);
+    subjects.sort((a, b) => (a[0] === b[0] ? 0 : a[0] === 'o' ? -1 : 1));
+    for (const subject of subjects) {
+      if ((await runScript(this.options.redis, ADD, [], [this.prefix, this.nodeId, JSON.stringify(subject)])) === 1) this.listener?.(cameEvent(subject));
     }
   }
 
