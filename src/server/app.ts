@@ -10,6 +10,7 @@ import { bearerToken } from './http/bearer.js';
 import { notFound, problemHandler } from './http/problem.js';
 import { fromProviderEvent } from './lifecycle/events.js';
 import type { LifecycleCluster } from './lifecycle/cluster.js';
+import { webhookMetrics } from './lifecycle/metrics.js';
 import { createLifecycle, withDeliveryFailures, type LifecycleListener, type WebhookEndpointOptions } from './lifecycle/index.js';
 import { createEventHub } from './log/hub.js';
 import { DEFAULT_READER_LIMITS, ReaderLimits, type ReaderLimitOptions } from './log/reader-limits.js';
@@ -89,7 +90,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   const metrics = new Metrics(options.provider.name, options.provider.stats?.bind(options.provider));
   const rates = new RateTracker();
   const deliveryFailures = new DeliveryFailureLog();
-  const lifecycle = createLifecycle({ endpoint: options.webhooks, listener: options.onWebhook, logger: options.logger });
+  const lifecycle = createLifecycle({ endpoint: options.webhooks, listener: options.onWebhook, logger: options.logger, observer: webhookMetrics(metrics.registry) });
   const emitProviderEvent = (event: WebhookEvent) => {
     const input = fromProviderEvent(event);
     if (input) lifecycle.stream.emit([input]);

@@ -152,6 +152,11 @@ describe('lifecycle events from a BFF', () => {
     expect(await redeliver.json()).toEqual({ redelivered: 1 });
     await app.waitFor(() => app!.accepted.length === 1);
     expect(app.accepted[0]?.id).toBe(deadId);
+
+    const metrics = await (await fetch(`${bff.url}/metrics`)).text();
+    expect(metrics).toMatch(/^switchboard_webhook_attempts_total\{result="dead"\} 1$/m);
+    expect(metrics).toMatch(/^switchboard_webhook_attempts_total\{result="delivered"\} 1$/m);
+    expect(Number(/^switchboard_webhook_attempts_total\{result="failed"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
   });
 
   it('answers 404 on the dead-letter API when no webhook endpoint is configured; the API is in the OpenAPI document', async () => {

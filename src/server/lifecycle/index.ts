@@ -6,7 +6,7 @@ import type { DeliveryFailure, DeliveryObserver } from '../publish/delivery.js';
 import type { Logger } from '../logger.js';
 import type { LifecycleEventData } from './events.js';
 import type { WebhookOutbox } from './outbox.js';
-import { WebhookSender, type WebhookSenderTuning } from './sender.js';
+import { WebhookSender, type WebhookSenderObserver, type WebhookSenderTuning } from './sender.js';
 import { LifecycleStream, type LifecycleListener } from './stream.js';
 
 export { LIFECYCLE_EVENT_TYPES, fromProviderEvent, type LifecycleEvent, type LifecycleEventType } from './events.js';
@@ -36,9 +36,14 @@ export interface Lifecycle {
   close(): Promise<void>;
 }
 
-export function createLifecycle(options: { endpoint?: WebhookEndpointOptions; listener?: LifecycleListener; logger: Logger }): Lifecycle {
-  const { endpoint, logger } = options;
-  const sender = endpoint && new WebhookSender({ url: endpoint.url, secrets: endpoint.secrets, outbox: endpoint.outbox, logger, tuning: endpoint.tuning });
+export function createLifecycle(options: {
+  endpoint?: WebhookEndpointOptions;
+  listener?: LifecycleListener;
+  logger: Logger;
+  observer?: WebhookSenderObserver;
+}): Lifecycle {
+  const { endpoint, logger, observer } = options;
+  const sender = endpoint && new WebhookSender({ url: endpoint.url, secrets: endpoint.secrets, outbox: endpoint.outbox, logger, tuning: endpoint.tuning, observer });
   const stream = new LifecycleStream({ outbox: endpoint?.outbox, listener: options.listener, logger, queued: () => sender?.wake() });
   sender?.start();
   return {

@@ -35,6 +35,13 @@ export const DEFAULT_SENDER_TUNING: WebhookSenderTuning = {
   concurrency: 8,
 };
 
+export type WebhookAttemptResult = 'delivered' | 'failed' | 'dead';
+
+/** Told how each attempt ended, for metrics. */
+export interface WebhookSenderObserver {
+  attempted(result: WebhookAttemptResult): void;
+}
+
 export interface WebhookSenderOptions {
   url: string;
   /** `whsec_…`; the first is current, a second one is the one being rotated in or out. */
@@ -42,6 +49,7 @@ export interface WebhookSenderOptions {
   outbox: WebhookOutbox;
   logger: Logger;
   tuning?: Partial<WebhookSenderTuning>;
+  observer?: WebhookSenderObserver;
   now?: () => number;
   random?: () => number;
 }
@@ -132,9 +140,10 @@ export class WebhookSender {
 
   private async attempt(message: PendingMessage): Promise<void> {
     const error = await this.post(message);
-    const { outbox, logger } = this.options;
+    const { outbox, logger, observer } = this.options;
     try {
       if (error === undefined) {
+        observer?.attempted('delivered');
         await outbox.delivered(message.id);
         return;
       }
@@ -147,9 +156,11 @@ export class WebhookSender {
       const attempts = message.attempts + 1;
       const retryAt = now + fullJitterDelay(attempts, this.tuning.backoff, this.random);
       if (retryAt - message.queuedAt > this.tuning.retryForMs) {
+        observer?.attempted('dead');
         logger.warn({ webhookId: message.id, attempts, error }, 'webhook given up: now a dead letter');
         await outbox.deadLetter(message.id, error, now);
       } else {
+        observer?.attempted('failed');
         logger.info({ webhookId: message.id, attempts, error }, 'webhook attempt failed; will retry');
         await outbox.retryLater(message.id, retryAt, error);
       }
