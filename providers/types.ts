@@ -146,6 +146,8 @@ export interface ServerProvider {
   parseWebhook?(request: WebhookRequest): WebhookEvent[];
   /** Embedded providers: the BFF hands over its event log once, at start. */
   useEventLog?(log: EventLogReader): void;
+  /** Embedded providers report occupancy and presence changes themselves (the BFF's lifecycle stream listens here). */
+  onLifecycle?(listener: (event: WebhookEvent) => void): void;
   /** Embedded providers serve their WebSocket endpoint on the BFF's own HTTP server. */
   attach?(server: HttpServer): void;
   /** Extra HTTP routes the provider serves at the BFF root (local: the Pusher HTTP API). */

@@ -68,6 +68,18 @@ export interface HubCluster {
   left(channel: string, userId: string): void;
 }
 
+/**
+ * Told about this node's occupancy and presence changes, for lifecycle webhooks: a
+ * channel's first and last subscriber here, a user's first socket here joining and last
+ * one leaving. Across nodes the BFF makes them cluster-wide (src/server/lifecycle/cluster.ts).
+ */
+export interface HubLifecycle {
+  occupied(channel: string): void;
+  vacated(channel: string): void;
+  memberJoined(channel: string, userId: string): void;
+  memberLeft(channel: string, userId: string): void;
+}
+
 function memberInfo(info: JsonValue | undefined): Record<string, JsonValue> {
   return info !== null && typeof info === 'object' && !Array.isArray(info) ? info : {};
 }
@@ -78,6 +90,7 @@ export class Hub {
   constructor(
     private readonly limits: HubLimits,
     private readonly cluster?: HubCluster,
+    private readonly lifecycle?: HubLifecycle,
   ) {}
 
   subscribe(peer: Peer, name: string, request: SubscribeRequest): SubscribeResult {
@@ -92,6 +105,7 @@ export class Hub {
     if (presence && userId !== undefined && !this.isMember(name, userId) && this.userCount(name) >= (request.maxMembers ?? this.limits.presenceMaxMembers)) {
       return { ok: false, reason: 'presence_full' };
     }
+    const created = !channel;
     if (!channel) {
       channel = { name, presence, subscribers: new Map(), members: new Map() };
       this.channels.set(name, channel);
@@ -101,6 +115,7 @@ export class Hub {
     channel.subscribers.set(peer, subscription);
     peer.subscriptions.set(name, subscription);
     if (!resubscribe) this.cluster?.countsChanged();
+    if (created) this.lifecycle?.occupied(name);
 
     if (!presence || userId === undefined) {
       peer.enqueue(eventFrame('pusher_internal:subscription_succeeded', '{}', name));
@@ -120,6 +135,7 @@ export class Hub {
         const added = eventFrame('pusher_internal:member_added', { user_id: userId, user_info: request.userInfo ?? {} }, name);
         this.fanOut(channel, added, peer);
       }
+      this.lifecycle?.memberJoined(name, userId);
       this.cluster?.joined(name, userId, request.userInfo);
     }
     return { ok: true };
@@ -141,10 +157,14 @@ export class Hub {
         if (!this.cluster?.remote.has(name, userId)) {
           this.fanOut(channel, eventFrame('pusher_internal:member_removed', { user_id: userId }, name), undefined);
         }
+        this.lifecycle?.memberLeft(name, userId);
         this.cluster?.left(name, userId);
       }
     }
-    if (channel.subscribers.size === 0) this.channels.delete(name);
+    if (channel.subscribers.size === 0) {
+      this.channels.delete(name);
+      this.lifecycle?.vacated(name);
+    }
   }
 
   removePeer(peer: Peer): void {

@@ -25,11 +25,13 @@ import type {
   PusherUserAuthentication,
   ServerProvider,
   TenantStats,
+  WebhookEvent,
 } from '../types.js';
 import type { Connection } from './connection.js';
 import { clientEventFrame, textFrame } from './frames.js';
 import { createHttpApiRouter } from './http-api.js';
 import { Hub } from './hub.js';
+import { LocalLifecycle } from './lifecycle.js';
 import { RemoteCounts } from './remote-counts.js';
 import { localCounts, tenantStats } from './stats.js';
 import { DEFAULT_LOCAL_OPTIONS, type LocalLogger, type LocalProviderOptions } from './options.js';
@@ -96,6 +98,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
   const remote = options.redisUrl === undefined ? undefined : { presence: new RemotePresence(), counts: new RemoteCounts() };
   // Created last (it needs the hub), reached through this variable by the hooks below.
   let scaleOut: ScaleOut | undefined;
+  const lifecycle = new LocalLifecycle();
   const hub = new Hub(
     limits,
     remote && {
@@ -105,6 +108,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
       joined: (channel, userId, info) => scaleOut?.joined(channel, userId, info),
       left: (channel, userId) => scaleOut?.left(channel, userId),
     },
+    lifecycle,
   );
   let eventLog: EventLogReader | undefined;
   const sockets = new SocketServer(options, hub, {
@@ -281,6 +285,10 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
 
     scaleOutStats(): ScaleOutStats | undefined {
       return scaleOut?.stats();
+    },
+
+    onLifecycle(listener: (event: WebhookEvent) => void): void {
+      lifecycle.listen(listener);
     },
 
     async close(): Promise<void> {

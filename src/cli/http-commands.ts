@@ -28,13 +28,19 @@ function unreachable(url: string, error: unknown): Error {
   return new Error(`Cannot reach Switchboard at ${new URL(url).origin} (${why}). Is it running (npm start)? Point --url or SWITCHBOARD_URL at it otherwise.`);
 }
 
-async function postJson(url: string, body: unknown, what: string, bearer?: string, headers: Record<string, string> = {}): Promise<unknown> {
+/** Calls the BFF and answers its JSON; unreachable servers, non-JSON answers and refusals become clear errors. */
+export async function callJson(
+  url: string,
+  what: string,
+  options: { method?: 'GET' | 'POST'; body?: unknown; bearer?: string; headers?: Record<string, string> } = {},
+): Promise<unknown> {
+  const { method = 'GET', body, bearer, headers = {} } = options;
   let response: Response;
   try {
     response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...headers },
-      body: JSON.stringify(body),
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...headers },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch (error) {
     throw unreachable(url, error);
@@ -51,6 +57,10 @@ async function postJson(url: string, body: unknown, what: string, bearer?: strin
     throw new ServerRefusal(response.status, problem.success ? problem.data : {}, what);
   }
   return json;
+}
+
+function postJson(url: string, body: unknown, what: string, bearer?: string, headers: Record<string, string> = {}): Promise<unknown> {
+  return callJson(url, what, { method: 'POST', body, ...(bearer === undefined ? {} : { bearer }), headers });
 }
 
 export const publish: Command = {

@@ -2,12 +2,16 @@ import { DeliveryFailureLog } from './publish/delivery-failures.js';
 import express, { type Express } from 'express';
 import type { AppConfig } from '../core/config.js';
 import { SwitchboardError } from '../core/errors.js';
-import type { ServerProvider } from '../../providers/types.js';
+import type { ServerProvider, WebhookEvent } from '../../providers/types.js';
 import type { ApiKeys } from './auth/api-keys.js';
 import { combineSessionVerifiers, DevSessions, type SessionVerifier } from './auth/session.js';
 import type { Authenticate, SwitchboardContext } from './context.js';
 import { bearerToken } from './http/bearer.js';
 import { notFound, problemHandler } from './http/problem.js';
+import { fromProviderEvent } from './lifecycle/events.js';
+import type { LifecycleCluster } from './lifecycle/cluster.js';
+import { webhookMetrics } from './lifecycle/metrics.js';
+import { createLifecycle, withDeliveryFailures, type LifecycleListener, type WebhookEndpointOptions } from './lifecycle/index.js';
 import { createEventHub } from './log/hub.js';
 import { DEFAULT_READER_LIMITS, ReaderLimits, type ReaderLimitOptions } from './log/reader-limits.js';
 import type { EventStore } from './log/store.js';
@@ -23,7 +27,8 @@ import { demoRoutes } from './routes/demo.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { openApiRoutes } from './routes/openapi.js';
 import { webRoutes } from './routes/web.js';
-import { webhookRoutes, type WebhookHandler } from './routes/webhooks.js';
+import { lifecycleRoutes } from './routes/lifecycle.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { devSessionRoutes } from './routes/dev-session.js';
 import { healthRoutes } from './routes/health.js';
 import { historyRoutes } from './routes/history.js';
@@ -56,8 +61,15 @@ export interface ServerOptions {
   publicUrl?: string;
   /** When set, GET /metrics requires it as a Bearer token. */
   metricsToken?: string;
-  /** Receives verified, normalized provider webhooks (POST /v1/webhooks/:provider). */
-  onWebhook?: WebhookHandler;
+  /**
+   * Receives the lifecycle stream in-process (channel.occupied/vacated, presence.joined/left,
+   * delivery.failed): the same events, with the same ids, the webhook endpoint gets.
+   */
+  onWebhook?: LifecycleListener;
+  /** Sends the lifecycle stream to the app's endpoint, signed, from a durable outbox. */
+  webhooks?: WebhookEndpointOptions;
+  /** Several BFF nodes with the embedded server: makes its occupancy and presence events cluster-wide (Redis). */
+  lifecycleCluster?: LifecycleCluster;
   /** Provider delivery: timeout, retry backoff, circuit breaker (see publish/delivery.ts). */
   delivery?: Partial<DeliveryTuning>;
   /** SSE / long-poll: heartbeat, poll timeout, open streams per user and tenant. */
@@ -83,6 +95,18 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   const metrics = new Metrics(options.provider.name, options.provider.stats?.bind(options.provider));
   const rates = new RateTracker();
   const deliveryFailures = new DeliveryFailureLog();
+  const lifecycle = createLifecycle({ endpoint: options.webhooks, listener: options.onWebhook, logger: options.logger, observer: webhookMetrics(metrics.registry) });
+  const emitProviderEvent = (event: WebhookEvent) => {
+    const input = fromProviderEvent(event);
+    if (input) lifecycle.stream.emit([input]);
+  };
+  const { lifecycleCluster } = options;
+  if (lifecycleCluster && options.provider.onLifecycle) {
+    lifecycleCluster.start(emitProviderEvent);
+    options.provider.onLifecycle((event) => lifecycleCluster.report(event));
+  } else {
+    options.provider.onLifecycle?.(emitProviderEvent);
+  }
   const readerLimits = new ReaderLimits({ ...DEFAULT_READER_LIMITS, ...options.logReaders?.limits });
   const ctx: SwitchboardContext = {
     config: options.config,
@@ -95,7 +119,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
       logger: options.logger,
       hub,
       tuning: options.delivery,
-      observer: countingDeliveries(rates, deliveryMetrics(metrics, options.provider.name, deliveryFailures)),
+      observer: countingDeliveries(rates, withDeliveryFailures(deliveryMetrics(metrics, options.provider.name, deliveryFailures), lifecycle.stream)),
       onPublished(tenant, outcomes) {
         for (const { status } of outcomes) metrics.publishes.inc({ tenant, provider: options.provider.name, status });
         rates.record(tenant, outcomes.filter((outcome) => outcome.status !== 'duplicate').length);
@@ -105,6 +129,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     metrics,
     rates,
     deliveryFailures,
+    lifecycle,
     signingKeys: options.signingKeys,
     tokens: new CapabilityTokens(options.signingKeys, options.tokenTtlSeconds ?? 3600, options.revocations),
     authenticate: options.authenticate ?? sessionAuthenticator(combineSessionVerifiers(options.sessionVerifier, devSessions)),
@@ -145,7 +170,8 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   app.use(adminRoutes(ctx));
   app.use(metricsRoutes(metrics, options.metricsToken));
   app.use(openApiRoutes());
-  app.use(webhookRoutes(ctx, options.onWebhook));
+  app.use(webhookRoutes(ctx));
+  app.use(lifecycleRoutes(ctx));
   app.use(webRoutes({ demo: devSessions !== undefined }));
   if (devSessions) app.use(devSessionRoutes(devSessions), demoRoutes(ctx));
   if (options.provider.routes) app.use(options.provider.routes());
@@ -161,6 +187,9 @@ export function createServer(options: ServerOptions): SwitchboardApp {
       await ctx.pipeline.close();
       await hub.close();
       await ctx.provider.close();
+      // After the provider: its last vacated / left events still reach the outbox.
+      await lifecycleCluster?.close();
+      await lifecycle.close();
       await ctx.store.close();
       await ctx.tokens.close();
     },

@@ -5,6 +5,7 @@ import type { ServerProvider } from '../../providers/types.js';
 import type { ApiKeys } from './auth/api-keys.js';
 import type { Identity } from './auth/identity.js';
 import type { DevSessions } from './auth/session.js';
+import type { Lifecycle } from './lifecycle/index.js';
 import type { EventHub } from './log/hub.js';
 import type { EventStore } from './log/store.js';
 import type { Logger } from './logger.js';
@@ -30,6 +31,8 @@ export interface SwitchboardContext {
   rates: RateTracker;
   /** Events the provider refused for good, for the admin view. */
   deliveryFailures: DeliveryFailureLog;
+  /** Lifecycle events to the app: the stream, and the webhook outbox when an endpoint is set. */
+  lifecycle: Lifecycle;
   signingKeys: SigningKeys;
   tokens: CapabilityTokens;
   authenticate: Authenticate;

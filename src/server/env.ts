@@ -12,6 +12,20 @@ const optionalString = z
   .optional()
   .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
 
+/** A Standard Webhooks secret: `whsec_` + base64 of 24 to 64 random bytes. */
+const webhookSecretSchema = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64')
+  .refine((secret) => {
+    const bytes = Buffer.from(secret.slice('whsec_'.length), 'base64').length;
+    return bytes >= 24 && bytes <= 64;
+  }, 'must encode 24 to 64 bytes');
+
+export const webhookSecretsSchema = z
+  .string()
+  .transform((value) => value.split(/[\s,]+/).filter((part) => part !== ''))
+  .pipe(z.array(webhookSecretSchema).min(1).max(2, 'at most two secrets (current and next)'));
+
 export const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -40,6 +54,10 @@ export const envSchema = z.object({
   AUTH_ROLES_CLAIM: z.string().min(1).default('roles'),
   AUTH_NAME_CLAIM: z.string().min(1).default('name'),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** The app's endpoint for lifecycle webhooks (Standard Webhooks); unset = none sent. */
+  SWITCHBOARD_WEBHOOK_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+  /** `whsec_…` signing secret; two, space separated, while rotating (both sign). */
+  SWITCHBOARD_WEBHOOK_SECRET: optionalString.pipe(webhookSecretsSchema.optional()),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -58,6 +76,13 @@ export function parseEnv(source: NodeJS.ProcessEnv): Env {
   const { env, problems } = readEnv(source);
   if (!env) throw new ConfigurationError(problems);
   return env;
+}
+
+/** The webhook endpoint, when configured; a URL without a secret is refused. */
+export function webhookEndpoint(env: Env): { url: string; secrets: string[] } | undefined {
+  if (env.SWITCHBOARD_WEBHOOK_URL === undefined) return undefined;
+  if (env.SWITCHBOARD_WEBHOOK_SECRET === undefined) throw new Error('SWITCHBOARD_WEBHOOK_SECRET (whsec_…) is required with SWITCHBOARD_WEBHOOK_URL');
+  return { url: env.SWITCHBOARD_WEBHOOK_URL, secrets: env.SWITCHBOARD_WEBHOOK_SECRET };
 }
 
 export function devAuthEnabled(env: Env): boolean {

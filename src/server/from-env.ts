@@ -14,8 +14,10 @@ import { parseApiKeys } from './auth/api-keys.js';
 import { createAppSessionVerifier } from './auth/session.js';
 import { loadAppConfig } from './config-file.js';
 import { ConfigurationError, describeProviderError } from './config-problems.js';
-import { devAuthEnabled, envSchema, readEnv, type Env, type ProviderName } from './env.js';
-import { createEventStore } from './log/index.js';
+import { devAuthEnabled, envSchema, readEnv, webhookEndpoint, type Env, type ProviderName } from './env.js';
+import { LifecycleCluster } from './lifecycle/cluster.js';
+import { createWebhookOutbox } from './lifecycle/create-outbox.js';
+import { createEventStore, RedisEventStore, type EventStoreOptions } from './log/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { MemoryRevocations, RedisRevocations, SqliteRevocations, type TokenRevocations } from './tokens/revocations.js';
 import { loadSigningKeys } from './tokens/signing-keys.js';
@@ -88,6 +90,13 @@ function providerProblems(source: NodeJS.ProcessEnv): string[] {
 export async function checkConfiguration(source: NodeJS.ProcessEnv = process.env): Promise<{ env?: Env; config?: AppConfig; problems: string[] }> {
   const { env, problems } = readEnv(source);
   problems.push(...providerProblems(source));
+  if (env) {
+    try {
+      webhookEndpoint(env);
+    } catch (error) {
+      problems.push(error instanceof Error ? error.message : String(error));
+    }
+  }
   const configFile = envSchema.shape.SWITCHBOARD_CONFIG.safeParse(source.SWITCHBOARD_CONFIG);
   let config: AppConfig | undefined;
   if (configFile.success) {
@@ -106,6 +115,7 @@ export async function createServerFromEnv(
 ): Promise<{ app: SwitchboardApp; env: Env }> {
   const { env, config, problems } = await checkConfiguration(source);
   if (!env || !config) throw new ConfigurationError(problems);
+  const endpoint = webhookEndpoint(env);
   const devAuth = devAuthEnabled(env);
   const logger = createLogger(env.LOG_LEVEL);
   const persistent = env.SWITCHBOARD_STORE !== 'memory';
@@ -126,10 +136,15 @@ export async function createServerFromEnv(
           nameClaim: env.AUTH_NAME_CLAIM,
         })
       : undefined;
+  const storeOptions: EventStoreOptions = { kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL };
+  const store = await createEventStore(storeOptions);
   const app = createServer({
     config,
     provider: await createProvider(env, source, config, logger),
-    store: await createEventStore({ kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL }),
+    store,
+    ...(endpoint ? { webhooks: { ...endpoint, outbox: createWebhookOutbox(storeOptions, store) } } : {}),
+    // Nodes sharing a Redis log may share channels: occupancy and presence events are made cluster-wide there.
+    ...(store instanceof RedisEventStore && env.SWITCHBOARD_PROVIDER === 'local' ? { lifecycleCluster: new LifecycleCluster({ redis: store.redis, logger }) } : {}),
     signingKeys,
     apiKeys: parseApiKeys(env.SWITCHBOARD_API_KEYS, adminKeys),
     logger,

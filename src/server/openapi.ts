@@ -7,6 +7,7 @@ import { envelopeSchema } from '../core/schemas.js';
 import { ablyTokenRequestSchema, tokenResponseSchema } from '../core/token-response.js';
 import { devSessionSchema } from './routes/dev-session.js';
 import { historyQuerySchema } from './routes/history.js';
+import { deadLettersQuerySchema, redeliverBodySchema } from './routes/lifecycle.js';
 import { pollQuerySchema } from './routes/poll.js';
 import { publishBodySchema } from './routes/publish.js';
 import { pusherAuthSchema, pusherUserAuthSchema } from './routes/pusher-auth.js';
@@ -126,6 +127,16 @@ export function buildOpenApi(): JsonSchema {
       '/v1/channels/{channel}/presence': { get: { summary: 'Presence members', parameters: [{ name: 'channel', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': ok({ type: 'object' }), ...errors } } },
       '/v1/channels/{channel}/occupancy': { get: { summary: 'Subscriber count', parameters: [{ name: 'channel', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': ok({ type: 'object' }), ...errors } } },
       '/v1/admin/stats': { get: { summary: 'Live per-tenant view', responses: { '200': ok({ type: 'object' }), '401': problem, '403': problem } } },
+      '/v1/admin/webhooks/dead-letters': {
+        get: { summary: 'Lifecycle webhooks given up after the retry window', parameters: queryParameters(deadLettersQuerySchema), responses: { '200': ok({ type: 'object' }), ...errors } },
+      },
+      '/v1/admin/webhooks/redeliver': {
+        post: {
+          summary: 'Queue dead letters again, same ids',
+          requestBody: json(component(components, 'RedeliverRequest', redeliverBodySchema, 'input')),
+          responses: { '200': ok({ type: 'object', properties: { redelivered: { type: 'integer' } } }), ...errors },
+        },
+      },
       '/.well-known/jwks.json': { get: { summary: 'Public keys of capability tokens', responses: { '200': ok({ type: 'object' }) } } },
       '/healthz': { get: { summary: 'Liveness', responses: { '200': ok({ type: 'object' }) } } },
       '/readyz': { get: { summary: 'Readiness', responses: { '200': ok({ type: 'object' }), '503': ok({ type: 'object' }) } } },

@@ -9,9 +9,23 @@ const failuresSchema = z.object({
   recent: z.array(z.object({ channel: z.string(), event: z.string(), seq: z.number(), id: z.string(), reason: z.string(), at: z.number() })),
 });
 
+/** Lifecycle webhooks the app's endpoint did not take within the retry window (present when webhooks are configured). */
+const deadLettersSchema = z.object({
+  total: z.number(),
+  recent: z.array(
+    z.object({
+      id: z.string(),
+      tenant: z.string(),
+      lastError: z.string(),
+      event: z.object({ type: z.string(), data: z.object({ channel: z.string() }) }),
+    }),
+  ),
+});
+
 export const statsSchema = z.object({
   provider: z.string(),
   generatedAt: z.number(),
+  webhookDeadLetters: z.optional(deadLettersSchema),
   tenants: z.array(
     z.object({
       tenant: z.string(),
@@ -126,6 +140,17 @@ function tenantCard(tenant: TenantStats): HTMLElement {
   const recent = tenant.deliveryFailures === undefined ? undefined : failuresList(tenant.deliveryFailures);
   if (recent) card.append(recent);
   return card;
+}
+
+/** The dead-letter box: hidden while there are none. */
+export function renderDeadLetters(box: HTMLElement, dead: Stats['webhookDeadLetters']): void {
+  box.hidden = dead === undefined || dead.total === 0;
+  if (!dead || dead.total === 0) return box.replaceChildren();
+  box.replaceChildren(
+    el('h2', { text: `Webhook dead letters: ${dead.total}` }),
+    el('p', { className: 'muted', text: 'The app’s webhook endpoint did not take these within the retry window. Redeliver with: switchboard webhooks redeliver' }),
+    el('ul', {}, ...dead.recent.map((letter) => el('li', { data: { id: letter.id }, text: `${letter.event.type} · ${letter.tenant} ${letter.event.data.channel} · ${letter.lastError} · ${letter.id}` }))),
+  );
 }
 
 export function renderStats(container: HTMLElement, stats: Stats): void {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPusherProvider } from '../../providers/pusher/index.js';
 import { signWebhook } from '../../providers/pusher-protocol/webhook.js';
-import type { WebhookEvent } from '../../providers/types.js';
+import type { LifecycleEvent } from '../../src/server/lifecycle/events.js';
 import { startBff, type TestBff } from '../helpers/bff.js';
 
 const credentials = { appId: '1', key: 'hosted-key', secret: 'hosted-secret', cluster: 'eu' };
@@ -13,8 +13,8 @@ afterEach(async () => {
 });
 
 describe('POST /v1/webhooks/:provider', () => {
-  it('verifies Pusher webhooks and hands normalized, tenant-scoped events to the app', async () => {
-    const received: WebhookEvent[] = [];
+  it('verifies Pusher webhooks and hands them to the app as tenant-scoped lifecycle events, ids stable when Pusher retries', async () => {
+    const received: LifecycleEvent[] = [];
     bff = await startBff({
       provider: createPusherProvider({ ...credentials, useTLS: true }),
       onWebhook: (events) => void received.push(...events),
@@ -40,10 +40,18 @@ describe('POST /v1/webhooks/:provider', () => {
 
     const genuine = await send(signWebhook(credentials.secret, body));
     expect(genuine.status).toBe(200);
-    expect(received).toEqual([
-      { kind: 'member_added', tenant: 'acme', channel: 'chat:lobby', userId: 'ana' },
-      { kind: 'channel_vacated', tenant: 'globex', channel: 'orders:7' },
+    expect(received.map(({ type, data }) => ({ type, data }))).toEqual([
+      { type: 'presence.joined', data: { tenant: 'acme', channel: 'chat:lobby', user: 'ana' } },
+      { type: 'channel.vacated', data: { tenant: 'globex', channel: 'orders:7' } },
     ]);
+    const [joined, vacated] = received;
+    expect(joined?.id).toMatch(/^evt_/);
+    expect(joined?.id).not.toBe(vacated?.id);
+    expect(Number.isNaN(Date.parse(joined?.timestamp ?? ''))).toBe(false);
+
+    // Pusher retries a request it got no 2xx for: the same events keep their ids.
+    expect((await send(signWebhook(credentials.secret, body))).status).toBe(200);
+    expect(received.slice(2).map((event) => event.id)).toEqual([joined?.id, vacated?.id]);
   });
 
   it('answers 404 for a provider that is not configured', async () => {

@@ -3,9 +3,13 @@ import { tenantIdSchema } from '../../core/schemas.js';
 import { SwitchboardError } from '../../core/errors.js';
 import type { SwitchboardContext } from '../context.js';
 import { bearerToken } from '../http/bearer.js';
+import { deadLetterView } from '../lifecycle/outbox.js';
+
+/** Dead letters shown per tenant on the stats page; the full list is /v1/admin/webhooks/dead-letters. */
+const RECENT_DEAD_LETTERS = 5;
 
 /** Which tenants a caller may watch: an admin key sees all, a tenant key or an admin-role token its own. */
-async function visibleTenants(ctx: SwitchboardContext, req: Request): Promise<'all' | string> {
+export async function visibleTenants(ctx: SwitchboardContext, req: Request): Promise<'all' | string> {
   const credential = bearerToken(req);
   const owner = ctx.apiKeys.lookup(credential);
   if (owner?.kind === 'admin') return 'all';
@@ -15,7 +19,10 @@ async function visibleTenants(ctx: SwitchboardContext, req: Request): Promise<'a
   return grant.tenant;
 }
 
-/** `GET /v1/admin/stats`: connections, channels, presence, publish and delivery rates, and delivery failures per tenant. */
+/**
+ * `GET /v1/admin/stats`: connections, channels, presence, publish and delivery rates and
+ * delivery failures per tenant, and webhook dead letters when a webhook endpoint is configured.
+ */
 export function adminRoutes(ctx: SwitchboardContext): Router {
   const { rates } = ctx;
   const router = Router();
@@ -35,6 +42,7 @@ export function adminRoutes(ctx: SwitchboardContext): Router {
             return { ...channel, ...(presence ? { members: presence } : {}) };
           }),
         );
+        const dead = await ctx.lifecycle.outbox?.deadLetters(tenant, RECENT_DEAD_LETTERS);
         return {
           tenant,
           connections: row ? row.connections : 0,
@@ -42,11 +50,19 @@ export function adminRoutes(ctx: SwitchboardContext): Router {
           publishRate: rates.series(tenant, 120),
           deliveryRate: rates.series(tenant, 120, 'deliveries'),
           deliveryFailures: ctx.deliveryFailures.forTenant(tenant),
+          ...(dead ? { webhookDeadLetters: { total: dead.total, recent: dead.letters.map(deadLetterView) } } : {}),
         };
       }),
     );
+    // Across the caller's scope too: a tenant with dead letters but no live activity has no row above.
+    const dead = await ctx.lifecycle.outbox?.deadLetters(scope === 'all' ? requested.data : scope, RECENT_DEAD_LETTERS);
     res.setHeader('Cache-Control', 'no-store');
-    res.json({ provider: ctx.provider.name, generatedAt: Date.now(), tenants });
+    res.json({
+      provider: ctx.provider.name,
+      generatedAt: Date.now(),
+      tenants,
+      ...(dead ? { webhookDeadLetters: { total: dead.total, recent: dead.letters.map(deadLetterView) } } : {}),
+    });
   });
   return router;
 }

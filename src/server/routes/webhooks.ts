@@ -1,16 +1,17 @@
+import { createHash } from 'node:crypto';
 import express, { Router } from 'express';
 import { SwitchboardError } from '../../core/errors.js';
-import type { WebhookEvent } from '../../../providers/types.js';
 import type { SwitchboardContext } from '../context.js';
-
-export type WebhookHandler = (events: WebhookEvent[]) => void | Promise<void>;
+import { fromProviderEvent, type LifecycleEventData } from '../lifecycle/events.js';
 
 /**
  * `POST /v1/webhooks/:provider`: the provider verifies the signature over the raw body
  * and normalizes the events (tenant-relative channels, tenant from the channel name);
- * the app's handler gets them. A non-2xx answer makes the provider retry.
+ * they join the lifecycle stream (outbox to the app's endpoint, in-process callback).
+ * A non-2xx answer makes the provider retry; a retried request yields the same event
+ * ids (seeded by the body), so the app can dedupe.
  */
-export function webhookRoutes(ctx: SwitchboardContext, handler: WebhookHandler | undefined): Router {
+export function webhookRoutes(ctx: SwitchboardContext): Router {
   const router = Router();
   router.post('/v1/webhooks/:provider', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
     const { parseWebhook } = ctx.provider;
@@ -18,8 +19,10 @@ export function webhookRoutes(ctx: SwitchboardContext, handler: WebhookHandler |
       throw new SwitchboardError('not_found', `No webhooks for provider "${req.params.provider}"`);
     }
     const headers = Object.fromEntries(Object.entries(req.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(',') : value]));
-    const events = parseWebhook.call(ctx.provider, { headers, rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0) });
-    await handler?.(events);
+    const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const events = parseWebhook.call(ctx.provider, { headers, rawBody });
+    const inputs = events.map(fromProviderEvent).filter((input): input is LifecycleEventData => input !== undefined);
+    await ctx.lifecycle.stream.publish(inputs, `${ctx.provider.name}:${createHash('sha256').update(rawBody).digest('hex')}`);
     res.json({ received: events.length });
   });
   return router;

@@ -1,0 +1,194 @@
+/**
+ * The outbox in the event log's Redis (same client, keys under `<prefix>wh:`), shared by
+ * every BFF node: the lease on a queue's head keeps two nodes from sending it at once.
+ *
+ * Keys: `wh:m` hash id -> pending message JSON; `wh:q:<orderKey>` list of ids (the queue);
+ * `wh:due` sorted set orderKey -> when its head is due (or leased until); `wh:dead` hash
+ * id -> dead letter JSON, `wh:dead:t` / `wh:dead:t:<tenant>` sorted sets id -> deadAt.
+ * Every change runs as one Lua script. Like the event log, a single Redis, not a Cluster.
+ */
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { runScript } from '../log/redis-scripts.js';
+import { clipError, type DeadLetter, type OutboxMessage, type PendingMessage, type WebhookOutbox } from './outbox.js';
+
+/** Shared Lua: append one pending message JSON to the tail of its queue. ARGV-free helper. */
+const PUSH = `
+local function push(p, id, orderKey, json)
+  if redis.call('HEXISTS', p .. 'wh:m', id) == 1 then return 0 end
+  redis.call('HSET', p .. 'wh:m', id, json)
+  if redis.call('RPUSH', p .. 'wh:q:' .. orderKey, id) == 1 then redis.call('ZADD', p .. 'wh:due', 0, orderKey) end
+  return 1
+end
+`;
+
+/** Shared Lua: remove `id` when it heads its queue; returns its decoded message or nil. */
+const SHIFT = `
+local function shift(p, id)
+  local json = redis.call('HGET', p .. 'wh:m', id)
+  if not json then return nil end
+  local message = cjson.decode(json)
+  local queue = p .. 'wh:q:' .. message.orderKey
+  if redis.call('LINDEX', queue, 0) ~= id then return nil end
+  redis.call('LPOP', queue)
+  redis.call('HDEL', p .. 'wh:m', id)
+  if redis.call('LLEN', queue) > 0 then redis.call('ZADD', p .. 'wh:due', 0, message.orderKey)
+  else redis.call('ZREM', p .. 'wh:due', message.orderKey) end
+  return message
+end
+`;
+
+/** ARGV: prefix, then (id, orderKey, json) per message. */
+const ENQUEUE = `${PUSH}
+for i = 2, #ARGV, 3 do push(ARGV[1], ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
+return 0
+`;
+
+/** ARGV: prefix, now, limit, leaseUntil. Returns the heads' JSON. */
+const CLAIM = `
+local p = ARGV[1]
+local keys = redis.call('ZRANGEBYSCORE', p .. 'wh:due', '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, orderKey in ipairs(keys) do
+  local id = redis.call('LINDEX', p .. 'wh:q:' .. orderKey, 0)
+  if id then
+    redis.call('ZADD', p .. 'wh:due', ARGV[4], orderKey)
+    table.insert(out, redis.call('HGET', p .. 'wh:m', id))
+  else
+    redis.call('ZREM', p .. 'wh:due', orderKey)
+  end
+end
+return out
+`;
+
+/** ARGV: prefix, id. */
+const DELIVERED = `${SHIFT}
+shift(ARGV[1], ARGV[2])
+return 0
+`;
+
+/** ARGV: prefix, id, retryAt, error. */
+const RETRY = `
+local p = ARGV[1]
+local json = redis.call('HGET', p .. 'wh:m', ARGV[2])
+if not json then return 0 end
+local message = cjson.decode(json)
+if redis.call('LINDEX', p .. 'wh:q:' .. message.orderKey, 0) ~= ARGV[2] then return 0 end
+message.attempts = message.attempts + 1
+message.lastError = ARGV[4]
+redis.call('HSET', p .. 'wh:m', ARGV[2], cjson.encode(message))
+redis.call('ZADD', p .. 'wh:due', ARGV[3], message.orderKey)
+return 1
+`;
+
+/** ARGV: prefix, id, error, now. */
+const DEAD = `${SHIFT}
+local p = ARGV[1]
+local message = shift(p, ARGV[2])
+if not message then return 0 end
+message.attempts = message.attempts + 1
+message.lastError = ARGV[3]
+message.deadAt = tonumber(ARGV[4])
+redis.call('HSET', p .. 'wh:dead', ARGV[2], cjson.encode(message))
+redis.call('ZADD', p .. 'wh:dead:t', ARGV[4], ARGV[2])
+redis.call('ZADD', p .. 'wh:dead:t:' .. message.tenant, ARGV[4], ARGV[2])
+return 1
+`;
+
+/** ARGV: prefix, tenant ('' = any), now, ids... Returns how many moved. */
+const REDELIVER = `${PUSH}
+local p = ARGV[1]
+local moved = 0
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local json = redis.call('HGET', p .. 'wh:dead', id)
+  if json then
+    local letter = cjson.decode(json)
+    if ARGV[2] == '' or letter.tenant == ARGV[2] then
+      redis.call('HDEL', p .. 'wh:dead', id)
+      redis.call('ZREM', p .. 'wh:dead:t', id)
+      redis.call('ZREM', p .. 'wh:dead:t:' .. letter.tenant, id)
+      local message = { id = id, orderKey = letter.orderKey, tenant = letter.tenant, payload = letter.payload, queuedAt = tonumber(ARGV[3]), attempts = 0 }
+      moved = moved + push(p, id, letter.orderKey, cjson.encode(message))
+    end
+  end
+end
+return moved
+`;
+
+const pendingSchema = z.object({
+  id: z.string(),
+  orderKey: z.string(),
+  tenant: z.string(),
+  payload: z.string(),
+  queuedAt: z.number(),
+  attempts: z.number().int(),
+  lastError: z.string().optional(),
+});
+const deadSchema = pendingSchema.extend({ lastError: z.string(), deadAt: z.number() });
+
+function parseJson(text: unknown): unknown {
+  if (typeof text !== 'string') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Redeliveries are sent to Redis in slices, so one script never holds it for long. */
+const REDELIVER_SLICE = 500;
+
+export class RedisWebhookOutbox implements WebhookOutbox {
+  /** `redis` is the event store's client (RedisEventStore.redis); the store closes it. */
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'sb:',
+  ) {}
+
+  async enqueue(messages: OutboxMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const args = messages.flatMap((message) => [message.id, message.orderKey, JSON.stringify({ ...message, attempts: 0 })]);
+    await runScript(this.redis, ENQUEUE, [], [this.prefix, ...args]);
+  }
+
+  async claimDue(now: number, limit: number, leaseMs: number): Promise<PendingMessage[]> {
+    const raw = await runScript(this.redis, CLAIM, [], [this.prefix, now, limit, now + leaseMs]);
+    return z.array(z.unknown()).parse(raw).map((json) => pendingSchema.parse(parseJson(json)));
+  }
+
+  async delivered(id: string): Promise<void> {
+    await runScript(this.redis, DELIVERED, [], [this.prefix, id]);
+  }
+
+  async retryLater(id: string, retryAt: number, error: string): Promise<void> {
+    await runScript(this.redis, RETRY, [], [this.prefix, id, retryAt, clipError(error)]);
+  }
+
+  async deadLetter(id: string, error: string, now: number): Promise<void> {
+    await runScript(this.redis, DEAD, [], [this.prefix, id, clipError(error), now]);
+  }
+
+  private deadIndex(tenant: string | undefined): string {
+    return tenant === undefined ? `${this.prefix}wh:dead:t` : `${this.prefix}wh:dead:t:${tenant}`;
+  }
+
+  async deadLetters(tenant: string | undefined, limit: number): Promise<{ total: number; letters: DeadLetter[] }> {
+    const index = this.deadIndex(tenant);
+    const [total, ids] = await Promise.all([this.redis.zcard(index), this.redis.zrevrange(index, 0, limit - 1)]);
+    const letters = ids.length === 0 ? [] : await this.redis.hmget(`${this.prefix}wh:dead`, ...ids);
+    return { total, letters: letters.flatMap((json) => (json === null ? [] : [deadSchema.parse(parseJson(json))])) };
+  }
+
+  async redeliver(tenant: string | undefined, ids: string[] | undefined, now: number): Promise<number> {
+    const wanted = ids ?? (await this.redis.zrange(this.deadIndex(tenant), 0, -1));
+    let moved = 0;
+    for (let start = 0; start < wanted.length; start += REDELIVER_SLICE) {
+      const slice = wanted.slice(start, start + REDELIVER_SLICE);
+      moved += z.number().parse(await runScript(this.redis, REDELIVER, [], [this.prefix, tenant ?? '', now, ...slice]));
+    }
+    return moved;
+  }
+
+  async close(): Promise<void> {}
+}

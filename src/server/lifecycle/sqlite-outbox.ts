@@ -1,0 +1,188 @@
+/**
+ * The outbox in the event log's SQLite file (its own tables, its own connection: WAL lets
+ * both write the file in turn). Only a queue's head has a real `due_at`; the rest wait at
+ * NOT_HEAD, so finding due work is one index range however long the app has been down.
+ */
+import Database from 'better-sqlite3';
+import { z } from 'zod';
+import { clipError, type DeadLetter, type OutboxMessage, type PendingMessage, type WebhookOutbox } from './outbox.js';
+
+const NOT_HEAD = Number.MAX_SAFE_INTEGER;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS webhook_outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  order_key TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  queued_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  due_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_outbox_queue ON webhook_outbox (order_key, seq);
+CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (due_at, seq);
+CREATE TABLE IF NOT EXISTS webhook_dead (
+  id TEXT PRIMARY KEY,
+  order_key TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  queued_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  dead_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS webhook_dead_by_time ON webhook_dead (dead_at);
+CREATE INDEX IF NOT EXISTS webhook_dead_by_tenant ON webhook_dead (tenant, dead_at);
+`;
+
+const pendingRowSchema = z.object({
+  id: z.string(),
+  order_key: z.string(),
+  tenant: z.string(),
+  payload: z.string(),
+  queued_at: z.number().int(),
+  attempts: z.number().int(),
+  last_error: z.string().nullable(),
+});
+const deadRowSchema = pendingRowSchema.extend({ last_error: z.string(), dead_at: z.number().int() });
+const countSchema = z.number().int();
+
+function toPending(row: unknown): PendingMessage {
+  const r = pendingRowSchema.parse(row);
+  return {
+    id: r.id,
+    orderKey: r.order_key,
+    tenant: r.tenant,
+    payload: r.payload,
+    queuedAt: r.queued_at,
+    attempts: r.attempts,
+    ...(r.last_error === null ? {} : { lastError: r.last_error }),
+  };
+}
+
+function toDead(row: unknown): DeadLetter {
+  const r = deadRowSchema.parse(row);
+  return { id: r.id, orderKey: r.order_key, tenant: r.tenant, payload: r.payload, queuedAt: r.queued_at, attempts: r.attempts, lastError: r.last_error, deadAt: r.dead_at };
+}
+
+const COLUMNS = 'id, order_key, tenant, payload, queued_at, attempts, last_error';
+
+export class SqliteWebhookOutbox implements WebhookOutbox {
+  private readonly db: Database.Database;
+  private readonly sql;
+  private readonly enqueueTx;
+  private readonly claimTx;
+  private readonly removeHeadTx;
+  private readonly redeliverTx;
+
+  /** `file` is the event log's file (`<dataDir>/events.sqlite`). */
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.sql = {
+      exists: db.prepare('SELECT 1 FROM webhook_outbox WHERE id = ?').pluck(),
+      queueLength: db.prepare('SELECT COUNT(*) FROM (SELECT 1 FROM webhook_outbox WHERE order_key = ? LIMIT 1)').pluck(),
+      insert: db.prepare(
+        'INSERT INTO webhook_outbox (id, order_key, tenant, payload, queued_at, due_at) VALUES (@id, @orderKey, @tenant, @payload, @queuedAt, @dueAt)',
+      ),
+      due: db.prepare(`SELECT ${COLUMNS} FROM webhook_outbox WHERE due_at <= ? ORDER BY due_at, seq LIMIT ?`),
+      lease: db.prepare('UPDATE webhook_outbox SET due_at = ? WHERE id = ?'),
+      head: db.prepare(`SELECT ${COLUMNS} FROM webhook_outbox WHERE id = ? AND due_at < ${NOT_HEAD}`),
+      remove: db.prepare('DELETE FROM webhook_outbox WHERE id = ?'),
+      promote: db.prepare(
+        `UPDATE webhook_outbox SET due_at = 0 WHERE seq = (SELECT MIN(seq) FROM webhook_outbox WHERE order_key = ?)`,
+      ),
+      retry: db.prepare(`UPDATE webhook_outbox SET attempts = attempts + 1, last_error = ?, due_at = ? WHERE id = ? AND due_at < ${NOT_HEAD}`),
+      insertDead: db.prepare(
+        `INSERT OR REPLACE INTO webhook_dead (id, order_key, tenant, payload, queued_at, attempts, last_error, dead_at)
+         VALUES (@id, @orderKey, @tenant, @payload, @queuedAt, @attempts, @lastError, @deadAt)`,
+      ),
+      deadCount: db.prepare('SELECT COUNT(*) FROM webhook_dead').pluck(),
+      deadCountOf: db.prepare('SELECT COUNT(*) FROM webhook_dead WHERE tenant = ?').pluck(),
+      deadPage: db.prepare(`SELECT ${COLUMNS}, dead_at FROM webhook_dead ORDER BY dead_at DESC LIMIT ?`),
+      deadPageOf: db.prepare(`SELECT ${COLUMNS}, dead_at FROM webhook_dead WHERE tenant = ? ORDER BY dead_at DESC LIMIT ?`),
+      deadById: db.prepare(`SELECT ${COLUMNS}, dead_at FROM webhook_dead WHERE id = ?`),
+      deadIds: db.prepare('SELECT id FROM webhook_dead ORDER BY dead_at').pluck(),
+      deadIdsOf: db.prepare('SELECT id FROM webhook_dead WHERE tenant = ? ORDER BY dead_at').pluck(),
+      removeDead: db.prepare('DELETE FROM webhook_dead WHERE id = ?'),
+    };
+    const push = (message: OutboxMessage): void => {
+      if (this.sql.exists.get(message.id) !== undefined) return;
+      const queued = countSchema.parse(this.sql.queueLength.get(message.orderKey)) > 0;
+      this.sql.insert.run({ ...message, dueAt: queued ? NOT_HEAD : 0 });
+    };
+    this.enqueueTx = db.transaction((messages: OutboxMessage[]) => {
+      for (const message of messages) push(message);
+    });
+    this.claimTx = db.transaction((now: number, limit: number, leaseMs: number) => {
+      const heads = this.sql.due.all(now, limit).map(toPending);
+      for (const head of heads) this.sql.lease.run(now + leaseMs, head.id);
+      return heads;
+    });
+    this.removeHeadTx = db.transaction((id: string): PendingMessage | undefined => {
+      const row = this.sql.head.get(id);
+      if (row === undefined) return undefined;
+      const head = toPending(row);
+      this.sql.remove.run(id);
+      this.sql.promote.run(head.orderKey);
+      return head;
+    });
+    this.redeliverTx = db.transaction((tenant: string | undefined, ids: string[] | undefined, now: number) => {
+      const wanted = ids ?? z.array(z.string()).parse(tenant === undefined ? this.sql.deadIds.all() : this.sql.deadIdsOf.all(tenant));
+      let moved = 0;
+      for (const id of wanted) {
+        const row = this.sql.deadById.get(id);
+        if (row === undefined) continue;
+        const letter = toDead(row);
+        if (tenant !== undefined && letter.tenant !== tenant) continue;
+        this.sql.removeDead.run(id);
+        push({ id, orderKey: letter.orderKey, tenant: letter.tenant, payload: letter.payload, queuedAt: now });
+        moved++;
+      }
+      return moved;
+    });
+  }
+
+  async enqueue(messages: OutboxMessage[]): Promise<void> {
+    this.enqueueTx(messages);
+  }
+
+  async claimDue(now: number, limit: number, leaseMs: number): Promise<PendingMessage[]> {
+    return this.claimTx(now, limit, leaseMs);
+  }
+
+  async delivered(id: string): Promise<void> {
+    this.removeHeadTx(id);
+  }
+
+  async retryLater(id: string, retryAt: number, error: string): Promise<void> {
+    this.sql.retry.run(clipError(error), retryAt, id);
+  }
+
+  async deadLetter(id: string, error: string, now: number): Promise<void> {
+    this.db.transaction(() => {
+      const head = this.removeHeadTx(id);
+      if (head) this.sql.insertDead.run({ ...head, attempts: head.attempts + 1, lastError: clipError(error), deadAt: now });
+    })();
+  }
+
+  async deadLetters(tenant: string | undefined, limit: number): Promise<{ total: number; letters: DeadLetter[] }> {
+    const total = countSchema.parse(tenant === undefined ? this.sql.deadCount.get() : this.sql.deadCountOf.get(tenant));
+    const rows = tenant === undefined ? this.sql.deadPage.all(limit) : this.sql.deadPageOf.all(tenant, limit);
+    return { total, letters: rows.map(toDead) };
+  }
+
+  async redeliver(tenant: string | undefined, ids: string[] | undefined, now: number): Promise<number> {
+    return this.redeliverTx(tenant, ids, now);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
