@@ -258,7 +258,11 @@ describe('Ably webhooks', () => {
       ],
     });
     const events = provider.parseWebhook({ headers: { 'x-ably-key': 'emuApp.emuKey', 'x-ably-signature': sign(hostile) }, rawBody: Buffer.from(hostile) });
-    expect(events.map((event) => (event.kind === 'client_event' ? event.data : undefined))).toEqual([null, { on: 1 }]);
+    const [tooDeep, withProtoKey] = events.map((event) => (event.kind === 'client_event' ? event.data : undefined));
+    expect(tooDeep).toBeNull();
+    // `__proto__` stays an own key of the data, as JSON.parse made it: data, never a prototype.
+    expect(JSON.stringify(withProtoKey)).toBe('{"__proto__":{"admin":true},"on":1}');
+    expect(Object.getPrototypeOf(withProtoKey)).toBe(Object.prototype);
     expect(({} as { admin?: boolean }).admin).toBeUndefined();
     for (const raw of ['not json', '{"items":"nope"}', JSON.stringify({ items: [{ source: 1 }] })]) {
       expect(() => provider.parseWebhook({ headers: { 'x-ably-key': 'emuApp.emuKey', 'x-ably-signature': sign(raw) }, rawBody: Buffer.from(raw) })).toThrow(
