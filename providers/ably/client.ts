@@ -36,6 +36,7 @@ import type {
   TransportTarget,
 } from '../types.js';
 import { onePerClient, WHISPER_PREFIX, WHISPERS_PER_SECOND } from './shared.js';
+import { decodeData } from '../decode-data.js';
 
 type RealtimeClass = typeof AblyModule.Realtime;
 type ErrorInfoClass = typeof AblyModule.ErrorInfo;
@@ -99,16 +100,6 @@ function isTokenError(reason: unknown): boolean {
   const info = errorInfoSchema.safeParse(reason);
   const code = info.success ? info.data.code : undefined;
   return typeof code === 'number' && code >= 40140 && code < 40150;
-}
-
-/** Envelopes are published as JSON with `encoding: json`, so the SDK hands over objects; tolerate strings too. */
-function decodeData(data: unknown): unknown {
-  if (typeof data !== 'string') return data;
-  try {
-    return JSON.parse(data) as unknown;
-  } catch {
-    return data;
-  }
 }
 
 interface Entry {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseProviderEnv } from '../env-options.js';
 import type { Namespaces } from '../../src/core/namespaces.js';
 
 /** Ably's default maximum message size (ably-docs platform/pricing/limits.mdx; ably-js defaults.ts). */
@@ -35,14 +36,7 @@ const envSchema = z.object({
 });
 
 export function ablyProviderOptionsFromEnv(env: Record<string, string | undefined> = process.env): AblyProviderOptions {
-  const result = envSchema.safeParse(env);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const name = String(issue?.path[0] ?? 'ABLY_*');
-    // The key itself never goes into the message.
-    throw new Error(`Invalid ${name}: ${env[name] === undefined ? 'required when SWITCHBOARD_PROVIDER=ably' : (issue?.message ?? 'invalid value')}`);
-  }
-  const e = result.data;
+  const e = parseProviderEnv(envSchema, env, 'ably');
   return {
     apiKey: e.ABLY_API_KEY,
     ...(e.ABLY_ENDPOINT === undefined ? {} : { endpoint: e.ABLY_ENDPOINT }),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseProviderEnv } from '../env-options.js';
 
 export const DEV_APP_ID = 'switchboard';
 export const DEV_APP_KEY = 'switchboard-key';
@@ -118,12 +119,7 @@ const envSchema = z.object({
  * credentials default to well-known dev values; in production they must be set and differ.
  */
 export function localProviderOptionsFromEnv(env: Record<string, string | undefined> = process.env): LocalProviderOptions {
-  const result = envSchema.safeParse(env);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new Error(`Invalid ${String(issue?.path[0] ?? 'LOCAL_* setting')}: ${issue?.message ?? 'invalid value'}`);
-  }
-  const e = result.data;
+  const e = parseProviderEnv(envSchema, env, 'local');
   if (e.NODE_ENV === 'production') {
     const defaults: [string, string | undefined, string][] = [
       ['LOCAL_APP_ID', e.LOCAL_APP_ID, DEV_APP_ID],

@@ -25,6 +25,7 @@ import type {
   TransportSubscription,
   TransportTarget,
 } from '../types.js';
+import { decodeData } from '../decode-data.js';
 
 type PusherClass = typeof PusherModule.default.default;
 type PusherClient = InstanceType<PusherClass>;
@@ -84,16 +85,6 @@ function presenceMembers(channel: PusherChannel): PresenceMember[] {
     if (member.success) members.push({ id: member.data.id, info: member.data.info ?? {} });
   });
   return members;
-}
-
-/** pusher-js leaves `data` a string when it is not JSON; envelopes are always JSON. */
-function decodeData(data: unknown): unknown {
-  if (typeof data !== 'string') return data;
-  try {
-    return JSON.parse(data) as unknown;
-  } catch {
-    return data;
-  }
 }
 
 interface Entry {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseProviderEnv } from '../env-options.js';
 import type { Namespaces } from '../../src/core/namespaces.js';
 
 export interface PusherProviderOptions {
@@ -44,13 +45,7 @@ const envSchema = z.object({
 });
 
 export function pusherProviderOptionsFromEnv(env: Record<string, string | undefined> = process.env): PusherProviderOptions {
-  const result = envSchema.safeParse(env);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const name = String(issue?.path[0] ?? 'PUSHER_*');
-    throw new Error(`Invalid ${name}: ${env[name] === undefined ? 'required when SWITCHBOARD_PROVIDER=pusher' : (issue?.message ?? 'invalid value')}`);
-  }
-  const e = result.data;
+  const e = parseProviderEnv(envSchema, env, 'pusher');
   return {
     appId: e.PUSHER_APP_ID,
     key: e.PUSHER_KEY,

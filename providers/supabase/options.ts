@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseProviderEnv } from '../env-options.js';
 import type { Namespaces } from '../../src/core/namespaces.js';
 
 export interface SupabaseProviderOptions {
@@ -59,14 +60,7 @@ const envSchema = z
 
 export function supabaseProviderOptionsFromEnv(env: Record<string, string | undefined> = process.env): SupabaseProviderOptions {
   const present = Object.fromEntries(Object.entries(env).filter(([name, value]) => name.startsWith('SUPABASE_') && value?.trim()));
-  const result = envSchema.safeParse(present);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const name = String(issue?.path[0] ?? 'SUPABASE_*');
-    const reason = present[name] === undefined && issue?.code !== 'custom' ? 'required when SWITCHBOARD_PROVIDER=supabase' : (issue?.message ?? 'invalid value');
-    throw new Error(`Invalid ${name}: ${reason}`);
-  }
-  const e = result.data;
+  const e = parseProviderEnv(envSchema, present, 'supabase');
   return {
     url: e.SUPABASE_URL.replace(/\/+$/, ''),
     anonKey: e.SUPABASE_ANON_KEY,

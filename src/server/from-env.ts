@@ -79,7 +79,8 @@ function providerProblems(source: NodeJS.ProcessEnv): string[] {
     settings.parse(source);
     return [];
   } catch (error) {
-    return [describeProviderError(error instanceof Error ? error.message : String(error), source)];
+    const message = error instanceof Error ? error.message : String(error);
+    return message.split('\n').map((line) => describeProviderError(line, source));
   }
 }
 

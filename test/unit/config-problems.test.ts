@@ -54,6 +54,7 @@ describe('configuration check', () => {
         PUSHER_KEY: 'key',
         PUSHER_SECRET: 'secret',
         PUSHER_CLUSTER: 'EU',
+        PUSHER_HOST: 'https://pusher.example',
       }),
     );
     expect(problems).toEqual([
@@ -61,7 +62,9 @@ describe('configuration check', () => {
       'SWITCHBOARD_STORE is "postgres", but it must be one of sqlite, memory, redis.',
       'TOKEN_TTL_SECONDS is "1.5", but it must be a whole number.',
       'AUTH_JWKS_URL is "not a url", but it must be a URL, e.g. https://example.com.',
+      // Every problem in the provider's own variables at once, too.
       'PUSHER_CLUSTER is "EU", but it must be a cluster name such as eu or mt1.',
+      'PUSHER_HOST is "https://pusher.example", but it must be a host name without scheme.',
     ]);
   });
 
