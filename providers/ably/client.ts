@@ -37,6 +37,7 @@ import type {
 } from '../types.js';
 import { onePerClient, WHISPER_PREFIX, WHISPERS_PER_SECOND } from './shared.js';
 import { decodeData } from '../decode-data.js';
+import { Emitter } from '../../src/client/emitter.js';
 
 type RealtimeClass = typeof AblyModule.Realtime;
 type ErrorInfoClass = typeof AblyModule.ErrorInfo;
@@ -125,12 +126,11 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
   /** Why the last authCallback failed, as the BFF said it (more precise than Ably's wrapping). */
   let authError: SwitchboardError | undefined;
   const entries = new Map<string, Entry>();
-  const dropListeners = new Set<(error: SwitchboardError) => void>();
-  const warningListeners = new Set<(error: SwitchboardError) => void>();
+  const events = new Emitter<{ drop: [SwitchboardError]; warning: [SwitchboardError] }>();
   const whisperTimes: number[] = [];
 
   function warn(error: SwitchboardError): void {
-    for (const listener of [...warningListeners]) listener(error);
+    events.emit('warning', error);
   }
 
   async function fetchTokenRequest(refreshed = false): Promise<z.infer<typeof tokenRequestSchema>> {
@@ -170,7 +170,7 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
     live = false;
     // The wrapper reconnects with its own backoff; stop the SDK's retries.
     queueMicrotask(() => closeRealtime(client));
-    for (const listener of [...dropListeners]) listener(error);
+    events.emit('drop', error);
   }
 
   /**
@@ -340,15 +340,9 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
       closeRealtime(realtime);
     },
 
-    onDrop(listener) {
-      dropListeners.add(listener);
-      return () => dropListeners.delete(listener);
-    },
+    onDrop: (listener) => events.on('drop', listener),
 
-    onWarning(listener) {
-      warningListeners.add(listener);
-      return () => warningListeners.delete(listener);
-    },
+    onWarning: (listener) => events.on('warning', listener),
 
     subscribe(target: TransportTarget, handlers: TransportChannelHandlers): TransportSubscription {
       const name = toAblyChannel(tenant, target.channel);
@@ -402,8 +396,7 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
     close() {
       live = false;
       entries.clear();
-      dropListeners.clear();
-      warningListeners.clear();
+      events.clear();
       closeRealtime(realtime);
     },
   };

@@ -23,6 +23,7 @@ import { ABLY_DEFAULT_MAX_MESSAGE_BYTES, type AblyProviderOptions } from './opti
 import { ablyMessageBytes, publishBatch, toAblyMessage, type AblyBatchSpec } from './publish.js';
 import { ABLY_AUTH_ENDPOINT, onePerClient } from './shared.js';
 import { parseAblyWebhook } from './webhook.js';
+import { cachedQuery } from '../cached-query.js';
 
 /** Room for the envelope around `data` (id ≤128, channel ≤200, event ≤64 twice, seq, ts, keys). */
 const ENVELOPE_HEADROOM_BYTES = 1024;
@@ -32,7 +33,6 @@ const MIN_TOKEN_TTL_MS = 1000;
 const MAX_TOKEN_TTL_MS = 60 * 60 * 1000;
 /** Presence pages read per query (1,000 members each; Ably's default presence limit is 200 per channel). */
 const MAX_PRESENCE_PAGES = 5;
-const STATS_CACHE_MS = 5000;
 
 const presenceItemSchema = z.object({ clientId: z.string(), data: z.unknown().optional() });
 const metricsSchema = z.object({
@@ -85,7 +85,6 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
     logLevel: 0,
   });
   const clientEvents = Object.fromEntries(Object.entries(namespaces).map(([namespace, rules]) => [namespace, rules.clientEvents]));
-  let statsCache: { at: number; stats: Promise<TenantStats[]> } | undefined;
 
   async function presenceItems(name: string): Promise<Array<z.infer<typeof presenceItemSchema>>> {
     const items: Array<z.infer<typeof presenceItemSchema>> = [];
@@ -192,16 +191,7 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
       }
     },
 
-    stats(): Promise<TenantStats[]> {
-      const now = Date.now();
-      if (!statsCache || now - statsCache.at > STATS_CACHE_MS) {
-        statsCache = { at: now, stats: fetchStats() };
-        statsCache.stats.catch(() => {
-          statsCache = undefined;
-        });
-      }
-      return statsCache.stats;
-    },
+    stats: cachedQuery(fetchStats),
 
     parseWebhook(request: WebhookRequest): WebhookEvent[] {
       return parseAblyWebhook(key, request);

@@ -26,6 +26,7 @@ import type {
   TransportTarget,
 } from '../types.js';
 import { decodeData } from '../decode-data.js';
+import { Emitter } from '../../src/client/emitter.js';
 
 type PusherClass = typeof PusherModule.default.default;
 type PusherClient = InstanceType<PusherClass>;
@@ -107,8 +108,7 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
   let lastError: SwitchboardError | undefined;
   const entries = new Map<string, Entry>();
   const authErrors = new Map<string, SwitchboardError>();
-  const dropListeners = new Set<(error: SwitchboardError) => void>();
-  const warningListeners = new Set<(error: SwitchboardError) => void>();
+  const events = new Emitter<{ drop: [SwitchboardError]; warning: [SwitchboardError] }>();
 
   async function authorize(socketId: string, channelName: string, refreshed = false): Promise<z.infer<typeof pusherAuthSchema>> {
     const { token } = await context.token(refreshed);
@@ -135,7 +135,7 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
     live = false;
     // Stop pusher-js's own retry timer; the wrapper reconnects with its backoff.
     queueMicrotask(() => pusher?.disconnect());
-    for (const listener of [...dropListeners]) listener(error);
+    events.emit('drop', error);
   }
 
   function onMessage(raw: unknown): void {
@@ -181,7 +181,7 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
       // Pusher protocol: 4300-4399 refuse one request (rate limit, bad frame) and keep the connection.
       if (code && code >= 4300 && code < 4400) {
         const warning = new SwitchboardError(code === 4301 ? 'rate_limited' : 'invalid_request', `Pusher refused a request (${code})${message ? `: ${message}` : ''}`);
-        for (const listener of [...warningListeners]) listener(warning);
+        events.emit('warning', warning);
         return;
       }
       lastError = closeError(code, message);
@@ -260,15 +260,9 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
       pusher?.disconnect();
     },
 
-    onDrop(listener) {
-      dropListeners.add(listener);
-      return () => dropListeners.delete(listener);
-    },
+    onDrop: (listener) => events.on('drop', listener),
 
-    onWarning(listener) {
-      warningListeners.add(listener);
-      return () => warningListeners.delete(listener);
-    },
+    onWarning: (listener) => events.on('warning', listener),
 
     subscribe(target: TransportTarget, handlers: TransportChannelHandlers): TransportSubscription {
       const name = toPusherChannel(tenant, target.channel, target.presence);
@@ -296,7 +290,7 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
     close() {
       live = false;
       entries.clear();
-      dropListeners.clear();
+      events.clear();
       pusher?.disconnect();
       pusher = undefined;
     },

@@ -31,6 +31,7 @@ import { PusherHttpClient, PusherHttpStatusError } from './http-client.js';
 import { isPermanentHttpStatus, ProviderPublishError } from '../publish-error.js';
 import type { PusherProviderOptions } from './options.js';
 import { parsePusherWebhook } from './webhook.js';
+import { cachedQuery } from '../cached-query.js';
 
 /** Pusher's event data limit (rest-api.md). */
 export const PUSHER_MAX_DATA_BYTES = 10 * 1024;
@@ -41,8 +42,6 @@ const AUTH_ENDPOINT = '/v1/auth/pusher';
 
 const emptySchema = z.object({}).passthrough();
 const channelListSchema = z.object({ channels: z.record(z.string(), z.object({ user_count: z.number().int().min(0).optional() }).passthrough()) });
-/** The admin page polls every 2 s and Prometheus scrapes too: answer them from one Pusher query per interval. */
-const STATS_CACHE_MS = 5000;
 const usersSchema = z.object({ users: z.array(z.object({ id: z.union([z.string(), z.number()]).transform(String) })) });
 const channelInfoSchema = z.object({
   occupied: z.boolean(),
@@ -107,7 +106,6 @@ export function createPusherProvider(options: PusherProviderOptions): PusherProv
   const sendBatch = (batch: BatchEvent[], signal: AbortSignal) =>
     client.request({ method: 'POST', path: '/batch_events', body: { batch }, signal }, emptySchema);
 
-  let statsCache: { at: number; stats: Promise<TenantStats[]> } | undefined;
 
   /** Occupied channels per tenant; Pusher reports user counts for presence channels only, and no connection counts. */
   async function fetchStats(): Promise<TenantStats[]> {
@@ -218,16 +216,7 @@ export function createPusherProvider(options: PusherProviderOptions): PusherProv
       return { subscribers: info.subscription_count ?? (info.occupied ? 1 : 0) };
     },
 
-    stats(): Promise<TenantStats[]> {
-      const now = Date.now();
-      if (!statsCache || now - statsCache.at > STATS_CACHE_MS) {
-        statsCache = { at: now, stats: fetchStats() };
-        statsCache.stats.catch(() => {
-          statsCache = undefined;
-        });
-      }
-      return statsCache.stats;
-    },
+    stats: cachedQuery(fetchStats),
 
     parseWebhook(request: WebhookRequest): WebhookEvent[] {
       return parsePusherWebhook(credentials, request);

@@ -29,6 +29,7 @@ import type {
   TransportSubscription,
   TransportTarget,
 } from '../types.js';
+import { Emitter } from '../../src/client/emitter.js';
 
 const jsonValue = z.custom<JsonValue>(() => true);
 
@@ -102,8 +103,7 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
   const entries = new Set<Entry>();
   /** Topics still leaving on the current client: a new join of one waits for its leave. */
   const leaving = new Map<string, Promise<unknown>>();
-  const dropListeners = new Set<(error: SwitchboardError) => void>();
-  const warningListeners = new Set<(error: SwitchboardError) => void>();
+  const events = new Emitter<{ drop: [SwitchboardError]; warning: [SwitchboardError] }>();
   let whisperWindow = { start: 0, count: 0 };
 
   function stop(): void {
@@ -121,7 +121,7 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
   function lost(error: SwitchboardError): void {
     if (!live) return;
     stop();
-    for (const listener of [...dropListeners]) listener(error);
+    events.emit('drop', error);
   }
 
   function membersOf(channel: RealtimeChannel): PresenceMember[] {
@@ -290,15 +290,9 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
       stop();
     },
 
-    onDrop(listener) {
-      dropListeners.add(listener);
-      return () => dropListeners.delete(listener);
-    },
+    onDrop: (listener) => events.on('drop', listener),
 
-    onWarning(listener) {
-      warningListeners.add(listener);
-      return () => warningListeners.delete(listener);
-    },
+    onWarning: (listener) => events.on('warning', listener),
 
     subscribe(target: TransportTarget, handlers: TransportChannelHandlers): TransportSubscription {
       const namespace = target.channel.slice(0, target.channel.indexOf(':'));
@@ -312,7 +306,7 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
           if (!channel || !live) return false;
           if (!whisperAllowedNow()) {
             const warning = new SwitchboardError('rate_limited', `Whispers are limited to ${WHISPERS_PER_SECOND} per second on Supabase; "${event}" was dropped`);
-            for (const listener of [...warningListeners]) listener(warning);
+            events.emit('warning', warning);
             return true;
           }
           void channel.send({ type: 'broadcast', event: `${CLIENT_EVENT_PREFIX}${event}`, payload: { from: config.member.id, data } });
@@ -329,8 +323,7 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
 
     close() {
       entries.clear();
-      dropListeners.clear();
-      warningListeners.clear();
+      events.clear();
       stop();
     },
   };

@@ -12,6 +12,11 @@ export class Emitter<Events extends Record<string, unknown[]>> {
     };
   }
 
+  /** Forgets every listener (the owner was closed). */
+  clear(): void {
+    for (const set of Object.values(this.listeners)) set?.clear();
+  }
+
   count<K extends keyof Events>(event: K): number {
     return this.listeners[event]?.size ?? 0;
   }

@@ -3,7 +3,8 @@
  * both write the file in turn). Only a queue's head has a real `due_at`; the rest wait at
  * NOT_HEAD, so finding due work is one index range however long the app has been down.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../log/open-sqlite.js';
 import { z } from 'zod';
 import { clipError, type DeadLetter, type OutboxMessage, type PendingMessage, type WebhookOutbox } from './outbox.js';
 
@@ -79,10 +80,7 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
 
   /** `file` is the event log's file (`<dataDir>/events.sqlite`). */
   constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openSqlite(file, { synchronousNormal: true });
     this.db.exec(SCHEMA);
     const db = this.db;
     this.sql = {

@@ -3,7 +3,8 @@
  * each append runs as one transaction that no other append can interleave with; one BFF
  * process owns the file (several nodes share a redis store instead).
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from './open-sqlite.js';
 import { z } from 'zod';
 import { type Envelope } from '../../core/envelope.js';
 import { toEnvelope } from './stored-event.js';
@@ -63,11 +64,7 @@ export class SqliteEventStore implements EventStore {
   private readonly markDeliveredTx;
 
   constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    // WAL + NORMAL survives a process crash; only an OS crash may lose the last commits.
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openSqlite(file, { synchronousNormal: true });
     this.db.exec(SCHEMA);
     const db = this.db;
     this.statements = {

@@ -7,7 +7,8 @@
  * `sqlite` survives restarts of one node (the default store); `redis` is shared by every
  * node using the same Redis (SWITCHBOARD_STORE=redis).
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../log/open-sqlite.js';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 
@@ -57,9 +58,7 @@ export class SqliteRevocations implements TokenRevocations {
     file: string,
     private readonly now: () => number = Date.now,
   ) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db = openSqlite(file);
     this.db.exec('CREATE TABLE IF NOT EXISTS revoked_users (tenant TEXT NOT NULL, user TEXT NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL, PRIMARY KEY (tenant, user))');
     this.upsert = this.db.prepare(
       'INSERT INTO revoked_users (tenant, user, at, until) VALUES (?, ?, ?, ?) ON CONFLICT (tenant, user) DO UPDATE SET at = max(at, excluded.at), until = excluded.until',
