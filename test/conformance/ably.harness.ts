@@ -4,7 +4,7 @@
  * test/fixtures/ably-emulator — or, for the live variant, at real Ably.
  */
 import { createAblyProvider, type AblyProviderOptions } from '../../providers/ably/index.js';
-import { API_KEYS, startBff } from '../helpers/bff.js';
+import { publishAsTenant, startBff } from '../helpers/bff.js';
 import { startAblyEmulator, type AblyEmulator } from '../fixtures/ably-emulator/index.js';
 import type { HarnessOptions, ProviderHarness, RunningBff } from './harness.js';
 
@@ -16,12 +16,7 @@ async function startAblyBff(options: AblyProviderOptions, harnessOptions: Harnes
   return {
     bffUrl: bff.url,
     session: (tenant, user, name) => bff.devSession(tenant, user, name ? { name } : {}),
-    async publish(tenant, channel, event, data) {
-      const key = API_KEYS[tenant as keyof typeof API_KEYS];
-      const response = await bff.post('/v1/publish', { channel, event, data }, key);
-      if (!response.ok) throw new Error(`publish failed: ${response.status} ${await response.text()}`);
-      return (await response.json()) as { id: string; seq: number };
-    },
+    publish: (tenant, channel, event, data) => publishAsTenant(bff, tenant, channel, event, data),
     ...(emulator ? { dropConnections: () => void emulator.dropConnections() } : {}),
     async close() {
       await bff.close();

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { createLocalProvider, localProviderOptionsFromEnv } from '../../providers/local/index.js';
-import { API_KEYS, startBff } from '../helpers/bff.js';
+import { publishAsTenant, startBff } from '../helpers/bff.js';
 import type { ProviderHarness, RunningBff } from './harness.js';
 
 export const localHarness: ProviderHarness = {
@@ -18,12 +18,7 @@ export const localHarness: ProviderHarness = {
     return {
       bffUrl: bff.url,
       session: (tenant, user, name) => bff.devSession(tenant, user, name ? { name } : {}),
-      async publish(tenant, channel, event, data) {
-        const key = API_KEYS[tenant as keyof typeof API_KEYS];
-        const response = await bff.post('/v1/publish', { channel, event, data }, key);
-        if (!response.ok) throw new Error(`publish failed: ${response.status} ${await response.text()}`);
-        return (await response.json()) as { id: string; seq: number };
-      },
+      publish: (tenant, channel, event, data) => publishAsTenant(bff, tenant, channel, event, data),
       dropConnections() {
         for (const socket of sockets) socket.destroy();
       },

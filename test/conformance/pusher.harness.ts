@@ -9,7 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import express from 'express';
 import { createLocalProvider, type LocalProvider } from '../../providers/local/index.js';
 import { createPusherProvider, pusherProviderOptionsFromEnv } from '../../providers/pusher/index.js';
-import { API_KEYS, startBff } from '../helpers/bff.js';
+import { publishAsTenant, startBff } from '../helpers/bff.js';
 import type { HarnessOptions, ProviderHarness, RunningBff } from './harness.js';
 
 const HOST_APP = { appId: 'hosted-app', key: 'hosted-key', secret: 'hosted-secret' };
@@ -131,12 +131,7 @@ export function pusherHarness(hostOptions: PusherHostOptions = {}, name = 'pushe
       return {
         bffUrl: bff.url,
         session: (tenant, user, userName) => bff.devSession(tenant, user, userName ? { name: userName } : {}),
-        async publish(tenant, channel, event, data) {
-          const key = API_KEYS[tenant as keyof typeof API_KEYS];
-          const response = await bff.post('/v1/publish', { channel, event, data }, key);
-          if (!response.ok) throw new Error(`publish failed: ${response.status} ${await response.text()}`);
-          return (await response.json()) as { id: string; seq: number };
-        },
+        publish: (tenant, channel, event, data) => publishAsTenant(bff, tenant, channel, event, data),
         dropConnections: () => host.dropConnections(),
         async close() {
           await bff.close();

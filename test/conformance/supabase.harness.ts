@@ -7,7 +7,7 @@
 import { createSupabaseProvider } from '../../providers/supabase/index.js';
 import { createRealtimeDatabase } from '../fixtures/supabase-emulator/database.js';
 import { startSupabaseEmulator, type SupabaseEmulator } from '../fixtures/supabase-emulator/server.js';
-import { API_KEYS, startBff, type TestBff } from '../helpers/bff.js';
+import { publishAsTenant, startBff, type TestBff } from '../helpers/bff.js';
 import { postgresCheck, requireService } from '../helpers/services.js';
 import type { HarnessOptions, ProviderHarness, RunningBff } from './harness.js';
 
@@ -23,11 +23,7 @@ export function conformanceView(bff: TestBff): Pick<RunningBff, 'bffUrl' | 'sess
   return {
     bffUrl: bff.url,
     session: (tenant, user, name) => bff.devSession(tenant, user, name ? { name } : {}),
-    async publish(tenant, channel, event, data) {
-      const response = await bff.post('/v1/publish', { channel, event, data }, API_KEYS[tenant as keyof typeof API_KEYS]);
-      if (!response.ok) throw new Error(`publish failed: ${response.status} ${await response.text()}`);
-      return (await response.json()) as { id: string; seq: number };
-    },
+    publish: (tenant, channel, event, data) => publishAsTenant(bff, tenant, channel, event, data),
   };
 }
 

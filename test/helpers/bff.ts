@@ -72,3 +72,10 @@ export async function startBff(overrides: Partial<ServerOptions> = {}): Promise<
     },
   };
 }
+
+/** Server-side publish with the tenant's API key, as the conformance harnesses do it; answers the assigned id and seq. */
+export async function publishAsTenant(bff: TestBff, tenant: string, channel: string, event: string, data: unknown): Promise<{ id: string; seq: number }> {
+  const response = await bff.post('/v1/publish', { channel, event, data }, API_KEYS[tenant as keyof typeof API_KEYS]);
+  if (!response.ok) throw new Error(`publish failed: ${response.status} ${await response.text()}`);
+  return (await response.json()) as { id: string; seq: number };
+}
