@@ -35,9 +35,12 @@ interface Plan {
 }
 
 function plan(quick: boolean): Plan {
-  return quick
+  const base = quick
     ? { sizes: [2_000], broadcasts: 3, sustainedMs: 2_000, sustainedUpTo: 2_000 }
     : { sizes: [10_000, 19_500, 50_000, 100_000], broadcasts: 5, sustainedMs: 8_000, sustainedUpTo: 19_500 };
+  // BENCH_SCALE_SIZES=10000,20000 for a partial run.
+  const sizes = (process.env.BENCH_SCALE_SIZES ?? '').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  return sizes.length > 0 ? { ...base, sizes } : base;
 }
 
 function openFilesLimit(): number {
