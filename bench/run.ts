@@ -8,6 +8,8 @@
  *   memory   server RSS per idle subscribed connection
  *   tokens   POST /v1/token per second vs a bare Express + jose signer
  *   replay   catch-up of 10k events via GET /v1/history, sqlite and redis stores
+ *   scale    10k-100k subscribers on workers vs plain ws: connect rate, memory, broadcast reach, control plane,
+ *            sustained rates (the whole-suite run does its --quick size; `npm run bench -- scale` the full one)
  * Results: bench/results/<name>.json and bench/results/latest.md (--quick: bench/results/quick/).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,11 +18,12 @@ import path from 'node:path';
 import { runMemory } from './benchmarks/memory.js';
 import { runPubSub } from './benchmarks/pubsub.js';
 import { runReplay } from './benchmarks/replay.js';
+import { runScale } from './benchmarks/scale.js';
 import { runTokens } from './benchmarks/tokens.js';
 import { machine, printResult, targetsTable, textTable, writeMarkdown, writeResult, type BenchResult } from './lib/report.js';
 import type { BenchContext } from './lib/servers.js';
 
-const NAMES = ['fanout', 'latency', 'memory', 'tokens', 'replay'] as const;
+const NAMES = ['fanout', 'latency', 'memory', 'tokens', 'replay', 'scale'] as const;
 type Name = (typeof NAMES)[number];
 
 function isName(value: string): value is Name {
@@ -31,7 +34,7 @@ function usage(): string {
   return `usage: npm run bench [-- ${NAMES.join('|')} ...] [--quick] [--cpu-prof]`;
 }
 
-function parseArgs(argv: string[]): { names: Name[]; quick: boolean; cpuProf: boolean } {
+function parseArgs(argv: string[]): { names: Name[]; explicit: Name[]; quick: boolean; cpuProf: boolean } {
   const names: Name[] = [];
   let quick = false;
   let cpuProf = false;
@@ -47,11 +50,11 @@ function parseArgs(argv: string[]): { names: Name[]; quick: boolean; cpuProf: bo
       process.exit(2);
     }
   }
-  return { names: names.length > 0 ? names : [...NAMES], quick, cpuProf };
+  return { names: names.length > 0 ? names : [...NAMES], explicit: names, quick, cpuProf };
 }
 
 async function main(): Promise<void> {
-  const { names, quick, cpuProf } = parseArgs(process.argv.slice(2));
+  const { names, explicit, quick, cpuProf } = parseArgs(process.argv.slice(2));
   const host = machine();
   const started = performance.now();
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'switchboard-bench-'));
@@ -86,6 +89,8 @@ async function main(): Promise<void> {
     if (names.includes('memory')) await run('memory', async () => [await runMemory(ctx)]);
     if (names.includes('tokens')) await run('tokens', async () => [await runTokens(ctx)]);
     if (names.includes('replay')) await run('replay', async () => [await runReplay(ctx)]);
+    // Hundreds of thousands of sockets take minutes: the whole-suite run measures the small size.
+    if (names.includes('scale')) await run('scale', async () => [await runScale(explicit.includes('scale') ? ctx : { ...ctx, quick: true })]);
   } finally {
     await rm(tmpDir, { recursive: true, force: true });
   }

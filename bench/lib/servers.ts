@@ -26,7 +26,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export type PeerServer = 'switchboard' | 'socketio' | 'ws' | 'express-jwt';
+export type PeerServer = 'switchboard' | 'switchboard-workers' | 'socketio' | 'ws' | 'express-jwt';
 
 export interface StartOptions {
   /** `taskset -c` core list. */
@@ -40,6 +40,8 @@ export interface StartOptions {
   /** Switchboard only: written as SWITCHBOARD_CONFIG; the built-in defaults otherwise. */
   config?: unknown;
   redisUrl?: string;
+  /** Switchboard only: more environment variables. */
+  env?: Record<string, string>;
 }
 
 async function switchboardEnv(ctx: BenchContext, options: StartOptions): Promise<Record<string, string>> {
@@ -60,6 +62,7 @@ async function switchboardEnv(ctx: BenchContext, options: StartOptions): Promise
     LOCAL_APP_SECRET: APP_SECRET,
     LOCAL_MAX_CONNECTIONS: '100000',
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
+    ...options.env,
   };
 }
 
@@ -74,7 +77,7 @@ export async function startServer(ctx: BenchContext, kind: PeerServer, options: 
   }
   const child = spawnChild({
     script: `servers/${kind}.ts`,
-    env: kind === 'switchboard' ? await switchboardEnv(ctx, options) : { NODE_ENV: 'production' },
+    env: kind.startsWith('switchboard') ? await switchboardEnv(ctx, options) : { NODE_ENV: 'production' },
     cpus: options.cpus,
     nodeFlags,
     raiseFdLimit: options.raiseFdLimit,

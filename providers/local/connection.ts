@@ -24,6 +24,8 @@ export class Connection implements Peer, Flushable {
   userId: string | undefined;
   lastSeen: number;
   pingSentAt: number | undefined;
+  /** In [0, 1): where in the heartbeat window this connection's idle pings fall. */
+  readonly heartbeatOffset = Math.random();
 
   private queue: Buffer[] = [];
   private queuedBytes = 0;

@@ -50,6 +50,11 @@ export interface LocalProviderOptions {
    * write per socket (see outbox.ts). 0 = flush on every event-loop turn.
    */
   maxFlushDelayMs: number;
+  /**
+   * Longest stretch of socket writes before a fan-out yields to the event loop, so health
+   * checks, token requests and small channels are served during a big broadcast.
+   */
+  fanOutSliceMs: number;
   /** Channel-authorization expiry checks; tests override it. */
   now: () => number;
   /**
@@ -83,6 +88,7 @@ export const DEFAULT_LOCAL_OPTIONS: LocalProviderOptions = {
   pongTimeoutSeconds: 30,
   maxBufferedBytes: 8 * 1024 * 1024,
   maxFlushDelayMs: 5,
+  fanOutSliceMs: 5,
   now: Date.now,
   redisKeyPrefix: 'sb:local:',
   heartbeatMs: 5_000,
@@ -110,6 +116,7 @@ const envSchema = z.object({
   LOCAL_PONG_TIMEOUT_SECONDS: seconds,
   LOCAL_MAX_BUFFERED_BYTES: int(64 * 1024, 1024 * 1024 * 1024),
   LOCAL_MAX_FLUSH_DELAY_MS: z.coerce.number().min(0).max(1000).optional(),
+  LOCAL_FANOUT_SLICE_MS: z.coerce.number().min(1).max(1000).optional(),
   LOCAL_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   LOCAL_CLIENT_EVENTS: z.enum(['signed', 'any']).optional(),
 });
@@ -153,6 +160,7 @@ export function localProviderOptionsFromEnv(env: Record<string, string | undefin
     pongTimeoutSeconds: e.LOCAL_PONG_TIMEOUT_SECONDS ?? d.pongTimeoutSeconds,
     maxBufferedBytes: e.LOCAL_MAX_BUFFERED_BYTES ?? d.maxBufferedBytes,
     maxFlushDelayMs: e.LOCAL_MAX_FLUSH_DELAY_MS ?? d.maxFlushDelayMs,
+    fanOutSliceMs: e.LOCAL_FANOUT_SLICE_MS ?? d.fanOutSliceMs,
     ...(e.LOCAL_REDIS_URL === undefined ? {} : { redisUrl: e.LOCAL_REDIS_URL }),
   };
 }

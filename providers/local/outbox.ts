@@ -7,26 +7,46 @@
  * capped at `maxDelayMs`: light load keeps sub-millisecond latency, heavy fan-out (one
  * flush = thousands of writes) gets batches of many events per write even when they are
  * published in separate macrotasks (HTTP requests, timers).
+ *
+ * A flush works in slices of at most `sliceMs` and yields to the event loop between them,
+ * so a broadcast to tens of thousands of sockets does not hold up health checks, token
+ * requests or other channels. Sockets not yet written keep collecting frames meanwhile,
+ * which keeps the coalescing; a socket written earlier in the round waits for the next one.
  */
 export interface Flushable {
   flush(): void;
 }
 
+export interface OutboxOptions {
+  /** Longest wait before a flush under sustained traffic. */
+  maxDelayMs: number;
+  /** Longest stretch of writes before yielding to the event loop; Infinity = never yield. */
+  sliceMs: number;
+}
+
 export class Outbox {
+  /** The round being written, from `next` on; sockets that became dirty during it wait in `dirty`. */
+  private round: Flushable[] = [];
+  private next = 0;
   private dirty: Flushable[] = [];
   private scheduled = false;
   private closed = false;
+  private roundStart = 0;
   private lastFlushEnd = Number.NEGATIVE_INFINITY;
   private lastFlushDuration = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly maxDelayMs: number) {}
+  constructor(private readonly options: OutboxOptions) {}
 
   markDirty(target: Flushable): void {
     this.dirty.push(target);
-    if (this.scheduled || this.closed) return;
+    if (!this.scheduled) this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
     this.scheduled = true;
-    const wait = this.lastFlushEnd + Math.min(this.maxDelayMs, this.lastFlushDuration) - performance.now();
+    const wait = this.lastFlushEnd + Math.min(this.options.maxDelayMs, this.lastFlushDuration) - performance.now();
     // Timers cannot wait less than 1 ms; shorter gaps are not worth batching for.
     if (wait < 1) setImmediate(this.run);
     else this.timer = setTimeout(this.run, wait);
@@ -34,21 +54,43 @@ export class Outbox {
 
   close(): void {
     this.closed = true;
+    this.round = [];
+    this.next = 0;
     this.dirty = [];
     clearTimeout(this.timer);
   }
 
   private readonly run = (): void => {
-    const start = performance.now();
-    this.scheduled = false;
     this.timer = undefined;
-    // Flushing can queue more frames (e.g. member_removed after a slow consumer is dropped);
-    // those land in a fresh list and get their own turn.
-    const batch = this.dirty;
-    this.dirty = [];
-    for (const target of batch) target.flush();
+    if (this.closed) return;
+    const sliceStart = performance.now();
+    if (this.next >= this.round.length) {
+      // Flushing can queue more frames (e.g. member_removed after a slow consumer is dropped);
+      // those land in `dirty` and get the next round.
+      this.round = this.dirty;
+      this.dirty = [];
+      this.next = 0;
+      this.roundStart = sliceStart;
+    }
+    const deadline = sliceStart + this.options.sliceMs;
+    const round = this.round;
+    let index = this.next;
+    // Checking the clock every 64 writes keeps its cost out of the per-socket path.
+    while (index < round.length) {
+      (round[index++] as Flushable).flush();
+      if ((index & 63) === 0 && performance.now() >= deadline) break;
+    }
+    this.next = index;
+    if (index < round.length) {
+      setImmediate(this.run);
+      return;
+    }
+    this.round = [];
+    this.next = 0;
+    this.scheduled = false;
     this.lastFlushEnd = performance.now();
-    this.lastFlushDuration = this.lastFlushEnd - start;
+    this.lastFlushDuration = this.lastFlushEnd - this.roundStart;
+    if (this.dirty.length > 0) this.schedule();
   };
 }
 

@@ -18,6 +18,8 @@ import { handleClientFrame, type ProtocolContext } from './protocol-handler.js';
 
 const APP_PATH = /^\/app\/([^/?]+)$/;
 const SUPPORTED_PROTOCOLS = new Set(['5', '6', '7']);
+/** Pings go out between 80% and 100% of the activity timeout, at a fixed point per connection. */
+const HEARTBEAT_SPREAD = 0.2;
 const PING_FRAME = textFrame(JSON.stringify({ event: 'pusher:ping', data: '{}' }));
 /** ws closes connections sending frames past this; between maxFrameBytes and it clients get a `pusher:error`. */
 const HARD_FRAME_FACTOR = 4;
@@ -52,7 +54,7 @@ export class SocketServer {
     { cluster, ...hooks }: Pick<ProtocolContext, 'relayClientEvent' | 'lastEvent'> & { cluster?: ClusterConnections } = {},
   ) {
     this.cluster = cluster;
-    this.outbox = new Outbox(options.maxFlushDelayMs);
+    this.outbox = new Outbox({ maxDelayMs: options.maxFlushDelayMs, sliceMs: options.fanOutSliceMs });
     this.wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -229,13 +231,15 @@ export class SocketServer {
     if (this.sweepTimer) return;
     const activityMs = this.options.activityTimeoutSeconds * 1000;
     const pongMs = this.options.pongTimeoutSeconds * 1000;
-    const interval = Math.min(5_000, Math.max(20, Math.min(activityMs, pongMs) / 4));
+    // Frequent sweeps and a per-connection share of HEARTBEAT_SPREAD spread the pings of
+    // sockets that connected together (a mass reconnect) instead of sending them in one burst.
+    const interval = Math.min(1_000, Math.max(20, Math.min(activityMs, pongMs) / 4));
     this.sweepTimer = setInterval(() => {
       const now = Date.now();
       for (const connection of this.connections.values()) {
         if (connection.pingSentAt !== undefined) {
           if (now - connection.pingSentAt >= pongMs) this.drop(connection, CloseCode.pongTimeout, 'Pong reply not received');
-        } else if (now - connection.lastSeen >= activityMs) {
+        } else if (now - connection.lastSeen >= activityMs * (1 - HEARTBEAT_SPREAD * connection.heartbeatOffset)) {
           connection.pingSentAt = now;
           connection.enqueue(PING_FRAME);
         }

@@ -1,8 +1,10 @@
+import cluster from 'node:cluster';
 import { devAuthEnabled, type Env } from '../server/env.js';
 import { parseCommandArgs, type Command } from './args.js';
+import { reportListening, runPrimary, workerCount } from './workers.js';
 
 /** What a person starting the server wants to know, and what they should not leave on. */
-export function startupSummary(env: Env, port: number, devAdminKey: string): { lines: string[]; warnings: string[] } {
+export function startupSummary(env: Env, port: number, devAdminKey: string, workers = 1): { lines: string[]; warnings: string[] } {
   const host = !env.HOST || env.HOST === '0.0.0.0' || env.HOST === '::' ? 'localhost' : env.HOST;
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const devAuth = devAuthEnabled(env);
@@ -13,6 +15,7 @@ export function startupSummary(env: Env, port: number, devAdminKey: string): { l
     `API       ${base}/v1/  (OpenAPI: ${base}/v1/openapi.json)`,
     `provider  ${env.SWITCHBOARD_PROVIDER}${env.SWITCHBOARD_PROVIDER === 'local' ? ' (embedded Pusher-protocol server on this port)' : ''}`,
     `store     ${store}`,
+    ...(workers > 1 ? [`workers   ${workers} processes on this port`] : []),
   ];
   const warnings = [
     ...(devAuth ? ['dev login is on: anyone can sign in as any user of any tenant (off with NODE_ENV=production or SWITCHBOARD_DEV_AUTH=off)'] : []),
@@ -30,28 +33,54 @@ export const serve: Command = {
 Runs the BFF with the configuration in the environment (see .env.example; a .env file in
 the current directory is read first, variables already set win). Ctrl-C drains and stops.
 On a terminal it prints where the demo, the admin page and the API are; otherwise, and
-with NODE_ENV=production, it logs JSON lines only.`,
+with NODE_ENV=production, it logs JSON lines only.
+
+SWITCHBOARD_WORKERS=<n>|auto runs n processes on the one port (auto: one per core with
+SWITCHBOARD_STORE=redis, which they share state through; otherwise one).`,
   async run(argv) {
     const { values } = parseCommandArgs('serve', argv, {});
     if (values.help) return void console.log(this.help);
     // Loaded here so that `--help` and the other commands start quickly.
-    const [{ createServerFromEnv, DEV_ADMIN_KEY }, { listen }] = await Promise.all([import('../server/from-env.js'), import('../server/listen.js')]);
+    const [{ checkConfiguration, createServerFromEnv, DEV_ADMIN_KEY }, { listen }, { createLogger }, { ConfigurationError }] = await Promise.all([
+      import('../server/from-env.js'),
+      import('../server/listen.js'),
+      import('../server/logger.js'),
+      import('../server/config-problems.js'),
+    ]);
+    const human = (env: Env) => process.stdout.isTTY && env.NODE_ENV !== 'production';
+    const announce = (env: Env, port: number, logger: { info(details: object, message: string): void; warn(message: string): void }, workers: number) => {
+      const summary = startupSummary(env, port, DEV_ADMIN_KEY, workers);
+      if (human(env)) {
+        console.log(['Switchboard is running', ...summary.lines.map((line) => `  ${line}`), ...summary.warnings.map((warning) => `  ! ${warning}`), 'Press Ctrl-C to stop.'].join('\n'));
+      } else {
+        logger.info({ url: `http://localhost:${port}/`, provider: env.SWITCHBOARD_PROVIDER, store: env.SWITCHBOARD_STORE, workers }, 'Switchboard is listening');
+        for (const warning of summary.warnings) logger.warn(warning);
+      }
+    };
+
+    if (cluster.isPrimary) {
+      const { env, problems } = await checkConfiguration(process.env);
+      if (!env) throw new ConfigurationError(problems);
+      const workers = workerCount(env);
+      if (workers > 1) {
+        if (problems.length > 0) throw new ConfigurationError(problems);
+        const logger = createLogger(env.LOG_LEVEL);
+        await runPrimary({ workers, logger, onListening: (port) => announce(env, port, logger, workers) });
+        if (human(env)) console.log('Stopped.');
+        return;
+      }
+    }
+
     const { app, env } = await createServerFromEnv(process.env);
     const running = await listen(app, { port: env.PORT, host: env.HOST });
     const { logger } = app.switchboard;
-    const summary = startupSummary(env, running.port, DEV_ADMIN_KEY);
-    const human = process.stdout.isTTY && env.NODE_ENV !== 'production';
-    if (human) {
-      console.log(['Switchboard is running', ...summary.lines.map((line) => `  ${line}`), ...summary.warnings.map((warning) => `  ! ${warning}`), 'Press Ctrl-C to stop.'].join('\n'));
-    } else {
-      logger.info({ url: `http://localhost:${running.port}/`, provider: env.SWITCHBOARD_PROVIDER, store: env.SWITCHBOARD_STORE }, 'Switchboard is listening');
-      for (const warning of summary.warnings) logger.warn(warning);
-    }
+    if (cluster.isWorker) reportListening(running.port);
+    else announce(env, running.port, logger, 1);
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      if (human) console.log('Stopping: finishing deliveries and closing connections…');
+      if (human(env) && cluster.isPrimary) console.log('Stopping: finishing deliveries and closing connections…');
       else logger.info({ signal }, 'shutting down');
       running.close().then(
         () => process.exit(0),

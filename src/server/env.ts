@@ -35,6 +35,8 @@ export const envSchema = z.object({
   SWITCHBOARD_PROVIDER: z.enum(['local', 'pusher', 'ably', 'supabase']).default('local'),
   SWITCHBOARD_STORE: z.enum(['sqlite', 'memory', 'redis']).default('sqlite'),
   SWITCHBOARD_DATA_DIR: z.string().min(1).default('./data'),
+  /** Processes `serve` runs on one port: `auto` = one per core with the redis store, else 1. */
+  SWITCHBOARD_WORKERS: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default('auto'),
   SWITCHBOARD_CONFIG: z.string().min(1).default('./switchboard.config.json'),
   SWITCHBOARD_DEV_AUTH: onOff.optional(),
   /** `tenant:key` pairs, comma separated. */

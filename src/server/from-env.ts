@@ -92,6 +92,9 @@ export async function checkConfiguration(source: NodeJS.ProcessEnv = process.env
   const { env, problems } = readEnv(source);
   problems.push(...providerProblems(source));
   if (env) {
+    if (env.SWITCHBOARD_WORKERS !== 'auto' && env.SWITCHBOARD_WORKERS > 1 && env.SWITCHBOARD_STORE !== 'redis') {
+      problems.push(`SWITCHBOARD_WORKERS=${env.SWITCHBOARD_WORKERS} needs SWITCHBOARD_STORE=redis: workers share channels, presence and the event log through Redis`);
+    }
     try {
       webhookEndpoint(env);
     } catch (error) {

@@ -34,6 +34,7 @@ describe('localProviderOptionsFromEnv', () => {
       LOCAL_PONG_TIMEOUT_SECONDS: '3',
       LOCAL_MAX_BUFFERED_BYTES: '1048576',
       LOCAL_MAX_FLUSH_DELAY_MS: '0',
+      LOCAL_FANOUT_SLICE_MS: '9',
     });
     expect(options).toMatchObject({
       appId: 'app',
@@ -51,6 +52,7 @@ describe('localProviderOptionsFromEnv', () => {
       pongTimeoutSeconds: 3,
       maxBufferedBytes: 1048576,
       maxFlushDelayMs: 0,
+      fanOutSliceMs: 9,
     });
   });
 
