@@ -1,0 +1,150 @@
+/**
+ * Lifecycle events on Ably, from webhooks the emulator sends as Ably does (batched,
+ * enveloped, signed; occupancy and presence keyed per connection, a dropped member kept 15 s
+ * — shortened here), through the BFF's `/v1/webhooks/ably` into the lifecycle stream.
+ * Switchboard's meaning must hold: `channel.occupied` = first subscriber, not "Ably made the
+ * channel active" (which the BFF's own REST calls do), and `presence.joined`/`left` once per
+ * user, whatever their tabs and reconnections.
+ */
+import * as Ably from 'ably';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { LifecycleEvent } from '../../src/server/lifecycle/index.js';
+import { createAblyProvider, type AblyProvider } from '../../providers/ably/index.js';
+import type { ClientGrant } from '../../providers/types.js';
+import { startAblyEmulator, type AblyEmulator } from '../fixtures/ably-emulator/index.js';
+import { API_KEYS, startBff, type TestBff } from '../helpers/bff.js';
+import { waitFor } from '../conformance/suite.js';
+
+const GRACE_MS = 600;
+
+let emulator: AblyEmulator;
+let provider: AblyProvider;
+let bff: TestBff;
+const received: LifecycleEvent[] = [];
+const clients: Ably.Realtime[] = [];
+
+function grant(tenant: string, user: string): ClientGrant {
+  return { tenant, user, info: { name: user }, caps: { '*': ['subscribe', 'publish', 'presence'] }, expiresAt: Date.now() + 60_000 };
+}
+
+function realtime(tenant: string, user: string): Ably.Realtime {
+  const client = new Ably.Realtime({
+    authCallback: (_params, callback) => {
+      provider.ablyTokenRequest(grant(tenant, user)).then(
+        (request) => callback(null, request),
+        (error: unknown) => callback(String(error), null),
+      );
+    },
+    endpoint: emulator.endpoint,
+    port: emulator.port,
+    tls: false,
+    useBinaryProtocol: false,
+    logLevel: 0,
+  });
+  clients.push(client);
+  return client;
+}
+
+const about = (channel: string) => received.filter((event) => event.data.channel === channel).map((event) => `${event.type}${'user' in event.data ? ` ${event.data.user}` : ''}`);
+
+/** Waits until the emulator has nothing left to send and the BFF answered everything. */
+async function settled(): Promise<void> {
+  await waitFor(() => emulator.webhookRules.every((rule) => rule.pending() === 0), 'webhooks to be sent');
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  await waitFor(() => emulator.webhookRules.every((rule) => rule.pending() === 0), 'webhooks to be sent');
+}
+
+beforeAll(async () => {
+  emulator = await startAblyEmulator({ presenceGraceMs: GRACE_MS, channelIdleMs: 300 });
+  provider = createAblyProvider({ apiKey: emulator.apiKey, endpoint: emulator.endpoint, port: emulator.port, tls: false });
+  bff = await startBff({ provider, onWebhook: (events) => void received.push(...events) });
+  emulator.addWebhookRule({ url: `${bff.url}/v1/webhooks/ably`, sources: ['channel.lifecycle', 'channel.occupancy', 'channel.presence'], intervalMs: 50, retryMs: 50 });
+});
+afterEach(() => {
+  for (const client of clients.splice(0)) client.close();
+});
+afterAll(async () => {
+  await bff?.close();
+  await emulator?.close();
+});
+
+describe('Ably lifecycle: occupancy', () => {
+  it('does not call a channel occupied because the BFF queried it (Ably opens it), only when a subscriber attaches', async () => {
+    const response = await fetch(`${bff.url}/v1/channels/orders:quiet/occupancy`, { headers: { authorization: `Bearer ${API_KEYS.acme}` } });
+    expect(await response.json()).toEqual({ channel: 'orders:quiet', subscribers: 0 });
+    // Ably reports the channel opened (the status request activated it), then closed when idle.
+    await waitFor(() => emulator.webhookRules[0]?.deliveries.some((d) => d.items.some((i) => i.name === 'channel.closed' && i.data.channelId === 'orders:acme:quiet')) ?? false, 'channel.closed');
+    await settled();
+    expect(emulator.webhookRules[0]?.deliveries.every((delivery) => delivery.status === 200)).toBe(true);
+    expect(about('orders:quiet')).toEqual([]);
+
+    const subscriber = realtime('acme', 'ana');
+    const channel = subscriber.channels.get('orders:acme:busy');
+    await channel.attach();
+    await waitFor(() => about('orders:busy').length === 1, 'channel.occupied');
+    await channel.detach();
+    await waitFor(() => about('orders:busy').length === 2, 'channel.vacated');
+    await settled();
+    expect(about('orders:busy')).toEqual(['channel.occupied', 'channel.vacated']);
+  });
+});
+
+describe('Ably lifecycle: presence once per user', () => {
+  it('two tabs are one join; closing one is not a leave; a dropped connection that comes back is not a leave', async () => {
+    const tab1 = realtime('acme', 'ana');
+    const tab2 = realtime('acme', 'ana');
+    await tab1.channels.get('chat:acme:tabs').presence.enter({ name: 'Ana' });
+    await tab2.channels.get('chat:acme:tabs').presence.enter({ name: 'Ana' });
+    await waitFor(() => about('chat:tabs').includes('presence.joined ana'), 'ana to join');
+
+    tab2.close();
+    // The network drops tab1; the SDK resumes within the grace, keeping its member.
+    emulator.dropConnections();
+    await waitFor(() => emulator.resumes() > 0 && tab1.connection.state === 'connected', 'tab1 to resume');
+    await new Promise((resolve) => setTimeout(resolve, GRACE_MS * 2));
+    await settled();
+    expect(about('chat:tabs').filter((event) => event.startsWith('presence'))).toEqual(['presence.joined ana']);
+
+    tab1.close();
+    await waitFor(() => about('chat:tabs').includes('presence.left ana'), 'ana to leave');
+    await settled();
+    expect(about('chat:tabs').filter((event) => event.startsWith('presence'))).toEqual(['presence.joined ana', 'presence.left ana']);
+  });
+
+  it('a user who reconnects on a new connection (the old member leaves 15 s later) does not leave', async () => {
+    const first = realtime('acme', 'bo');
+    await first.channels.get('chat:acme:reconnect').presence.enter({ name: 'Bo' });
+    await waitFor(() => about('chat:reconnect').includes('presence.joined bo'), 'bo to join');
+    // Dropped for good (no resume): the transport opens a new connection and enters again.
+    emulator.dropConnections();
+    first.close();
+    const second = realtime('acme', 'bo');
+    await second.channels.get('chat:acme:reconnect').presence.enter({ name: 'Bo' });
+    await new Promise((resolve) => setTimeout(resolve, GRACE_MS * 2));
+    await settled();
+    expect(about('chat:reconnect').filter((event) => event.startsWith('presence'))).toEqual(['presence.joined bo']);
+  });
+
+  it('a member whose connection drops without coming back leaves after Ably\'s grace', async () => {
+    const client = realtime('acme', 'cy');
+    await client.channels.get('chat:acme:gone').presence.enter({ name: 'Cy' });
+    await waitFor(() => about('chat:gone').includes('presence.joined cy'), 'cy to join');
+    const started = Date.now();
+    emulator.dropConnections();
+    client.close();
+    expect(emulator.channel('chat:acme:gone').members.size).toBe(1);
+    await waitFor(() => about('chat:gone').includes('presence.left cy'), 'cy to leave');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(GRACE_MS);
+    expect(emulator.channel('chat:acme:gone').members.size).toBe(0);
+  });
+});
+
+describe('Ably webhooks as Ably sends them', () => {
+  it('accepts X-Ably-Key naming the keyId, as Ably documents it', async () => {
+    const rule = emulator.addWebhookRule({ url: `${bff.url}/v1/webhooks/ably`, sources: ['channel.presence'], keyHeader: 'keyId', intervalMs: 50, channelFilter: /keyid$/ });
+    await realtime('acme', 'dee').channels.get('chat:acme:keyid').presence.enter({});
+    await waitFor(() => rule.deliveries.length > 0, 'a delivery');
+    expect(rule.deliveries[0]?.status).toBe(200);
+    rule.close();
+  });
+});
