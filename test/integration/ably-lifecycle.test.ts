@@ -6,12 +6,13 @@
  * channel active" (which the BFF's own REST calls do), and `presence.joined`/`left` once per
  * user, whatever their tabs and reconnections.
  */
+import { createHmac } from 'node:crypto';
 import * as Ably from 'ably';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LifecycleEvent } from '../../src/server/lifecycle/index.js';
 import { createAblyProvider, type AblyProvider } from '../../providers/ably/index.js';
 import type { ClientGrant } from '../../providers/types.js';
-import { startAblyEmulator, type AblyEmulator } from '../fixtures/ably-emulator/index.js';
+import { EMULATOR_API_KEY, startAblyEmulator, type AblyEmulator } from '../fixtures/ably-emulator/index.js';
 import { API_KEYS, startBff, type TestBff } from '../helpers/bff.js';
 import { waitFor } from '../conformance/suite.js';
 
@@ -146,5 +147,97 @@ describe('Ably webhooks as Ably sends them', () => {
     await waitFor(() => rule.deliveries.length > 0, 'a delivery');
     expect(rule.deliveries[0]?.status).toBe(200);
     rule.close();
+  });
+});
+
+describe('Ably webhook batches', () => {
+  const sign = (raw: string) => createHmac('sha256', EMULATOR_API_KEY.slice(EMULATOR_API_KEY.indexOf(':') + 1)).update(raw).digest('base64');
+  const post = (body: string) =>
+    fetch(`${bff.url}/v1/webhooks/ably`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-ably-key': 'emuApp.emuKey', 'x-ably-signature': sign(body) }, body });
+  const enter = (channelId: string, clientId: string, data: unknown = {}) => ({
+    source: 'channel.presence',
+    name: 'presence.message',
+    timestamp: Date.now(),
+    data: { channelId, site: 'x', presence: [{ clientId, connectionId: `conn-${clientId}`, action: 2, data }] },
+  });
+
+  it('keeps every good event of a batch with a malformed item, and ignores channels that are not Switchboard\'s', async () => {
+    const body = JSON.stringify({
+      items: [
+        enter('chat:acme:batch', 'eve'),
+        { source: 'channel.presence', data: 'not an object' },
+        { source: 'channel.presence', data: { channelId: 'chat:acme:batch', presence: [{ action: 'jump' }, { clientId: 'fay', connectionId: 'f', action: 'enter' }] } },
+        enter('someone-elses-channel', 'gus'),
+        enter('[meta]channel.lifecycle', 'gus'),
+        null,
+      ],
+    });
+    const response = await post(body);
+    expect(response.status).toBe(200);
+    await waitFor(() => about('chat:batch').length === 2, 'both joins');
+    expect(about('chat:batch')).toEqual(['presence.joined eve', 'presence.joined fay']);
+    expect(received.some((event) => event.data.channel.includes('someone') || event.data.tenant === 'meta')).toBe(false);
+  });
+
+  it('accepts the largest batch Ably sends: 1,000 events, well over a megabyte', async () => {
+    const items = Array.from({ length: 1000 }, (_, index) => enter('chat:acme:crowd', `user-${index}`, { bio: 'x'.repeat(1500) }));
+    const body = JSON.stringify({ items });
+    expect(Buffer.byteLength(body)).toBeGreaterThan(1024 * 1024);
+    const response = await post(body);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ received: 1000 });
+  });
+});
+
+describe('Terminating a user reaches Ably', () => {
+  async function bffClient(tenant: string, user: string): Promise<Ably.Realtime> {
+    const session = await bff.devSession(tenant, user);
+    const client = new Ably.Realtime({
+      authCallback: (_params, callback) => {
+        (async () => {
+          const { token } = (await (await bff.post('/v1/token', {}, session)).json()) as { token: string };
+          const answer = await bff.post('/v1/auth/ably', {}, token);
+          if (!answer.ok) throw new Error(`BFF answered ${answer.status}`);
+          return (await answer.json()) as Ably.TokenRequest;
+        })().then(
+          (request) => callback(null, request),
+          (error: unknown) => callback(new Ably.ErrorInfo(String(error), 40300, 403), null),
+        );
+      },
+      endpoint: emulator.endpoint,
+      port: emulator.port,
+      tls: false,
+      useBinaryProtocol: false,
+      logLevel: 0,
+    });
+    clients.push(client);
+    await client.connection.once('connected');
+    return client;
+  }
+
+  it('revokes the user\'s Ably tokens by clientId: the live connection is cut and cannot come back', async () => {
+    const ana = await bffClient('acme', 'ivy');
+    await ana.channels.get('chat:acme:terminate').attach();
+    const before = emulator.requests.length;
+    const response = await bff.post('/v1/users/ivy/terminate', {}, API_KEYS.acme);
+    expect(response.status).toBe(200);
+    const revocation = emulator.requests.slice(before).find((call) => call.path === '/keys/emuApp.emuKey/revokeTokens');
+    expect(revocation).toMatchObject({ method: 'POST', auth: 'basic:emuApp.emuKey', body: { targets: ['clientId:ivy'] } });
+    await waitFor(() => ana.connection.state !== 'connected', 'the connection to be cut');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(ana.connection.state).not.toBe('connected');
+  });
+
+  it('says what the key needs when it has no revocable tokens', async () => {
+    const other = await startAblyEmulator({ keys: [{ apiKey: 'emuApp.plain:plain-secret-0123456789' }] });
+    const plain = await startBff({ provider: createAblyProvider({ apiKey: other.apiKey, endpoint: other.endpoint, port: other.port, tls: false }) });
+    try {
+      const response = await plain.post('/v1/users/ivy/terminate', {}, API_KEYS.acme);
+      expect(response.status).toBe(503);
+      expect(((await response.json()) as { detail: string }).detail).toContain('Revocable tokens');
+    } finally {
+      await plain.close();
+      await other.close();
+    }
   });
 });
