@@ -241,3 +241,53 @@ describe('Terminating a user reaches Ably', () => {
     }
   });
 });
+
+describe('Ably admin view: paged, rate-limited enumeration; counts from webhooks', () => {
+  it('pages past empty pages, backs off when refused, counts users not connections, and never calls Ably per scrape', async () => {
+    const paged = await startAblyEmulator({ enumeration: { pageSize: 1, emptyPages: 2, minIntervalMs: 40 }, presenceGraceMs: GRACE_MS });
+    const admin = createAblyProvider({ apiKey: paged.apiKey, endpoint: paged.endpoint, port: paged.port, tls: false, statsIntervalMs: 60_000, enumeration: { backoffMs: 20 } });
+    const server = await startBff({ provider: admin });
+    paged.addWebhookRule({ url: `${server.url}/v1/webhooks/ably`, sources: ['channel.occupancy', 'channel.presence'], intervalMs: 50 });
+    const opened: Ably.Realtime[] = [];
+    const join = async (user: string, channel: string) => {
+      const tenant = channel.split(':')[1] ?? '';
+      const client = new Ably.Realtime({
+        authCallback: (_params, callback) => void admin.ablyTokenRequest(grant(tenant, user)).then((request) => callback(null, request)),
+        endpoint: paged.endpoint,
+        port: paged.port,
+        tls: false,
+        useBinaryProtocol: false,
+        logLevel: 0,
+      });
+      opened.push(client);
+      await client.channels.get(channel).presence.enter({});
+    };
+    try {
+      await join('ana', 'chat:acme:admin');
+      await join('ana', 'chat:acme:admin');
+      await join('bo', 'chat:acme:admin');
+      await join('bo', 'chat:acme:other');
+      await join('cy', 'chat:globex:admin');
+      await waitFor(() => paged.webhookRules[0]?.pending() === 0 && (paged.webhookRules[0]?.deliveries.length ?? 0) > 0, 'webhooks');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+
+      const [first, concurrent] = await Promise.all([admin.stats(), admin.stats()]);
+      expect(concurrent).toEqual(first);
+      expect(first).toEqual([
+        { tenant: 'acme', channels: [{ channel: 'chat:admin', subscribers: 3, presenceMembers: 2 }, { channel: 'chat:other', subscribers: 1, presenceMembers: 1 }] },
+        { tenant: 'globex', channels: [{ channel: 'chat:admin', subscribers: 1, presenceMembers: 1 }] },
+      ]);
+      expect(paged.enumeration.refused).toBeGreaterThan(0);
+      const calls = paged.enumeration.calls;
+      for (let scrape = 0; scrape < 3; scrape++) expect((await fetch(`${server.url}/metrics`)).status).toBe(200);
+      await admin.stats();
+      expect(paged.enumeration.calls).toBe(calls);
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toContain('switchboard_channels{tenant="acme",provider="ably"} 2');
+    } finally {
+      for (const client of opened) client.close();
+      await server.close();
+      await paged.close();
+    }
+  });
+});
