@@ -13,6 +13,7 @@ import type { LifecycleEvent } from '../../src/server/lifecycle/index.js';
 import { createAblyProvider, type AblyProvider } from '../../providers/ably/index.js';
 import type { ClientGrant } from '../../providers/types.js';
 import { EMULATOR_API_KEY, startAblyEmulator, type AblyEmulator } from '../fixtures/ably-emulator/index.js';
+import { emulatorClient } from '../fixtures/ably-emulator/sdk-client.js';
 import { API_KEYS, startBff, type TestBff } from '../helpers/bff.js';
 import { waitFor } from '../conformance/suite.js';
 
@@ -29,19 +30,7 @@ function grant(tenant: string, user: string): ClientGrant {
 }
 
 function realtime(tenant: string, user: string): Ably.Realtime {
-  const client = new Ably.Realtime({
-    authCallback: (_params, callback) => {
-      provider.ablyTokenRequest(grant(tenant, user)).then(
-        (request) => callback(null, request),
-        (error: unknown) => callback(String(error), null),
-      );
-    },
-    endpoint: emulator.endpoint,
-    port: emulator.port,
-    tls: false,
-    useBinaryProtocol: false,
-    logLevel: 0,
-  });
+  const client = emulatorClient(emulator, () => provider.ablyTokenRequest(grant(tenant, user)));
   clients.push(client);
   return client;
 }
@@ -192,23 +181,11 @@ describe('Ably webhook batches', () => {
 describe('Terminating a user reaches Ably', () => {
   async function bffClient(tenant: string, user: string): Promise<Ably.Realtime> {
     const session = await bff.devSession(tenant, user);
-    const client = new Ably.Realtime({
-      authCallback: (_params, callback) => {
-        (async () => {
-          const { token } = (await (await bff.post('/v1/token', {}, session)).json()) as { token: string };
-          const answer = await bff.post('/v1/auth/ably', {}, token);
-          if (!answer.ok) throw new Error(`BFF answered ${answer.status}`);
-          return (await answer.json()) as Ably.TokenRequest;
-        })().then(
-          (request) => callback(null, request),
-          (error: unknown) => callback(new Ably.ErrorInfo(String(error), 40300, 403), null),
-        );
-      },
-      endpoint: emulator.endpoint,
-      port: emulator.port,
-      tls: false,
-      useBinaryProtocol: false,
-      logLevel: 0,
+    const client = emulatorClient(emulator, async () => {
+      const { token } = (await (await bff.post('/v1/token', {}, session)).json()) as { token: string };
+      const answer = await bff.post('/v1/auth/ably', {}, token);
+      if (!answer.ok) throw new Ably.ErrorInfo(`BFF answered ${answer.status}`, 40300, 403);
+      return (await answer.json()) as Ably.TokenRequest;
     });
     clients.push(client);
     await client.connection.once('connected');
@@ -251,14 +228,7 @@ describe('Ably admin view: paged, rate-limited enumeration; counts from webhooks
     const opened: Ably.Realtime[] = [];
     const join = async (user: string, channel: string) => {
       const tenant = channel.split(':')[1] ?? '';
-      const client = new Ably.Realtime({
-        authCallback: (_params, callback) => void admin.ablyTokenRequest(grant(tenant, user)).then((request) => callback(null, request)),
-        endpoint: paged.endpoint,
-        port: paged.port,
-        tls: false,
-        useBinaryProtocol: false,
-        logLevel: 0,
-      });
+      const client = emulatorClient(paged, () => admin.ablyTokenRequest(grant(tenant, user)));
       opened.push(client);
       await client.channels.get(channel).presence.enter({});
     };

@@ -15,6 +15,7 @@ import { ProviderPublishError } from '../../providers/publish-error.js';
 import { ablyProviderOptionsFromEnv, createAblyProvider, type AblyProvider } from '../../providers/ably/index.js';
 import type { ClientGrant } from '../../providers/types.js';
 import { startAblyEmulator, type AblyEmulator } from '../fixtures/ably-emulator/index.js';
+import { emulatorClient } from '../fixtures/ably-emulator/sdk-client.js';
 import { API_KEYS, startBff, type TestBff } from '../helpers/bff.js';
 import { waitFor } from '../conformance/suite.js';
 
@@ -35,19 +36,7 @@ function grant(tenant: string, user: string, caps: ClientGrant['caps'] = { '*': 
 
 /** The official SDK as an app's browser would run it, with TokenRequests from `source`. */
 function realtime(source: () => Promise<unknown>): Ably.Realtime {
-  const client = new Ably.Realtime({
-    authCallback: (_params, callback) => {
-      source().then(
-        (request) => callback(null, request as Ably.TokenRequest),
-        (error: unknown) => callback(String(error), null),
-      );
-    },
-    endpoint: emulator.endpoint,
-    port: emulator.port,
-    tls: false,
-    useBinaryProtocol: false,
-    logLevel: 0,
-  });
+  const client = emulatorClient(emulator, async () => (await source()) as Ably.TokenRequest);
   clients.push(client);
   return client;
 }
