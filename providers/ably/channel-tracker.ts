@@ -25,6 +25,7 @@ type ChannelEvent = Extract<WebhookEvent, { kind: 'channel_occupied' | 'channel_
 type Target = { tenant: string; channel: string };
 
 export interface PresenceChange {
+  /** The user (the tenant part of Ably's clientId already checked and removed). */
   clientId: string;
   /** Absent in some integrations; then all of a user's members count as one connection. */
   connectionId?: string | undefined;

@@ -1,7 +1,7 @@
 /**
  * Ably, through the official `ably` SDK's REST client (the key stays on the BFF):
  * - clients get TokenRequests signed locally (`auth.createTokenRequest`) whose capability
- *   is the grant's caps with Ably channel names (capability.ts), `clientId` = user id,
+ *   is the grant's caps with Ably channel names (capability.ts), `clientId` = `{tenant}:{user}`,
  *   `ttl` ≤ the capability token's remaining life; served at `POST /v1/auth/ably`;
  * - envelopes go out in one REST batch call per delivery batch (publish.ts);
  * - presence members and occupancy of one channel come from the REST API (an app's explicit
@@ -26,7 +26,7 @@ import { isJsonObject, untrustedJson } from './json.js';
 import { parseAblyKey } from './key.js';
 import { ABLY_DEFAULT_MAX_MESSAGE_BYTES, type AblyProviderOptions } from './options.js';
 import { ablyMessageBytes, publishBatch, toAblyMessage, type AblyBatchSpec } from './publish.js';
-import { ABLY_AUTH_ENDPOINT, onePerClient } from './shared.js';
+import { ABLY_AUTH_ENDPOINT, onePerClient, toAblyClientId, userOfClientId } from './shared.js';
 import { ABLY_MAX_WEBHOOK_ITEMS, parseAblyWebhook } from './webhook.js';
 import { AblyChannelTracker } from './channel-tracker.js';
 import { listChannels, refreshing } from './channel-list.js';
@@ -64,10 +64,13 @@ function infoOf(data: unknown): Record<string, JsonValue> {
   return untrustedJson<Record<string, JsonValue>>(data, {}, isJsonObject);
 }
 
-/** One entry per user, sorted by id. */
-function members(items: Array<{ clientId: string; data?: unknown }>): PresenceMember[] {
+/** One entry per user of `tenant`, sorted by id. */
+function members(tenant: string, items: Array<{ clientId: string; data?: unknown }>): PresenceMember[] {
   return onePerClient(items)
-    .map((item) => ({ id: item.clientId, info: infoOf(item.data) }))
+    .flatMap((item) => {
+      const user = userOfClientId(tenant, item.clientId);
+      return user === undefined ? [] : [{ id: user, info: infoOf(item.data) }];
+    })
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
@@ -128,11 +131,11 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
   }
 
   /** Ably's token revocation by clientId (ably-docs auth/revocation.mdx): the key needs "Revocable tokens". */
-  async function revokeTokens(user: string): Promise<void> {
+  async function revokeTokens(tenant: string, user: string): Promise<void> {
     const path = `/keys/${encodeURIComponent(key.keyName)}/revokeTokens`;
     let response: Awaited<ReturnType<typeof rest.request>>;
     try {
-      response = await rest.request('post', path, 3, {}, { targets: [`clientId:${user}`] }, {});
+      response = await rest.request('post', path, 3, {}, { targets: [`clientId:${toAblyClientId(tenant, user)}`] }, {});
     } catch (error) {
       throw unavailable('token revocation', error);
     }
@@ -177,7 +180,7 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         ...(options.port === undefined ? {} : { port: options.port }),
         tls: options.tls,
-        clientId: grant.user,
+        clientId: toAblyClientId(grant.tenant, grant.user),
         presenceData: grant.info,
         clientEvents,
       };
@@ -188,13 +191,13 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
       if (ttl < MIN_TOKEN_TTL_MS) throw new SwitchboardError('token_expired', 'Capability token expires too soon for an Ably token');
       const capability = toAblyCapability(grant.tenant, grant.caps, namespaces);
       if (Object.keys(capability).length === 0) throw new SwitchboardError('forbidden', 'The capability token grants no channel Ably can carry');
-      const signed = await rest.auth.createTokenRequest({ capability: JSON.stringify(capability), clientId: grant.user, ttl: Math.floor(ttl) }, { key: options.apiKey });
+      const signed = await rest.auth.createTokenRequest({ capability: JSON.stringify(capability), clientId: toAblyClientId(grant.tenant, grant.user), ttl: Math.floor(ttl) }, { key: options.apiKey });
       return ablyTokenRequestSchema.parse(signed);
     },
 
     async presence(tenant: string, channel: string): Promise<PresenceMember[]> {
       try {
-        return members(await presenceItems(toAblyChannel(tenant, channel)));
+        return members(tenant, await presenceItems(toAblyChannel(tenant, channel)));
       } catch (error) {
         throw error instanceof SwitchboardError ? error : unavailable('presence query', error);
       }
@@ -209,7 +212,7 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
         ]);
         const metrics = channelDetailsSchema.parse(details).status?.occupancy?.metrics;
         const subscribers = metrics?.subscribers ?? 0;
-        return items === undefined ? { subscribers } : { subscribers, presenceMembers: onePerClient(items).length };
+        return items === undefined ? { subscribers } : { subscribers, presenceMembers: members(tenant, items).length };
       } catch (error) {
         throw error instanceof SwitchboardError ? error : unavailable('occupancy query', error);
       }
@@ -222,12 +225,11 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
     },
 
     /**
-     * Revokes every Ably token of the user's clientId issued so far: their connections are
-     * disconnected at once (40141) and their renewal is refused by the BFF. Ably's clientId is
-     * the user id, so the same user id in another tenant renews its token once.
+     * Revokes every Ably token of the user's (tenant-scoped) clientId issued so far: their
+     * connections are disconnected at once (40141) and their renewal is refused by the BFF.
      */
-    async terminateUser(_tenant: string, user: string): Promise<void> {
-      await revokeTokens(user);
+    async terminateUser(tenant: string, user: string): Promise<void> {
+      await revokeTokens(tenant, user);
     },
 
     async close(): Promise<void> {

@@ -14,8 +14,8 @@ import { safeEqual } from '../pusher-protocol/index.js';
 import type { WebhookEvent, WebhookRequest } from '../types.js';
 import { anyJson, untrustedJson } from './json.js';
 import type { AblyKey } from './key.js';
-import type { AblyChannelTracker } from './channel-tracker.js';
-import { WHISPER_PREFIX } from './shared.js';
+import type { AblyChannelTracker, PresenceChange } from './channel-tracker.js';
+import { userOfClientId, WHISPER_PREFIX } from './shared.js';
 
 /** Ably sends at most 1,000 events per batched request; more is not Ably. */
 export const ABLY_MAX_WEBHOOK_ITEMS = 1000;
@@ -82,8 +82,17 @@ function entries<T>(raw: unknown[] | undefined, schema: z.ZodType<T>): T[] {
 /** Whispers: server events have no clientId, client messages always carry the token's. */
 function clientEvents(item: Item, base: { tenant: string; channel: string }): WebhookEvent[] {
   return entries(item.data.messages, messageSchema).flatMap((message): WebhookEvent[] => {
-    if (message.clientId === undefined || !message.name?.startsWith(WHISPER_PREFIX)) return [];
-    return [{ kind: 'client_event', ...base, event: message.name.slice(WHISPER_PREFIX.length), data: messageData(message.data, message.encoding), userId: message.clientId }];
+    const userId = message.clientId === undefined ? undefined : userOfClientId(base.tenant, message.clientId);
+    if (userId === undefined || !message.name?.startsWith(WHISPER_PREFIX)) return [];
+    return [{ kind: 'client_event', ...base, event: message.name.slice(WHISPER_PREFIX.length), data: messageData(message.data, message.encoding), userId }];
+  });
+}
+
+/** Presence changes of the channel's tenant's users (clientId `{tenant}:{user}`), by user. */
+function presenceChanges(item: Item, tenant: string): PresenceChange[] {
+  return entries(item.data.presence, presenceSchema).flatMap(({ clientId, connectionId, action }) => {
+    const user = userOfClientId(tenant, clientId);
+    return user === undefined ? [] : [{ clientId: user, connectionId, action }];
   });
 }
 
@@ -134,7 +143,7 @@ export function parseAblyWebhook(key: AblyKey, request: WebhookRequest, tracker:
     }
     const produced =
       item.source === 'channel.presence'
-        ? tracker.presence(item.data.channelId, base, entries(item.data.presence, presenceSchema))
+        ? tracker.presence(item.data.channelId, base, presenceChanges(item, target.tenant))
         : (() => {
             const subscribers = subscribersOf(item);
             return subscribers === undefined ? [] : tracker.occupancy(item.data.channelId, base, subscribers, item.timestamp ?? Date.now());

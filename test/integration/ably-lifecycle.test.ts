@@ -147,15 +147,15 @@ describe('Ably webhook batches', () => {
     source: 'channel.presence',
     name: 'presence.message',
     timestamp: Date.now(),
-    data: { channelId, site: 'x', presence: [{ clientId, connectionId: `conn-${clientId}`, action: 2, data }] },
+    data: { channelId, site: 'x', presence: [{ clientId: `${channelId.split(':')[1]}:${clientId}`, connectionId: `conn-${clientId}`, action: 2, data }] },
   });
 
-  it('keeps every good event of a batch with a malformed item, and ignores channels that are not Switchboard\'s', async () => {
+  it('keeps every good event of a batch with a malformed item, and ignores channels that are not Switchboard\'s and other tenants\' clients', async () => {
     const body = JSON.stringify({
       items: [
         enter('chat:acme:batch', 'eve'),
         { source: 'channel.presence', data: 'not an object' },
-        { source: 'channel.presence', data: { channelId: 'chat:acme:batch', presence: [{ action: 'jump' }, { clientId: 'fay', connectionId: 'f', action: 'enter' }] } },
+        { source: 'channel.presence', data: { channelId: 'chat:acme:batch', presence: [{ action: 'jump' }, { clientId: 'globex:mallory', connectionId: 'm', action: 2 }, { clientId: 'acme:fay', connectionId: 'f', action: 'enter' }] } },
         enter('someone-elses-channel', 'gus'),
         enter('[meta]channel.lifecycle', 'gus'),
         null,
@@ -192,17 +192,22 @@ describe('Terminating a user reaches Ably', () => {
     return client;
   }
 
-  it('revokes the user\'s Ably tokens by clientId: the live connection is cut and cannot come back', async () => {
+  it('revokes the user\'s Ably tokens by clientId: the live connection is cut and cannot come back; the same user id in another tenant stays', async () => {
     const ana = await bffClient('acme', 'ivy');
+    const namesake = await bffClient('globex', 'ivy');
     await ana.channels.get('chat:acme:terminate').attach();
+    const disconnections: string[] = [];
+    namesake.connection.on('disconnected', () => disconnections.push('disconnected'));
     const before = emulator.requests.length;
     const response = await bff.post('/v1/users/ivy/terminate', {}, API_KEYS.acme);
     expect(response.status).toBe(200);
     const revocation = emulator.requests.slice(before).find((call) => call.path === '/keys/emuApp.emuKey/revokeTokens');
-    expect(revocation).toMatchObject({ method: 'POST', auth: 'basic:emuApp.emuKey', body: { targets: ['clientId:ivy'] } });
+    expect(revocation).toMatchObject({ method: 'POST', auth: 'basic:emuApp.emuKey', body: { targets: ['clientId:acme:ivy'] } });
     await waitFor(() => ana.connection.state !== 'connected', 'the connection to be cut');
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(ana.connection.state).not.toBe('connected');
+    expect(namesake.connection.state).toBe('connected');
+    expect(disconnections).toEqual([]);
   });
 
   it('says what the key needs when it has no revocable tokens', async () => {

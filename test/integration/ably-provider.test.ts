@@ -180,7 +180,7 @@ describe('Ably capabilities, enforced by the emulator as Ably does', () => {
     expect((await bff.post('/v1/auth/ably', {})).status).toBe(401);
     expect((await bff.post('/v1/auth/ably', {}, 'not-a-token')).status).toBe(401);
     const request = (await bffTokenRequest('acme', 'ana')) as { clientId: string; capability: string };
-    expect(request.clientId).toBe('ana');
+    expect(request.clientId).toBe('acme:ana');
     for (const resource of Object.keys(JSON.parse(request.capability) as object)) expect(resource.split(':')[1]).toBe('acme');
   });
 
@@ -222,8 +222,8 @@ describe('Ably webhooks', () => {
     items: [
       { webhookId: 'w', serial: 'w:0', source: 'channel.lifecycle', name: 'channel.opened', timestamp: 1, data: { channelId: 'chat:acme:lobby', status: { isActive: true, occupancy: { metrics: { connections: 0, subscribers: 0 } } } } },
       { webhookId: 'w', serial: 'w:1', source: 'channel.occupancy', name: 'channel.occupancy', timestamp: 2, data: { channelId: 'chat:acme:lobby', status: { isActive: true, occupancy: { metrics: { connections: 1, subscribers: 1 } } } } },
-      { webhookId: 'w', serial: 'w:2', source: 'channel.presence', name: 'presence.message', timestamp: 3, data: { channelId: 'chat:acme:lobby', presence: [{ clientId: 'ana', connectionId: 'c1', action: 2 }, { clientId: 'ana', connectionId: 'c2', action: 2 }, { clientId: 'bo', connectionId: 'c3', action: 2 }, { clientId: 'bo', connectionId: 'c3', action: 3 }, { clientId: 'ana', connectionId: 'c1', action: 3 }] } },
-      { webhookId: 'w', serial: 'w:3', source: 'channel.message', name: 'channel.message', timestamp: 4, data: { channelId: 'chat:acme:lobby', messages: [{ name: 'client-typing', clientId: 'ana', data: '{"on":true}', encoding: 'json' }, { name: 'status', data: '{}' }] } },
+      { webhookId: 'w', serial: 'w:2', source: 'channel.presence', name: 'presence.message', timestamp: 3, data: { channelId: 'chat:acme:lobby', presence: [{ clientId: 'acme:ana', connectionId: 'c1', action: 2 }, { clientId: 'acme:ana', connectionId: 'c2', action: 2 }, { clientId: 'acme:bo', connectionId: 'c3', action: 2 }, { clientId: 'acme:bo', connectionId: 'c3', action: 3 }, { clientId: 'acme:ana', connectionId: 'c1', action: 3 }] } },
+      { webhookId: 'w', serial: 'w:3', source: 'channel.message', name: 'channel.message', timestamp: 4, data: { channelId: 'chat:acme:lobby', messages: [{ name: 'client-typing', clientId: 'acme:ana', data: '{"on":true}', encoding: 'json' }, { name: 'status', data: '{}' }] } },
       { webhookId: 'w', serial: 'w:4', source: 'channel.lifecycle', name: 'channel.closed', timestamp: 5, data: { channelId: 'someone-else' } },
     ],
   });
@@ -250,8 +250,8 @@ describe('Ably webhooks', () => {
     const deep = `${'['.repeat(30_000)}1${']'.repeat(30_000)}`;
     const hostile = JSON.stringify({
       items: [
-        { source: 'channel.message', data: { channelId: 'chat:acme:lobby', messages: [{ name: 'client-typing', clientId: 'eve', data: deep, encoding: 'json' }] } },
-        { source: 'channel.message', data: { channelId: 'chat:acme:lobby', messages: [{ name: 'client-typing', clientId: 'eve', data: '{"__proto__":{"admin":true},"on":1}', encoding: 'json' }] } },
+        { source: 'channel.message', data: { channelId: 'chat:acme:lobby', messages: [{ name: 'client-typing', clientId: 'acme:eve', data: deep, encoding: 'json' }] } },
+        { source: 'channel.message', data: { channelId: 'chat:acme:lobby', messages: [{ name: 'client-typing', clientId: 'acme:eve', data: '{"__proto__":{"admin":true},"on":1}', encoding: 'json' }] } },
       ],
     });
     const events = provider.parseWebhook({ headers: { 'x-ably-key': 'emuApp.emuKey', 'x-ably-signature': sign(hostile) }, rawBody: Buffer.from(hostile) });
@@ -333,7 +333,7 @@ describe('Ably configuration from the environment', () => {
         endpoint: emulator.endpoint,
         port: emulator.port,
         tls: false,
-        clientId: 'ana',
+        clientId: 'acme:ana',
         presenceData: { name: 'Ana' },
         clientEvents: expect.objectContaining({ chat: ['typing'], orders: [] }),
       });

@@ -18,7 +18,7 @@ function signed(body: string) {
   return { headers: { 'x-ably-key': 'key', 'x-ably-signature': createHmac('sha256', key.secret).update(body).digest('base64') }, rawBody: Buffer.from(body) };
 }
 
-const goodItem = { source: 'channel.presence', data: { channelId: 'chat:acme:room', presence: [{ clientId: 'ana', connectionId: 'c1', action: 2 }] } };
+const goodItem = { source: 'channel.presence', data: { channelId: 'chat:acme:room', presence: [{ clientId: 'acme:ana', connectionId: 'c1', action: 2 }] } };
 
 describe('Ably webhook parsing', () => {
   it('keeps the good item\'s event whatever else the batch holds', () => {
@@ -40,7 +40,7 @@ describe('Ably webhook parsing', () => {
   });
 
   it('treats __proto__ and other inherited names as plain data', () => {
-    const body = '{"items":[{"source":"channel.presence","data":{"channelId":"chat:acme:room","presence":[{"clientId":"__proto__","connectionId":"constructor","action":2}]}}],"__proto__":{"items":[]}}';
+    const body = '{"items":[{"source":"channel.presence","data":{"channelId":"chat:acme:room","presence":[{"clientId":"acme:__proto__","connectionId":"constructor","action":2}]}}],"__proto__":{"items":[]}}';
     expect(parseAblyWebhook(key, signed(body), new AblyChannelTracker())).toEqual([{ kind: 'member_added', ...target, userId: '__proto__' }]);
   });
 });
