@@ -28,6 +28,8 @@ export interface ProviderLimits {
   maxPayloadBytes: number;
   /** Most envelopes one `publish` call may carry. */
   maxBatchSize: number;
+  /** Largest webhook request body the provider sends (default 1 MiB). */
+  maxWebhookBodyBytes?: number;
 }
 
 /** What a verified capability token grants; the only input providers derive credentials from. */

@@ -16,7 +16,7 @@
  *   the rest. Whispers are limited to WHISPERS_PER_SECOND per connection here, like the
  *   Pusher protocol's client events.
  * - Presence: subscribing to a presence channel enters it with the identity's info from the
- *   token answer; members are deduplicated by clientId (= user id).
+ *   token answer; members are deduplicated by clientId (`{tenant}:{user}`, see shared.ts).
  */
 import type * as AblyModule from 'ably';
 import * as z from 'zod/mini';
@@ -35,7 +35,7 @@ import type {
   TransportSubscription,
   TransportTarget,
 } from '../types.js';
-import { onePerClient, WHISPER_PREFIX, WHISPERS_PER_SECOND } from './shared.js';
+import { onePerClient, userOfClientId, WHISPER_PREFIX, WHISPERS_PER_SECOND } from './shared.js';
 import { decodeData } from '../decode-data.js';
 import { Emitter } from '../../src/client/emitter.js';
 
@@ -235,9 +235,10 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
     });
     // Our own enter may be acknowledged before Ably echoes it back.
     if (entry.entered && !parsed.some((member) => member.clientId === config.clientId)) parsed.push({ clientId: config.clientId, data: config.presenceData });
-    return onePerClient(parsed).map((member) => {
+    return onePerClient(parsed).flatMap((member) => {
+      const user = userOfClientId(tenant, member.clientId);
       const info = infoSchema.safeParse(member.data);
-      return { id: member.clientId, info: info.success ? info.data : {} };
+      return user === undefined ? [] : [{ id: user, info: info.success ? info.data : {} }];
     });
   }
 
@@ -251,7 +252,8 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
     const { name, clientId, data } = message.data;
     if (clientId) {
       const event = name?.startsWith(WHISPER_PREFIX) ? name.slice(WHISPER_PREFIX.length) : undefined;
-      if (event !== undefined && entry.whispers.includes(event)) entry.handlers.onClientEvent(event, data, clientId);
+      const from = userOfClientId(tenant, clientId);
+      if (event !== undefined && from !== undefined && entry.whispers.includes(event)) entry.handlers.onClientEvent(event, data, from);
       return;
     }
     entry.handlers.onEvent(decodeData(data));

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseProviderEnv } from '../env-options.js';
 import type { Namespaces } from '../../src/core/namespaces.js';
+import type { ChannelListOptions } from './channel-list.js';
 
 /** Ably's default maximum message size (ably-docs platform/pricing/limits.mdx; ably-js defaults.ts). */
 export const ABLY_DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024;
@@ -17,6 +18,10 @@ export interface AblyProviderOptions {
   maxMessageBytes?: number;
   /** Namespaces decide presence and whisper rights; pass the app config's, defaults to the built-in ones. */
   namespaces?: Namespaces;
+  /** Least time between two channel enumerations for the admin view (default 30 s). */
+  statsIntervalMs?: number;
+  /** Backoff of the channel enumeration after a rate-limit refusal (tests shorten it). */
+  enumeration?: ChannelListOptions;
 }
 
 /** `appId.keyId:secret` as Ably issues it (ably-docs api/token-request-spec.mdx). */

@@ -1,11 +1,16 @@
 /**
  * Ably, through the official `ably` SDK's REST client (the key stays on the BFF):
  * - clients get TokenRequests signed locally (`auth.createTokenRequest`) whose capability
- *   is the grant's caps with Ably channel names (capability.ts), `clientId` = user id,
+ *   is the grant's caps with Ably channel names (capability.ts), `clientId` = `{tenant}:{user}`,
  *   `ttl` ≤ the capability token's remaining life; served at `POST /v1/auth/ably`;
  * - envelopes go out in one REST batch call per delivery batch (publish.ts);
- * - presence members, occupancy and the admin view come from the REST API;
- * - webhooks are verified with the key secret (webhook.ts).
+ * - presence members and occupancy of one channel come from the REST API (an app's explicit
+ *   query; Ably activates the channel for it);
+ * - the admin view lists channels with Ably's enumeration by id in the background
+ *   (channel-list.ts) and counts subscribers and presence users from the webhooks;
+ * - webhooks are verified with the key secret (webhook.ts) and given Switchboard's meaning
+ *   (channel-tracker.ts);
+ * - terminating a user revokes their Ably tokens (`POST /keys/{keyName}/revokeTokens`).
  */
 import * as Ably from 'ably';
 import { z } from 'zod';
@@ -21,9 +26,10 @@ import { isJsonObject, untrustedJson } from './json.js';
 import { parseAblyKey } from './key.js';
 import { ABLY_DEFAULT_MAX_MESSAGE_BYTES, type AblyProviderOptions } from './options.js';
 import { ablyMessageBytes, publishBatch, toAblyMessage, type AblyBatchSpec } from './publish.js';
-import { ABLY_AUTH_ENDPOINT, onePerClient } from './shared.js';
-import { parseAblyWebhook } from './webhook.js';
-import { cachedQuery } from '../cached-query.js';
+import { ABLY_AUTH_ENDPOINT, onePerClient, toAblyClientId, userOfClientId } from './shared.js';
+import { ABLY_MAX_WEBHOOK_ITEMS, parseAblyWebhook } from './webhook.js';
+import { AblyChannelTracker } from './channel-tracker.js';
+import { listChannels, refreshing } from './channel-list.js';
 
 /** Room for the envelope around `data` (id ≤128, channel ≤200, event ≤64 twice, seq, ts, keys). */
 const ENVELOPE_HEADROOM_BYTES = 1024;
@@ -33,13 +39,13 @@ const MIN_TOKEN_TTL_MS = 1000;
 const MAX_TOKEN_TTL_MS = 60 * 60 * 1000;
 /** Presence pages read per query (1,000 members each; Ably's default presence limit is 200 per channel). */
 const MAX_PRESENCE_PAGES = 5;
+/** Least time between two channel enumerations (Ably rate-limits them heavily). */
+export const ABLY_STATS_INTERVAL_MS = 30_000;
+/** Room per webhook item around its largest message or presence data. */
+const WEBHOOK_ITEM_OVERHEAD_BYTES = 2048;
 
 const presenceItemSchema = z.object({ clientId: z.string(), data: z.unknown().optional() });
-const metricsSchema = z.object({
-  connections: z.number().int().min(0).optional(),
-  presenceMembers: z.number().int().min(0).optional(),
-  subscribers: z.number().int().min(0).optional(),
-});
+const metricsSchema = z.object({ subscribers: z.number().int().min(0).optional() });
 const channelDetailsSchema = z.object({
   channelId: z.string(),
   status: z.object({ isActive: z.boolean().optional(), occupancy: z.object({ metrics: metricsSchema }).optional() }).optional(),
@@ -58,10 +64,13 @@ function infoOf(data: unknown): Record<string, JsonValue> {
   return untrustedJson<Record<string, JsonValue>>(data, {}, isJsonObject);
 }
 
-/** One entry per user, sorted by id. */
-function members(items: Array<{ clientId: string; data?: unknown }>): PresenceMember[] {
+/** One entry per user of `tenant`, sorted by id. */
+function members(tenant: string, items: Array<{ clientId: string; data?: unknown }>): PresenceMember[] {
   return onePerClient(items)
-    .map((item) => ({ id: item.clientId, info: infoOf(item.data) }))
+    .flatMap((item) => {
+      const user = userOfClientId(tenant, item.clientId);
+      return user === undefined ? [] : [{ id: user, info: infoOf(item.data) }];
+    })
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
@@ -74,6 +83,7 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
   const key = parseAblyKey(options.apiKey);
   const namespaces = options.namespaces ?? DEFAULT_NAMESPACES;
   const maxMessageBytes = options.maxMessageBytes ?? ABLY_DEFAULT_MAX_MESSAGE_BYTES;
+  const tracker = new AblyChannelTracker();
   const rest = new Ably.Rest({
     key: options.apiKey,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
@@ -101,31 +111,48 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
     }
   }
 
+  /** Active Switchboard channels per tenant; counts only where the webhooks reported them. */
   async function fetchStats(): Promise<TenantStats[]> {
-    // Channel enumeration with details (ably-docs api/rest-api.mdx "Enumerate all active channels").
-    const response = await rest.request('get', '/channels', 3, { by: 'value', limit: 1000 }, undefined, {});
-    if (!response.success) throw new SwitchboardError('provider_unavailable', `Ably channel enumeration answered ${response.statusCode}`);
     const tenants = new Map<string, TenantStats>();
-    for (const raw of response.items) {
-      const details = channelDetailsSchema.safeParse(raw);
-      if (!details.success) continue;
-      const target = fromAblyChannel(details.data.channelId);
+    for (const name of await listChannels(rest, options.enumeration)) {
+      const target = fromAblyChannel(name);
       if (!target) continue;
-      const metrics = details.data.status?.occupancy?.metrics;
+      const { subscribers, presenceUsers } = tracker.counts(name);
       const row = tenants.get(target.tenant) ?? { tenant: target.tenant, channels: [] };
       row.channels.push({
         channel: target.channel,
-        ...(metrics?.subscribers === undefined ? {} : { subscribers: metrics.subscribers }),
-        ...(metrics?.presenceMembers ? { presenceMembers: metrics.presenceMembers } : {}),
+        ...(subscribers === undefined ? {} : { subscribers }),
+        ...(presenceUsers === undefined ? {} : { presenceMembers: presenceUsers }),
       });
       tenants.set(target.tenant, row);
     }
+    for (const row of tenants.values()) row.channels.sort((a, b) => a.channel.localeCompare(b.channel));
     return [...tenants.values()].sort((a, b) => a.tenant.localeCompare(b.tenant));
+  }
+
+  /** Ably's token revocation by clientId (ably-docs auth/revocation.mdx): the key needs "Revocable tokens". */
+  async function revokeTokens(tenant: string, user: string): Promise<void> {
+    const path = `/keys/${encodeURIComponent(key.keyName)}/revokeTokens`;
+    let response: Awaited<ReturnType<typeof rest.request>>;
+    try {
+      response = await rest.request('post', path, 3, {}, { targets: [`clientId:${toAblyClientId(tenant, user)}`] }, {});
+    } catch (error) {
+      throw unavailable('token revocation', error);
+    }
+    if (response.success) return;
+    const code = response.errorCode ?? undefined;
+    const hint = code === 40121 || code === 40163 || code === 40164 ? ': enable "Revocable tokens" on the Ably key' : '';
+    throw new SwitchboardError('provider_unavailable', `Ably token revocation answered ${response.statusCode}${code ? ` (Ably ${code})` : ''}${hint}`);
   }
 
   return {
     name: 'ably',
-    limits: { maxPayloadBytes: maxMessageBytes - ENVELOPE_HEADROOM_BYTES, maxBatchSize: 100 },
+    limits: {
+      maxPayloadBytes: maxMessageBytes - ENVELOPE_HEADROOM_BYTES,
+      maxBatchSize: 100,
+      // Ably's largest batch: 1,000 items, each with up to a message's worth of data.
+      maxWebhookBodyBytes: ABLY_MAX_WEBHOOK_ITEMS * (maxMessageBytes + WEBHOOK_ITEM_OVERHEAD_BYTES),
+    },
 
     channelName: (tenant: string, channel: string) => toAblyChannel(tenant, channel),
 
@@ -153,7 +180,7 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         ...(options.port === undefined ? {} : { port: options.port }),
         tls: options.tls,
-        clientId: grant.user,
+        clientId: toAblyClientId(grant.tenant, grant.user),
         presenceData: grant.info,
         clientEvents,
       };
@@ -164,13 +191,13 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
       if (ttl < MIN_TOKEN_TTL_MS) throw new SwitchboardError('token_expired', 'Capability token expires too soon for an Ably token');
       const capability = toAblyCapability(grant.tenant, grant.caps, namespaces);
       if (Object.keys(capability).length === 0) throw new SwitchboardError('forbidden', 'The capability token grants no channel Ably can carry');
-      const signed = await rest.auth.createTokenRequest({ capability: JSON.stringify(capability), clientId: grant.user, ttl: Math.floor(ttl) }, { key: options.apiKey });
+      const signed = await rest.auth.createTokenRequest({ capability: JSON.stringify(capability), clientId: toAblyClientId(grant.tenant, grant.user), ttl: Math.floor(ttl) }, { key: options.apiKey });
       return ablyTokenRequestSchema.parse(signed);
     },
 
     async presence(tenant: string, channel: string): Promise<PresenceMember[]> {
       try {
-        return members(await presenceItems(toAblyChannel(tenant, channel)));
+        return members(tenant, await presenceItems(toAblyChannel(tenant, channel)));
       } catch (error) {
         throw error instanceof SwitchboardError ? error : unavailable('presence query', error);
       }
@@ -185,16 +212,24 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
         ]);
         const metrics = channelDetailsSchema.parse(details).status?.occupancy?.metrics;
         const subscribers = metrics?.subscribers ?? 0;
-        return items === undefined ? { subscribers } : { subscribers, presenceMembers: onePerClient(items).length };
+        return items === undefined ? { subscribers } : { subscribers, presenceMembers: members(tenant, items).length };
       } catch (error) {
         throw error instanceof SwitchboardError ? error : unavailable('occupancy query', error);
       }
     },
 
-    stats: cachedQuery(fetchStats),
+    stats: refreshing(fetchStats, options.statsIntervalMs ?? ABLY_STATS_INTERVAL_MS),
 
     parseWebhook(request: WebhookRequest): WebhookEvent[] {
-      return parseAblyWebhook(key, request);
+      return parseAblyWebhook(key, request, tracker);
+    },
+
+    /**
+     * Revokes every Ably token of the user's (tenant-scoped) clientId issued so far: their
+     * connections are disconnected at once (40141) and their renewal is refused by the BFF.
+     */
+    async terminateUser(tenant: string, user: string): Promise<void> {
+      await revokeTokens(tenant, user);
     },
 
     async close(): Promise<void> {

@@ -11,6 +11,7 @@ import { buildAppConfig } from '../../src/core/config.js';
 import { createAblyProvider } from '../../providers/ably/index.js';
 import { createAblyTransport } from '../../providers/ably/client.js';
 import type { ClientTokenInfo } from '../../providers/types.js';
+import { emulatorClient } from '../fixtures/ably-emulator/sdk-client.js';
 import { startAblyEmulator, type AblyEmulator } from '../fixtures/ably-emulator/index.js';
 import { startBff, type TestBff } from '../helpers/bff.js';
 import { waitFor } from '../conformance/suite.js';
@@ -42,19 +43,7 @@ async function wrapper(user: string, target: TestBff = bff): Promise<Realtime> {
 /** A member using the official SDK directly, with TokenRequests from the BFF like the wrapper gets. */
 async function member(user: string): Promise<Ably.Realtime> {
   const { token } = await bff.capabilityToken('acme', user);
-  const client = new Ably.Realtime({
-    authCallback: (_params, callback) => {
-      bff.post('/v1/auth/ably', {}, token).then(
-        async (response) => callback(null, (await response.json()) as Ably.TokenRequest),
-        (error: unknown) => callback(String(error), null),
-      );
-    },
-    endpoint: emulator.endpoint,
-    port: emulator.port,
-    tls: false,
-    useBinaryProtocol: false,
-    logLevel: 0,
-  });
+  const client = emulatorClient(emulator, async () => (await (await bff.post('/v1/auth/ably', {}, token)).json()) as Ably.TokenRequest);
   raw.push(client);
   return client;
 }

@@ -41,10 +41,10 @@ describe('Ably TokenRequest MAC', () => {
     expect(specMac('keySecret', tampered)).not.toBe(request.mac);
   });
 
-  it('binds clientId to the user, ttl to the capability token, capability to the tenant', async () => {
+  it('binds clientId to the tenant-scoped user, ttl to the capability token, capability to the tenant', async () => {
     const provider = createAblyProvider({ apiKey: 'appId.keyId:keySecret', tls: true });
     const request = await provider.ablyTokenRequest(grant(90_000));
-    expect(request.clientId).toBe('ana');
+    expect(request.clientId).toBe('acme:ana');
     expect(request.ttl).toBeLessThanOrEqual(90_000);
     expect(request.ttl).toBeGreaterThan(85_000);
     expect(JSON.parse(request.capability)).toEqual({ 'chat:acme:*': ['presence', 'publish', 'subscribe'], 'orders:acme:1001': ['subscribe'] });

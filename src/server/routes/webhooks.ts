@@ -13,7 +13,7 @@ import { fromProviderEvent, type LifecycleEventData } from '../lifecycle/events.
  */
 export function webhookRoutes(ctx: SwitchboardContext): Router {
   const router = Router();
-  router.post('/v1/webhooks/:provider', express.raw({ type: () => true, limit: '1mb' }), async (req, res) => {
+  router.post('/v1/webhooks/:provider', express.raw({ type: () => true, limit: ctx.provider.limits.maxWebhookBodyBytes ?? '1mb' }), async (req, res) => {
     const { parseWebhook } = ctx.provider;
     if (req.params.provider !== ctx.provider.name || !parseWebhook) {
       throw new SwitchboardError('not_found', `No webhooks for provider "${req.params.provider}"`);
