@@ -1,3 +1,4 @@
+import { configurationWarnings } from '../server/config-warnings.js';
 import { devAuthEnabled, type Env } from '../server/env.js';
 import { parseCommandArgs, type Command } from './args.js';
 
@@ -17,11 +18,15 @@ export function startupSummary(env: Env, port: number, devAdminKey: string): { l
   const warnings = [
     ...(devAuth ? ['dev login is on: anyone can sign in as any user of any tenant (off with NODE_ENV=production or SWITCHBOARD_DEV_AUTH=off)'] : []),
     ...(devAuth && !env.SWITCHBOARD_ADMIN_KEYS ? [`the well-known admin key "${devAdminKey}" is on (set SWITCHBOARD_ADMIN_KEYS to replace it)`] : []),
+    ...configurationWarnings(env),
   ];
   return { lines, warnings };
 }
 
-/** Runs the BFF until SIGINT/SIGTERM, then drains and exits. */
+/** Longest a shutdown may take (draining deliveries, closing connections) before the process exits anyway. */
+export const SHUTDOWN_LIMIT_MS = 10_000;
+
+/** Runs the BFF until SIGINT/SIGTERM, then drains and exits; a second signal, or SHUTDOWN_LIMIT_MS, exits at once. */
 export const serve: Command = {
   name: 'serve',
   summary: 'Run the BFF, the embedded realtime server and the demo (the default)',
@@ -29,8 +34,10 @@ export const serve: Command = {
 
 Runs the BFF with the configuration in the environment (see .env.example; a .env file in
 the current directory is read first, variables already set win). Ctrl-C drains and stops.
-On a terminal it prints where the demo, the admin page and the API are; otherwise, and
-with NODE_ENV=production, it logs JSON lines only.`,
+On a terminal (stdout is a TTY) it prints where the demo, the admin page and the API are;
+otherwise, and always with NODE_ENV=production, it logs JSON lines only (pino), with the
+same warnings as log lines. SIGINT/SIGTERM drain and stop within ${SHUTDOWN_LIMIT_MS / 1000} s; a second signal
+stops at once.`,
   async run(argv) {
     const { values } = parseCommandArgs('serve', argv, {});
     if (values.help) return void console.log(this.help);
@@ -49,10 +56,17 @@ with NODE_ENV=production, it logs JSON lines only.`,
     }
     let stopping = false;
     const stop = (signal: string) => {
-      if (stopping) return;
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting without finishing the shutdown');
+        process.exit(1);
+      }
       stopping = true;
-      if (human) console.log('Stopping: finishing deliveries and closing connections…');
+      if (human) console.log('Stopping: finishing deliveries and closing connections… (Ctrl-C again to quit at once)');
       else logger.info({ signal }, 'shutting down');
+      setTimeout(() => {
+        logger.error({ limitMs: SHUTDOWN_LIMIT_MS }, 'shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, SHUTDOWN_LIMIT_MS).unref();
       running.close().then(
         () => process.exit(0),
         (error: unknown) => {

@@ -117,13 +117,6 @@ function deploymentProblems(env: Env, source: NodeJS.ProcessEnv, options: CheckO
   return problems;
 }
 
-/** Start-up warnings: settings that work but should not stay this way in production. */
-export function configurationWarnings(env: Env): string[] {
-  return env.SWITCHBOARD_METRICS_TOKEN || env.NODE_ENV === 'production'
-    ? []
-    : ['GET /metrics is open to anyone who reaches this port, and its labels name tenants: set SWITCHBOARD_METRICS_TOKEN (production closes it without one)'];
-}
-
 /**
  * Checks the whole configuration — environment, provider settings, config file, what
  * production and several nodes need — and answers every problem found. This is the only
@@ -176,7 +169,7 @@ export async function createServerFromEnv(
           nameClaim: env.AUTH_NAME_CLAIM,
         })
       : undefined;
-  const storeOptions: EventStoreOptions = { kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL };
+  const storeOptions: EventStoreOptions = { kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL, logger };
   const store = await createEventStore(storeOptions);
   const app = createServer({
     config,
@@ -194,6 +187,7 @@ export async function createServerFromEnv(
     devAuth,
     publicUrl: env.SWITCHBOARD_PUBLIC_URL,
     metricsToken: env.SWITCHBOARD_METRICS_TOKEN,
+    metricsOpen: env.NODE_ENV !== 'production',
     ...overrides,
   });
   return { app, env };
