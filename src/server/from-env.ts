@@ -97,24 +97,49 @@ export interface CheckOptions {
   customAuthentication?: boolean;
 }
 
+/** A problem that lies between variables, and the variables it is about. */
+interface CrossProblem {
+  about: string[];
+  problem: string;
+}
+
 /** Problems that lie between variables: what production needs, what several nodes need. */
-function deploymentProblems(env: Env, source: NodeJS.ProcessEnv, options: CheckOptions): string[] {
-  const problems: string[] = [];
+function deploymentProblems(env: Env, source: NodeJS.ProcessEnv, options: CheckOptions): CrossProblem[] {
+  const problems: CrossProblem[] = [];
   if (!devAuthEnabled(env) && !env.AUTH_JWKS_URL && !env.AUTH_JWT_SECRET && !options.customAuthentication) {
     const why = env.NODE_ENV === 'production' ? 'NODE_ENV=production turns the dev login off' : 'SWITCHBOARD_DEV_AUTH=off turns the dev login off';
-    problems.push(`No end-user authentication: ${why}, so set AUTH_JWKS_URL or AUTH_JWT_SECRET to verify your app's session JWTs (or pass authenticate to createServer).`);
+    problems.push({
+      about: ['AUTH_JWKS_URL', 'AUTH_JWT_SECRET', 'SWITCHBOARD_DEV_AUTH'],
+      problem: `No end-user authentication: ${why}, so set AUTH_JWKS_URL or AUTH_JWT_SECRET to verify your app's session JWTs (or pass authenticate to createServer).`,
+    });
   }
   if (env.NODE_ENV === 'production' && !env.SWITCHBOARD_SIGNING_KEYS && sharedRedisUrl(env, source)) {
-    problems.push(
-      'SWITCHBOARD_SIGNING_KEYS is not set, but nodes sharing Redis must all sign tokens with the same keys (otherwise a token minted on one node is refused on the others): set it on every node to the output of `switchboard keys generate`.',
-    );
+    problems.push({
+      about: ['SWITCHBOARD_SIGNING_KEYS', 'SWITCHBOARD_STORE', 'REDIS_URL'],
+      problem:
+        'SWITCHBOARD_SIGNING_KEYS is not set, but nodes sharing Redis must all sign tokens with the same keys (otherwise a token minted on one node is refused on the others): set it on every node to the output of `switchboard keys generate`.',
+    });
   }
   try {
     webhookEndpoint(env);
   } catch (error) {
-    problems.push(error instanceof Error ? error.message : String(error));
+    problems.push({ about: ['SWITCHBOARD_WEBHOOK_URL', 'SWITCHBOARD_WEBHOOK_SECRET'], problem: error instanceof Error ? error.message : String(error) });
   }
   return problems;
+}
+
+/**
+ * The cross-variable problems even when some variables are malformed: those are left out
+ * (their defaults stand in), and problems about them are not repeated in other words.
+ */
+function crossProblems(source: NodeJS.ProcessEnv, options: CheckOptions): string[] {
+  const failing = new Set(envSchema.safeParse(source).error?.issues.map((issue) => String(issue.path[0])) ?? []);
+  const rest = Object.fromEntries(Object.entries(source).filter(([name]) => !failing.has(name)));
+  const env = envSchema.safeParse(rest);
+  if (!env.success) return [];
+  return deploymentProblems(env.data, source, options)
+    .filter(({ about }) => !about.some((name) => failing.has(name)))
+    .map(({ problem }) => problem);
 }
 
 /**
@@ -128,7 +153,7 @@ export async function checkConfiguration(
 ): Promise<{ env?: Env; config?: AppConfig; problems: string[] }> {
   const { env, problems } = readEnv(source);
   problems.push(...providerProblems(source));
-  if (env) problems.push(...deploymentProblems(env, source, options));
+  problems.push(...crossProblems(source, options));
   const configFile = envSchema.shape.SWITCHBOARD_CONFIG.safeParse(source.SWITCHBOARD_CONFIG);
   let config: AppConfig | undefined;
   if (configFile.success) {

@@ -105,8 +105,8 @@ describe('switchboard CLI for a newcomer', () => {
         spawnCli(['check'], {}, emptyDir),
       ]);
       expect(top).toMatchObject({ code: 0, stderr: '' });
-      for (const name of ['serve', 'check', 'publish', 'token', 'webhooks']) expect(top.stdout).toContain(`  ${name} `);
-      expect(unknown).toMatchObject({ code: 2, stderr: expect.stringMatching(/^switchboard: unknown command "frobnicate"; the commands are serve, check, publish, token, webhooks\nRun "switchboard --help"/) });
+      for (const name of ['serve', 'check', 'keys', 'publish', 'token', 'webhooks']) expect(top.stdout).toContain(`  ${name} `);
+      expect(unknown).toMatchObject({ code: 2, stderr: expect.stringMatching(/^switchboard: unknown command "frobnicate"; the commands are serve, check, keys, publish, token, webhooks\nRun "switchboard --help"/) });
       expect(fromDotEnv.code).toBe(1);
       expect(fromDotEnv.stderr).toContain('Switchboard cannot start: 2 problems');
       expect(fromDotEnv.stderr).toContain('PORT is "abc", but it must be a number.');

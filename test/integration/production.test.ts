@@ -51,7 +51,7 @@ async function productionEnv(): Promise<Record<string, string>> {
     LOCAL_APP_SECRET: 'prod-app-secret-0123456789abcdef0123456789',
   };
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(parseEnv(DOCUMENTED))) {
+  for (const [name, value = ''] of Object.entries(parseEnv(DOCUMENTED))) {
     if (value.includes('<')) {
       const filled = fill[name];
       if (filled === undefined) throw new Error(`the test has no value for ${name}`);
