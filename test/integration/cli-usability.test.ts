@@ -112,7 +112,7 @@ describe('switchboard CLI for a newcomer', () => {
       expect(fromDotEnv.stderr).toContain('PORT is "abc", but it must be a number.');
       expect(fromDotEnv.stderr).toContain('SWITCHBOARD_STORE is "postgres"');
       expect(fromDotEnv.stderr).not.toContain('PUSHER');
-      expect(clean).toMatchObject({ code: 0, stdout: 'Configuration OK: provider local, store sqlite, port 8080.\n' });
+      expect(clean).toMatchObject({ code: 0, stdout: 'Configuration OK: provider local, store sqlite, port 8080.\n', stderr: expect.stringMatching(/^warning: GET \/metrics is open/) });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
