@@ -44,7 +44,7 @@ export class ProviderHealth {
     if (this.failures < this.threshold || this.failingSince === undefined) return { ready: true };
     return {
       ready: false,
-      detail: `${this.provider} has not taken an event in ${this.failures} attempts in a row; last: ${this.lastReason}`,
+      detail: `the ${this.provider} provider has not taken an event in ${this.failures} attempts in a row; last: ${this.lastReason}`,
       since: this.failingSince,
     };
   }
