@@ -1,17 +1,19 @@
 #!/usr/bin/env node
 /**
- * The `switchboard` command: `serve` runs the BFF, `check` checks its configuration;
+ * The `switchboard` command: `serve` runs the BFF, `check` checks its configuration, `keys`
+ * generates signing keys;
  * `publish`, `token` and `webhooks` talk to a running one. A `.env` in the current directory is
  * loaded first; variables already in the environment win.
  */
 import { existsSync } from 'node:fs';
 import { UsageError, type Command } from './cli/args.js';
 import { check } from './cli/check.js';
+import { keys } from './cli/keys.js';
 import { publish, token } from './cli/http-commands.js';
 import { serve } from './cli/serve.js';
 import { webhooks } from './cli/webhooks.js';
 
-const COMMANDS: Command[] = [serve, check, publish, token, webhooks];
+const COMMANDS: Command[] = [serve, check, keys, publish, token, webhooks];
 
 const HELP = `Usage: switchboard <command> [options]
 

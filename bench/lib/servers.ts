@@ -48,13 +48,13 @@ async function switchboardEnv(ctx: BenchContext, options: StartOptions): Promise
   const dir = path.join(ctx.tmpDir, `sb-${randomBytes(4).toString('hex')}`);
   await mkdir(dir, { recursive: true });
   const configFile = path.join(dir, 'switchboard.config.json');
-  if (options.config !== undefined) await writeFile(configFile, JSON.stringify(options.config));
+  await writeFile(configFile, JSON.stringify(options.config ?? {}));
   return {
     NODE_ENV: 'development',
     SWITCHBOARD_PROVIDER: 'local',
     SWITCHBOARD_STORE: options.store ?? 'memory',
     SWITCHBOARD_DATA_DIR: dir,
-    // Missing file = built-in defaults; never pick up a switchboard.config.json from the repo.
+    // `{}` = built-in defaults; never pick up a switchboard.config.json from the repo.
     SWITCHBOARD_CONFIG: configFile,
     SWITCHBOARD_API_KEYS: `${TENANT}:${API_KEY}`,
     LOG_LEVEL: 'silent',

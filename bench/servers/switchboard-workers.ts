@@ -4,7 +4,7 @@
  * listens; the orchestrator reads the workers' CPU and memory as the primary's children.
  */
 import cluster from 'node:cluster';
-import { reportListening, runPrimary } from '../../src/cli/workers.js';
+import { onPrimaryStop, reportListening, runPrimary } from '../../src/cli/workers.js';
 import { createServerFromEnv } from '../../src/server/from-env.js';
 import { listen } from '../../src/server/listen.js';
 import { serveIpc } from './ipc.js';
@@ -15,6 +15,7 @@ if (cluster.isPrimary) {
   const stopped: Promise<void> = runPrimary({
     workers,
     logger: quiet,
+    shutdownGraceMs: 5_000,
     // The primary drains its workers on SIGTERM (as `switchboard serve` does) and resolves when they exited.
     onListening: (port) => serveIpc(port, () => (process.kill(process.pid, 'SIGTERM'), stopped)),
   });
@@ -22,5 +23,5 @@ if (cluster.isPrimary) {
   const { app } = await createServerFromEnv(process.env);
   const running = await listen(app, { port: 0, host: '127.0.0.1' });
   reportListening(running.port);
-  process.on('SIGTERM', () => void running.close().finally(() => process.exit(0)));
+  onPrimaryStop(() => void running.close().finally(() => process.exit(0)));
 }

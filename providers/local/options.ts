@@ -133,12 +133,12 @@ export function localProviderOptionsFromEnv(env: Record<string, string | undefin
       ['LOCAL_APP_KEY', e.LOCAL_APP_KEY, DEV_APP_KEY],
       ['LOCAL_APP_SECRET', e.LOCAL_APP_SECRET, DEV_APP_SECRET],
     ];
-    for (const [name, value, devDefault] of defaults) {
-      if (value === undefined || value === devDefault) {
-        throw new Error(`${name} must be set to a non-default value when NODE_ENV=production`);
-      }
-    }
-    if ((e.LOCAL_APP_SECRET ?? '').length < 32) throw new Error('LOCAL_APP_SECRET must be at least 32 characters when NODE_ENV=production');
+    const problems = defaults
+      .filter(([, value, devDefault]) => value === undefined || value === devDefault)
+      .map(([name]) => `${name} must be set to a non-default value when NODE_ENV=production`);
+    if (!problems.some((problem) => problem.startsWith('LOCAL_APP_SECRET')) && (e.LOCAL_APP_SECRET ?? '').length < 32) problems.push('LOCAL_APP_SECRET must be at least 32 characters when NODE_ENV=production');
+    // One line each: the start-up check reports them all at once.
+    if (problems.length > 0) throw new Error(problems.join('\n'));
   }
   const d = DEFAULT_LOCAL_OPTIONS;
   return {

@@ -34,8 +34,9 @@ const flag = z
 
 const envSchema = z.object({
   PUSHER_APP_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be the Pusher app id'),
-  PUSHER_KEY: z.string().min(1).max(128),
-  PUSHER_SECRET: z.string().min(1).max(256),
+  // The key travels in the WebSocket URL path and the secret into HMACs: no spaces, quotes or control characters.
+  PUSHER_KEY: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be the Pusher app key (letters, digits, _ . -)'),
+  PUSHER_SECRET: z.string().regex(/^[\x21-\x7e]{1,256}$/, 'must be the Pusher app secret (printable, without spaces)'),
   PUSHER_CLUSTER: z.string().regex(/^[a-z0-9-]{1,32}$/, 'must be a cluster name such as eu or mt1'),
   PUSHER_HOST: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'must be a host name without scheme').optional(),
   PUSHER_PORT: z.coerce.number().int().min(1).max(65_535).optional(),

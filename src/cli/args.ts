@@ -24,11 +24,11 @@ export interface Command {
   run(argv: string[]): Promise<void>;
 }
 
-/** The commands' options all take a value (`--tenant acme`); `--help` is added to each. */
-type Options = Record<string, { type: 'string' }>;
+/** Options take a value (`--tenant acme`) or are flags (`--rotate`); `--help` is added to each command. */
+type Options = Record<string, { type: 'string' } | { type: 'boolean' }>;
 
 export interface ParsedCommand<T extends Options> {
-  values: { [K in keyof T]?: string } & { help?: boolean };
+  values: { [K in keyof T]?: T[K] extends { type: 'boolean' } ? boolean : string } & { help?: boolean };
   positionals: string[];
 }
 

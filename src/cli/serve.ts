@@ -1,7 +1,8 @@
 import cluster from 'node:cluster';
+import { configurationWarnings } from '../server/config-warnings.js';
 import { devAuthEnabled, type Env } from '../server/env.js';
 import { parseCommandArgs, type Command } from './args.js';
-import { reportListening, runPrimary, workerCount } from './workers.js';
+import { onPrimaryStop, reportListening, runPrimary, workerCount } from './workers.js';
 
 /** What a person starting the server wants to know, and what they should not leave on. */
 export function startupSummary(env: Env, port: number, devAdminKey: string, workers = 1): { lines: string[]; warnings: string[] } {
@@ -20,11 +21,15 @@ export function startupSummary(env: Env, port: number, devAdminKey: string, work
   const warnings = [
     ...(devAuth ? ['dev login is on: anyone can sign in as any user of any tenant (off with NODE_ENV=production or SWITCHBOARD_DEV_AUTH=off)'] : []),
     ...(devAuth && !env.SWITCHBOARD_ADMIN_KEYS ? [`the well-known admin key "${devAdminKey}" is on (set SWITCHBOARD_ADMIN_KEYS to replace it)`] : []),
+    ...configurationWarnings(env),
   ];
   return { lines, warnings };
 }
 
-/** Runs the BFF until SIGINT/SIGTERM, then drains and exits. */
+/** Longest a shutdown may take (draining deliveries, closing connections) before the process exits anyway. */
+export const SHUTDOWN_LIMIT_MS = 10_000;
+
+/** Runs the BFF until SIGINT/SIGTERM, then drains and exits; a second signal, or SHUTDOWN_LIMIT_MS, exits at once. */
 export const serve: Command = {
   name: 'serve',
   summary: 'Run the BFF, the embedded realtime server and the demo (the default)',
@@ -32,8 +37,10 @@ export const serve: Command = {
 
 Runs the BFF with the configuration in the environment (see .env.example; a .env file in
 the current directory is read first, variables already set win). Ctrl-C drains and stops.
-On a terminal it prints where the demo, the admin page and the API are; otherwise, and
-with NODE_ENV=production, it logs JSON lines only.
+On a terminal (stdout is a TTY) it prints where the demo, the admin page and the API are;
+otherwise, and always with NODE_ENV=production, it logs JSON lines only (pino), with the
+same warnings as log lines. SIGINT/SIGTERM drain and stop within ${SHUTDOWN_LIMIT_MS / 1000} s; a second signal
+stops at once.
 
 SWITCHBOARD_WORKERS=<n>|auto runs n processes on the one port (auto: one per core with
 SWITCHBOARD_STORE=redis, which they share state through; otherwise one).`,
@@ -65,7 +72,8 @@ SWITCHBOARD_STORE=redis, which they share state through; otherwise one).`,
       if (workers > 1) {
         if (problems.length > 0) throw new ConfigurationError(problems);
         const logger = createLogger(env.LOG_LEVEL);
-        await runPrimary({ workers, logger, onListening: (port) => announce(env, port, logger, workers) });
+        // Workers give up on their own after SHUTDOWN_LIMIT_MS; the primary kills stragglers a little later.
+        await runPrimary({ workers, logger, shutdownGraceMs: SHUTDOWN_LIMIT_MS + 2_000, onListening: (port) => announce(env, port, logger, workers) });
         if (human(env)) console.log('Stopped.');
         return;
       }
@@ -78,10 +86,18 @@ SWITCHBOARD_STORE=redis, which they share state through; otherwise one).`,
     else announce(env, running.port, logger, 1);
     let stopping = false;
     const stop = (signal: string) => {
-      if (stopping) return;
+      if (stopping && signal === 'primary') return;
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting without finishing the shutdown');
+        process.exit(1);
+      }
       stopping = true;
-      if (human(env) && cluster.isPrimary) console.log('Stopping: finishing deliveries and closing connections…');
+      if (human(env) && cluster.isPrimary) console.log('Stopping: finishing deliveries and closing connections… (Ctrl-C again to quit at once)');
       else logger.info({ signal }, 'shutting down');
+      setTimeout(() => {
+        logger.error({ limitMs: SHUTDOWN_LIMIT_MS }, 'shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, SHUTDOWN_LIMIT_MS).unref();
       running.close().then(
         () => process.exit(0),
         (error: unknown) => {
@@ -92,5 +108,6 @@ SWITCHBOARD_STORE=redis, which they share state through; otherwise one).`,
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    onPrimaryStop(() => stop('primary'));
   },
 };

@@ -24,6 +24,17 @@ export function reportListening(port: number): void {
   if (cluster.isWorker) process.send?.({ type: 'switchboard:listening', port } satisfies z.infer<typeof listeningMessage>);
 }
 
+/** The primary asks a worker to drain and exit (a message, not a signal: see runPrimary). */
+const stopMessage = z.object({ type: z.literal('switchboard:stop') });
+
+/** In a worker: calls `handler` when the primary asks it to stop. */
+export function onPrimaryStop(handler: () => void): void {
+  if (!cluster.isWorker) return;
+  process.on('message', (message: unknown) => {
+    if (stopMessage.safeParse(message).success) handler();
+  });
+}
+
 export interface PrimaryLogger {
   info(details: object, message: string): void;
   error(details: object, message: string): void;
@@ -35,7 +46,7 @@ export interface PrimaryOptions {
   onListening(port: number): void;
   logger: PrimaryLogger;
   /** Longest a draining worker may take before it is killed. */
-  shutdownGraceMs?: number;
+  shutdownGraceMs: number;
 }
 
 /** Restarts of a crashing worker wait longer each time, up to this. */
@@ -43,7 +54,7 @@ const MAX_RESTART_DELAY_MS = 10_000;
 
 /** Runs in the primary until SIGINT/SIGTERM, then resolves once every worker has exited. */
 export function runPrimary(options: PrimaryOptions): Promise<void> {
-  const grace = options.shutdownGraceMs ?? 30_000;
+  const grace = options.shutdownGraceMs;
   const listening = new Set<number>();
   let announced = false;
   let stopping = false;
@@ -75,14 +86,21 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
       setTimeout(fork, restartDelay).unref();
       restartDelay = Math.min(MAX_RESTART_DELAY_MS, restartDelay * 2);
     });
+    // Workers are asked to stop over IPC rather than with the signal: on a terminal, Ctrl-C
+    // already reached every process of the group, and a forwarded signal would count as a
+    // second one there (which means "exit at once"). A second signal here kills them.
     const stop = (signal: NodeJS.Signals) => {
-      if (stopping) return;
+      const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
+      if (stopping) {
+        options.logger.error({ signal }, 'second signal: killing the workers');
+        for (const worker of workers) worker.process.kill('SIGKILL');
+        return;
+      }
       stopping = true;
       options.logger.info({ signal }, 'shutting down workers');
-      const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined);
       if (workers.length === 0) return resolve();
       for (const worker of workers) {
-        worker.process.kill(signal);
+        worker.send({ type: 'switchboard:stop' } satisfies z.infer<typeof stopMessage>);
         setTimeout(() => worker.process.kill('SIGKILL'), grace).unref();
       }
     };

@@ -30,7 +30,8 @@ import { webRoutes } from './routes/web.js';
 import { lifecycleRoutes } from './routes/lifecycle.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { devSessionRoutes } from './routes/dev-session.js';
-import { healthRoutes } from './routes/health.js';
+import { healthRoutes, readiness } from './routes/health.js';
+import { ProviderHealth } from './provider-health.js';
 import { historyRoutes } from './routes/history.js';
 import { DEFAULT_POLL_OPTIONS, pollRoutes, type PollOptions } from './routes/poll.js';
 import { publishRoutes } from './routes/publish.js';
@@ -61,6 +62,8 @@ export interface ServerOptions {
   publicUrl?: string;
   /** When set, GET /metrics requires it as a Bearer token. */
   metricsToken?: string;
+  /** Without a token, is GET /metrics open (default) or closed (production)? */
+  metricsOpen?: boolean;
   /**
    * Receives the lifecycle stream in-process (channel.occupied/vacated, presence.joined/left,
    * delivery.failed): the same events, with the same ids, the webhook endpoint gets.
@@ -95,6 +98,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   const metrics = new Metrics(options.provider.name, options.provider.stats?.bind(options.provider));
   const rates = new RateTracker();
   const deliveryFailures = new DeliveryFailureLog();
+  const providerHealth = new ProviderHealth(options.provider.name);
   const lifecycle = createLifecycle({ endpoint: options.webhooks, listener: options.onWebhook, logger: options.logger, observer: webhookMetrics(metrics.registry) });
   const emitProviderEvent = (event: WebhookEvent) => {
     const input = fromProviderEvent(event);
@@ -107,6 +111,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   } else {
     options.provider.onLifecycle?.(emitProviderEvent);
   }
+  let accepting = true;
   const readerLimits = new ReaderLimits({ ...DEFAULT_READER_LIMITS, ...options.logReaders?.limits });
   const ctx: SwitchboardContext = {
     config: options.config,
@@ -119,7 +124,9 @@ export function createServer(options: ServerOptions): SwitchboardApp {
       logger: options.logger,
       hub,
       tuning: options.delivery,
-      observer: countingDeliveries(rates, withDeliveryFailures(deliveryMetrics(metrics, options.provider.name, deliveryFailures), lifecycle.stream)),
+      observer: providerHealth.watching(
+        countingDeliveries(rates, withDeliveryFailures(deliveryMetrics(metrics, options.provider.name, deliveryFailures), lifecycle.stream)),
+      ),
       onPublished(tenant, outcomes) {
         for (const { status } of outcomes) metrics.publishes.inc({ tenant, provider: options.provider.name, status });
         rates.record(tenant, outcomes.filter((outcome) => outcome.status !== 'duplicate').length);
@@ -129,6 +136,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     metrics,
     rates,
     deliveryFailures,
+    readiness: () => readiness({ accepting, store: options.store.health?.(), provider: providerHealth.health() }),
     lifecycle,
     signingKeys: options.signingKeys,
     tokens: new CapabilityTokens(options.signingKeys, options.tokenTtlSeconds ?? 3600, options.revocations),
@@ -148,7 +156,6 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     },
   });
 
-  let accepting = true;
   const app = express();
   app.disable('x-powered-by');
   // API answers are per-token and no-store; hashing every history page for an ETag only costs CPU.
@@ -157,7 +164,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   app.use((_req, _res, next) => {
     next(accepting ? undefined : new SwitchboardError('provider_unavailable', 'Server is shutting down'));
   });
-  app.use(healthRoutes(() => accepting));
+  app.use(healthRoutes(ctx.readiness));
   app.use(tokenRoutes(ctx));
   app.use(pusherAuthRoutes(ctx));
   app.use(ablyAuthRoutes(ctx));
@@ -168,7 +175,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   app.use(pollRoutes(ctx, hub, readerLimits, { ...DEFAULT_POLL_OPTIONS, ...options.logReaders?.poll }));
   app.use(channelInfoRoutes(ctx));
   app.use(adminRoutes(ctx));
-  app.use(metricsRoutes(metrics, options.metricsToken));
+  app.use(metricsRoutes(metrics, { token: options.metricsToken, open: options.metricsOpen ?? true }));
   app.use(openApiRoutes());
   app.use(webhookRoutes(ctx));
   app.use(lifecycleRoutes(ctx));

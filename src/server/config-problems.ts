@@ -50,12 +50,17 @@ function requirement(issue: z.core.$ZodIssue): string {
   return ZOD_DEFAULT_MESSAGE.test(issue.message) ? 'has an invalid value' : issue.message;
 }
 
-/** "PORT is "abc", but it must be a whole number." */
+/**
+ * "PORT is "abc", but it must be a whole number." A problem inside a list variable names the
+ * entry ("its entry 2 must …") rather than an internal path such as `NAME.1`.
+ */
 export function describeIssue(issue: z.core.$ZodIssue, source: Record<string, string | undefined>): string {
-  const name = issue.path.map(String).join('.') || 'the environment';
+  const [first, entry] = issue.path;
+  const name = first === undefined ? 'the environment' : String(first);
   const value = source[name];
-  if (value === undefined) return `${name} is not set, but it ${requirement(issue)}.`;
-  return `${name} is ${shownValue(name, value)}, but it ${requirement(issue)}.`;
+  const subject = typeof entry === 'number' ? `its entry ${entry + 1} ` : 'it ';
+  if (value === undefined) return `${name} is not set, but ${subject}${requirement(issue)}.`;
+  return `${name} is ${shownValue(name, value)}, but ${subject}${requirement(issue)}.`;
 }
 
 /**

@@ -4,6 +4,7 @@ import type { AppConfig } from '../core/config.js';
 import type { ServerProvider } from '../../providers/types.js';
 import type { ApiKeys } from './auth/api-keys.js';
 import type { Identity } from './auth/identity.js';
+import type { Readiness } from './routes/health.js';
 import type { DevSessions } from './auth/session.js';
 import type { Lifecycle } from './lifecycle/index.js';
 import type { EventHub } from './log/hub.js';
@@ -31,6 +32,8 @@ export interface SwitchboardContext {
   rates: RateTracker;
   /** Events the provider refused for good, for the admin view. */
   deliveryFailures: DeliveryFailureLog;
+  /** Store and provider reachability, for /readyz and the admin view. */
+  readiness(): Readiness;
   /** Lifecycle events to the app: the stream, and the webhook outbox when an endpoint is set. */
   lifecycle: Lifecycle;
   signingKeys: SigningKeys;

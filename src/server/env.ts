@@ -4,7 +4,9 @@
  * Provider-specific variables are parsed by each provider's own `…OptionsFromEnv`.
  */
 import { z } from 'zod';
+import { apiKeyListProblems } from './auth/api-keys.js';
 import { ConfigurationError, describeIssue } from './config-problems.js';
+import { signingKeyProblems } from './tokens/signing-keys.js';
 
 const onOff = z.enum(['on', 'off']);
 const optionalString = z
@@ -26,6 +28,12 @@ export const webhookSecretsSchema = z
   .transform((value) => value.split(/[\s,]+/).filter((part) => part !== ''))
   .pipe(z.array(webhookSecretSchema).min(1).max(2, 'at most two secrets (current and next)'));
 
+/** A variable whose every problem `problems` finds becomes an issue of its own. */
+const checkedString = (problems: (value: string) => string[]) =>
+  optionalString.superRefine((value, ctx) => {
+    if (value !== undefined) for (const message of problems(value)) ctx.addIssue({ code: 'custom', message });
+  });
+
 export const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -40,13 +48,13 @@ export const envSchema = z.object({
   SWITCHBOARD_CONFIG: z.string().min(1).default('./switchboard.config.json'),
   SWITCHBOARD_DEV_AUTH: onOff.optional(),
   /** `tenant:key` pairs, comma separated. */
-  SWITCHBOARD_API_KEYS: optionalString,
+  SWITCHBOARD_API_KEYS: checkedString((value) => apiKeyListProblems(value, 'tenant')),
   /** Keys that may publish for any tenant, naming it in the `Switchboard-Tenant` header. */
-  SWITCHBOARD_ADMIN_KEYS: optionalString,
+  SWITCHBOARD_ADMIN_KEYS: checkedString((value) => apiKeyListProblems(value, 'admin')),
   /** Bearer token Prometheus must send to GET /metrics; unset = open (internal networks only). */
   SWITCHBOARD_METRICS_TOKEN: optionalString.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   /** JSON array of private JWKs (with `kid` and `alg`); the first signs, all verify. */
-  SWITCHBOARD_SIGNING_KEYS: optionalString,
+  SWITCHBOARD_SIGNING_KEYS: checkedString(signingKeyProblems),
   TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(3600),
   AUTH_JWKS_URL: optionalString.pipe(z.string().url().optional()),
   AUTH_JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),

@@ -12,7 +12,7 @@ import { createSupabaseProvider, supabaseProviderOptionsFromEnv } from '../../pr
 import { createServer, type ServerOptions, type SwitchboardApp } from './app.js';
 import { parseApiKeys } from './auth/api-keys.js';
 import { createAppSessionVerifier } from './auth/session.js';
-import { loadAppConfig } from './config-file.js';
+import { readAppConfig } from './config-file.js';
 import { ConfigurationError, describeProviderError } from './config-problems.js';
 import { devAuthEnabled, envSchema, readEnv, webhookEndpoint, type Env, type ProviderName } from './env.js';
 import { LifecycleCluster } from './lifecycle/cluster.js';
@@ -20,6 +20,7 @@ import { createWebhookOutbox } from './lifecycle/create-outbox.js';
 import { createEventStore, RedisEventStore, type EventStoreOptions } from './log/index.js';
 import { createLogger, type Logger } from './logger.js';
 import { MemoryRevocations, RedisRevocations, SqliteRevocations, type TokenRevocations } from './tokens/revocations.js';
+import { redisKeySlot } from './tokens/shared-signing-keys.js';
 import { loadSigningKeys } from './tokens/signing-keys.js';
 
 /** Dev-only admin key so the README walkthrough works on a fresh clone. */
@@ -84,31 +85,87 @@ function providerProblems(source: NodeJS.ProcessEnv): string[] {
   }
 }
 
+/** The Redis that several nodes share (event log, or the local provider's fan-out), if any. */
+export function sharedRedisUrl(env: Env, source: NodeJS.ProcessEnv): string | undefined {
+  if (env.SWITCHBOARD_STORE === 'redis') return env.REDIS_URL;
+  const local = source.LOCAL_REDIS_URL?.trim();
+  return env.SWITCHBOARD_PROVIDER === 'local' && local ? local : undefined;
+}
+
+export interface CheckOptions {
+  /** The embedding app authenticates end users itself (`authenticate` passed to createServer). */
+  customAuthentication?: boolean;
+}
+
+/** A problem that lies between variables, and the variables it is about. */
+interface CrossProblem {
+  about: string[];
+  problem: string;
+}
+
+/** Problems that lie between variables: what production needs, what several nodes need. */
+function deploymentProblems(env: Env, source: NodeJS.ProcessEnv, options: CheckOptions): CrossProblem[] {
+  const problems: CrossProblem[] = [];
+  if (!devAuthEnabled(env) && !env.AUTH_JWKS_URL && !env.AUTH_JWT_SECRET && !options.customAuthentication) {
+    const why = env.NODE_ENV === 'production' ? 'NODE_ENV=production turns the dev login off' : 'SWITCHBOARD_DEV_AUTH=off turns the dev login off';
+    problems.push({
+      about: ['AUTH_JWKS_URL', 'AUTH_JWT_SECRET', 'SWITCHBOARD_DEV_AUTH'],
+      problem: `No end-user authentication: ${why}, so set AUTH_JWKS_URL or AUTH_JWT_SECRET to verify your app's session JWTs (or pass authenticate to createServer).`,
+    });
+  }
+  if (env.NODE_ENV === 'production' && !env.SWITCHBOARD_SIGNING_KEYS && sharedRedisUrl(env, source)) {
+    problems.push({
+      about: ['SWITCHBOARD_SIGNING_KEYS', 'SWITCHBOARD_STORE', 'REDIS_URL'],
+      problem:
+        'SWITCHBOARD_SIGNING_KEYS is not set, but nodes sharing Redis must all sign tokens with the same keys (otherwise a token minted on one node is refused on the others): set it on every node to the output of `switchboard keys generate`.',
+    });
+  }
+  if (env.SWITCHBOARD_WORKERS !== 'auto' && env.SWITCHBOARD_WORKERS > 1 && env.SWITCHBOARD_STORE !== 'redis') {
+    problems.push({
+      about: ['SWITCHBOARD_WORKERS', 'SWITCHBOARD_STORE'],
+      problem: `SWITCHBOARD_WORKERS=${env.SWITCHBOARD_WORKERS} needs SWITCHBOARD_STORE=redis: workers share channels, presence and the event log through Redis.`,
+    });
+  }
+  try {
+    webhookEndpoint(env);
+  } catch (error) {
+    problems.push({ about: ['SWITCHBOARD_WEBHOOK_URL', 'SWITCHBOARD_WEBHOOK_SECRET'], problem: error instanceof Error ? error.message : String(error) });
+  }
+  return problems;
+}
+
 /**
- * Checks the whole configuration — environment, provider settings, config file — and
- * answers every problem found, so one start (or `switchboard check`) reports them all.
+ * The cross-variable problems even when some variables are malformed: those are left out
+ * (their defaults stand in), and problems about them are not repeated in other words.
  */
-export async function checkConfiguration(source: NodeJS.ProcessEnv = process.env): Promise<{ env?: Env; config?: AppConfig; problems: string[] }> {
+function crossProblems(source: NodeJS.ProcessEnv, options: CheckOptions): string[] {
+  const failing = new Set(envSchema.safeParse(source).error?.issues.map((issue) => String(issue.path[0])) ?? []);
+  const rest = Object.fromEntries(Object.entries(source).filter(([name]) => !failing.has(name)));
+  const env = envSchema.safeParse(rest);
+  if (!env.success) return [];
+  return deploymentProblems(env.data, source, options)
+    .filter(({ about }) => !about.some((name) => failing.has(name)))
+    .map(({ problem }) => problem);
+}
+
+/**
+ * Checks the whole configuration — environment, provider settings, config file, what
+ * production and several nodes need — and answers every problem found. This is the only
+ * place start-up refuses a configuration: `serve` and `switchboard check` both run it.
+ */
+export async function checkConfiguration(
+  source: NodeJS.ProcessEnv = process.env,
+  options: CheckOptions = {},
+): Promise<{ env?: Env; config?: AppConfig; problems: string[] }> {
   const { env, problems } = readEnv(source);
   problems.push(...providerProblems(source));
-  if (env) {
-    if (env.SWITCHBOARD_WORKERS !== 'auto' && env.SWITCHBOARD_WORKERS > 1 && env.SWITCHBOARD_STORE !== 'redis') {
-      problems.push(`SWITCHBOARD_WORKERS=${env.SWITCHBOARD_WORKERS} needs SWITCHBOARD_STORE=redis: workers share channels, presence and the event log through Redis`);
-    }
-    try {
-      webhookEndpoint(env);
-    } catch (error) {
-      problems.push(error instanceof Error ? error.message : String(error));
-    }
-  }
+  problems.push(...crossProblems(source, options));
   const configFile = envSchema.shape.SWITCHBOARD_CONFIG.safeParse(source.SWITCHBOARD_CONFIG);
   let config: AppConfig | undefined;
   if (configFile.success) {
-    try {
-      config = await loadAppConfig(configFile.data);
-    } catch (error) {
-      problems.push(error instanceof Error ? error.message : String(error));
-    }
+    const reading = await readAppConfig(configFile.data, source.SWITCHBOARD_CONFIG !== undefined);
+    config = reading.config;
+    problems.push(...reading.problems);
   }
   return problems.length === 0 && env && config ? { env, config, problems } : { problems };
 }
@@ -117,14 +174,17 @@ export async function createServerFromEnv(
   source: NodeJS.ProcessEnv = process.env,
   overrides: Partial<ServerOptions> = {},
 ): Promise<{ app: SwitchboardApp; env: Env }> {
-  const { env, config, problems } = await checkConfiguration(source);
+  const { env, config, problems } = await checkConfiguration(source, { customAuthentication: overrides.authenticate !== undefined });
   if (!env || !config) throw new ConfigurationError(problems);
   const endpoint = webhookEndpoint(env);
   const devAuth = devAuthEnabled(env);
   const logger = createLogger(env.LOG_LEVEL);
   const persistent = env.SWITCHBOARD_STORE !== 'memory';
+  const sharedRedis = sharedRedisUrl(env, source);
   const signingKeys = await loadSigningKeys({
     configured: env.SWITCHBOARD_SIGNING_KEYS,
+    // Dev nodes sharing Redis agree on keys there; production configures them (checked above).
+    ...(sharedRedis ? { shared: redisKeySlot(sharedRedis) } : {}),
     dataDir: persistent ? env.SWITCHBOARD_DATA_DIR : undefined,
   });
   const adminKeys = env.SWITCHBOARD_ADMIN_KEYS ?? (devAuth ? DEV_ADMIN_KEY : undefined);
@@ -140,7 +200,7 @@ export async function createServerFromEnv(
           nameClaim: env.AUTH_NAME_CLAIM,
         })
       : undefined;
-  const storeOptions: EventStoreOptions = { kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL };
+  const storeOptions: EventStoreOptions = { kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL, logger };
   const store = await createEventStore(storeOptions);
   const app = createServer({
     config,
@@ -158,6 +218,7 @@ export async function createServerFromEnv(
     devAuth,
     publicUrl: env.SWITCHBOARD_PUBLIC_URL,
     metricsToken: env.SWITCHBOARD_METRICS_TOKEN,
+    metricsOpen: env.NODE_ENV !== 'production',
     ...overrides,
   });
   return { app, env };

@@ -22,8 +22,15 @@ const deadLettersSchema = z.object({
   ),
 });
 
+/** What keeps this node from working: event store unreachable, provider not taking events. */
+const healthSchema = z.object({
+  ready: z.boolean(),
+  problems: z.array(z.object({ component: z.string(), detail: z.string(), since: z.optional(z.number()) })),
+});
+
 export const statsSchema = z.object({
   provider: z.string(),
+  health: z.optional(healthSchema),
   generatedAt: z.number(),
   webhookDeadLetters: z.optional(deadLettersSchema),
   tenants: z.array(
@@ -140,6 +147,22 @@ function tenantCard(tenant: TenantStats): HTMLElement {
   const recent = tenant.deliveryFailures === undefined ? undefined : failuresList(tenant.deliveryFailures);
   if (recent) card.append(recent);
   return card;
+}
+
+/** The health box: hidden while store and provider work. */
+export function renderHealth(box: HTMLElement, health: Stats['health']): void {
+  box.hidden = health === undefined || health.ready;
+  if (!health || health.ready) return box.replaceChildren();
+  box.replaceChildren(
+    el('h2', { text: 'Not ready' }),
+    el(
+      'ul',
+      {},
+      ...health.problems.map((problem) =>
+        el('li', { data: { component: problem.component } }, `${problem.component}: ${problem.detail}`, ...(problem.since ? [' (since ', clockTime(problem.since), ')'] : [])),
+      ),
+    ),
+  );
 }
 
 /** The dead-letter box: hidden while there are none. */

@@ -3,7 +3,7 @@
  * the live view. A failed poll (server restarting, network down) shows the page as
  * offline, keeps the last figures, and retries with growing pauses until it is back.
  */
-import { plural, renderDeadLetters, renderStats, statsSchema } from './admin-view.js';
+import { plural, renderDeadLetters, renderHealth, renderStats, statsSchema } from './admin-view.js';
 import { byId, isNetworkError } from './demo-dom.js';
 
 const CREDENTIAL_KEY = 'switchboard-admin-credential';
@@ -19,6 +19,7 @@ const problem = byId('view-error');
 const provider = byId('provider');
 const tenants = byId('tenants');
 const deadLetters = byId('dead-letters');
+const health = byId('health');
 
 /** A rejected credential: answered by the server, never retried. */
 class Rejected extends Error {}
@@ -65,6 +66,7 @@ async function pollLoop(credential: string, signal: AbortSignal): Promise<void> 
       updated.textContent = `Updated ${new Date(stats.generatedAt).toLocaleTimeString()} · ${plural(stats.tenants.length, 'tenant')}`;
       showStatus('live', 'Live');
       renderStats(tenants, stats);
+      renderHealth(health, stats.health);
       renderDeadLetters(deadLetters, stats.webhookDeadLetters);
     } catch (error) {
       if (signal.aborted) return;

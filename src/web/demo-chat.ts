@@ -2,7 +2,7 @@
 import * as z from 'zod/mini';
 import type { PresenceMember, Realtime } from '../client/index.js';
 import type { DemoApi, DemoSession } from './demo-api.js';
-import type { ConnectionBadge, LinkWatch } from './demo-connection.js';
+import { needsConnection, type ConnectionBadge, type LinkWatch } from './demo-connection.js';
 import { appendToFeed, byId, clockTime, describeError, el, placeholder, recoveredTag } from './demo-dom.js';
 
 export const CHAT_CHANNEL = 'chat:lobby';
@@ -41,6 +41,8 @@ export function mountChat(options: {
   const form = byId<HTMLFormElement>('chat-form');
   const input = byId<HTMLInputElement>('chat-input');
   const error = byId('chat-error');
+  const membersTitle = byId('members-title');
+  const send = byId<HTMLButtonElement>('chat-send');
   placeholder(messages, 'No messages yet. Say hello!');
   members.replaceChildren();
   typing.textContent = '';
@@ -140,6 +142,15 @@ export function mountChat(options: {
       });
     },
     { signal },
+  );
+
+  // Offline, the member list is the last one known (greyed out) and messages cannot be sent; a draft can still be typed.
+  offs.push(
+    needsConnection(badge, send).off,
+    badge.onChange((live) => {
+      members.classList.toggle('stale', !live);
+      membersTitle.textContent = live ? 'Online' : 'Online when last connected';
+    }),
   );
 
   signal.addEventListener('abort', () => {

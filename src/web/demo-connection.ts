@@ -64,6 +64,7 @@ export class ConnectionBadge {
   private shown: BadgeState | undefined;
   private readonly watches: LinkWatch[] = [];
   private readonly reconnected = new Set<() => void>();
+  private readonly changed = new Set<(live: boolean) => void>();
 
   constructor(
     private readonly badge: HTMLElement,
@@ -101,7 +102,20 @@ export class ConnectionBadge {
     this.shown = state;
     this.badge.dataset.state = state;
     this.badge.textContent = LABELS[state];
+    for (const listener of this.changed) listener(this.live);
     if (back) for (const listener of this.reconnected) listener();
+  }
+
+  /** Everything the page shows is current and its actions can reach the server. */
+  get live(): boolean {
+    return this.shown === 'connected';
+  }
+
+  /** Calls `listener` now and on every change of the badge, with whether the page is live. */
+  onChange(listener: (live: boolean) => void): () => void {
+    this.changed.add(listener);
+    listener(this.live);
+    return () => this.changed.delete(listener);
   }
 
   /** Calls `listener` each time the page is connected again after a loss (to clear errors from the outage). */
@@ -117,4 +131,17 @@ export class ConnectionBadge {
     this.note.dataset.count = String(count);
     this.note.hidden = false;
   }
+}
+
+/**
+ * Keeps `button` disabled while the page is not live, on top of its own reason (`blocked`);
+ * answers a function that applies the state again after `blocked` changed, and the unsubscribe.
+ */
+export function needsConnection(badge: ConnectionBadge, button: HTMLButtonElement, blocked: () => boolean = () => false): { sync: () => void; off: () => void } {
+  const sync = () => {
+    button.disabled = !badge.live || blocked();
+    if (badge.live) button.removeAttribute('title');
+    else button.title = 'Waiting for the connection to come back';
+  };
+  return { sync, off: badge.onChange(sync) };
 }

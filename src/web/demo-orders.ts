@@ -6,7 +6,7 @@
 import type { Realtime } from '../client/index.js';
 import { ORDER_STAGES as STAGES, orderStageOf, orderStatusSchema } from '../core/demo-orders.js';
 import type { DemoApi } from './demo-api.js';
-import type { ConnectionBadge, LinkWatch } from './demo-connection.js';
+import { needsConnection, type ConnectionBadge, type LinkWatch } from './demo-connection.js';
 import { byId, describeError, el } from './demo-dom.js';
 
 export const DEMO_ORDERS = ['1001', '1002'] as const;
@@ -29,6 +29,9 @@ function mountOrder(order: string, options: { rt: Realtime; api: DemoApi; watch:
   const card = el('article', { className: 'order', data: { order, stage: '-1' } }, title, list, status, note, button, error);
   card.id = `order-${order}`;
   card.setAttribute('aria-labelledby', titleId);
+  let busy = false;
+  const delivered = () => Number(card.dataset.stage) >= STAGES.length - 1;
+  const action = needsConnection(badge, button, () => busy || delivered());
 
   const render = (stage: number, label: string, recovered: boolean) => {
     card.dataset.stage = String(stage);
@@ -39,9 +42,8 @@ function mountOrder(order: string, options: { rt: Realtime; api: DemoApi; watch:
     });
     status.textContent = `Status: ${label}`;
     if (recovered) status.append(' ', el('span', { text: 'recovered', className: 'tag' }));
-    const last = stage >= STAGES.length - 1;
-    button.disabled = last;
-    button.textContent = last ? 'Delivered' : 'Simulate next step';
+    button.textContent = delivered() ? 'Delivered' : 'Simulate next step';
+    action.sync();
   };
 
   // since: 0 replays the order's history, so a reload shows where it stands.
@@ -68,9 +70,11 @@ function mountOrder(order: string, options: { rt: Realtime; api: DemoApi; watch:
     badge.onReconnected(() => {
       error.textContent = '';
     }),
+    action.off,
   ];
   button.addEventListener('click', () => {
-    button.disabled = true;
+    busy = true;
+    action.sync();
     error.textContent = '';
     api
       .advanceOrder(order)
@@ -79,7 +83,8 @@ function mountOrder(order: string, options: { rt: Realtime; api: DemoApi; watch:
       })
       .finally(() => {
         // The new status arrives as an event; until then allow another click only if not delivered.
-        button.disabled = Number(card.dataset.stage) >= STAGES.length - 1;
+        busy = false;
+        action.sync();
       });
   });
   return { card, off: () => offs.forEach((off) => off()) };

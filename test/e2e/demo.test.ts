@@ -335,11 +335,13 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages'))('demo and admin
     expect(await admin.page.locator('#view-error').textContent()).toMatch(/Cannot update: the server cannot be reached/);
     expect(await admin.page.locator('article[data-tenant="acme"]').count()).toBe(1);
 
-    // A message sent meanwhile is kept, with an error that says what happened.
-    await send(ana.page, 'sent while down');
-    await ana.page.locator('#chat-error', { hasText: 'Not sent. The server cannot be reached' }).waitFor();
-    expect(await ana.page.getByLabel('Message', { exact: true }).inputValue()).toBe('sent while down');
-    expect(await ana.page.locator('#chat-error').textContent()).not.toContain('Failed to fetch');
+    // What is stale is greyed out and what cannot work is disabled; a draft can still be typed and is kept.
+    await ana.page.locator('#members.stale').waitFor();
+    expect(await ana.page.locator('#members li').count()).toBeGreaterThan(0);
+    expect(await ana.page.locator('#members-title').textContent()).toBe('Online when last connected');
+    expect(await ana.page.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
+    for (const button of await ana.page.locator('.order button').all()) expect(await button.isDisabled()).toBe(true);
+    await ana.page.getByLabel('Message', { exact: true }).fill('sent while down');
     await screenshot(ana.page, 'demo-server-down');
     await screenshot(admin.page, 'admin-offline');
 
@@ -347,6 +349,9 @@ describe.skipIf(skipWithoutChromium('e2e demo and admin pages'))('demo and admin
     // A connection attempt that stalled during the outage is given up after the demo's 4 s connect timeout.
     await ana.page.locator('#connection[data-state="connected"]').waitFor({ timeout: RECOVERY_TIMEOUT_MS });
     await ana.page.locator('#chat-error:empty').waitFor({ state: 'attached' });
+    await ana.page.locator('#members:not(.stale)').waitFor();
+    expect(await ana.page.locator('#members-title').textContent()).toBe('Online');
+    expect(await ana.page.getByLabel('Message', { exact: true }).inputValue()).toBe('sent while down');
     await adminStatus().locator('xpath=self::*[@data-state="live"]').waitFor({ timeout: RECOVERY_TIMEOUT_MS });
     expect(await admin.page.locator('#view-error').textContent()).toBe('');
     await ana.page.getByRole('button', { name: 'Send' }).click();

@@ -105,14 +105,14 @@ describe('switchboard CLI for a newcomer', () => {
         spawnCli(['check'], {}, emptyDir),
       ]);
       expect(top).toMatchObject({ code: 0, stderr: '' });
-      for (const name of ['serve', 'check', 'publish', 'token', 'webhooks']) expect(top.stdout).toContain(`  ${name} `);
-      expect(unknown).toMatchObject({ code: 2, stderr: expect.stringMatching(/^switchboard: unknown command "frobnicate"; the commands are serve, check, publish, token, webhooks\nRun "switchboard --help"/) });
+      for (const name of ['serve', 'check', 'keys', 'publish', 'token', 'webhooks']) expect(top.stdout).toContain(`  ${name} `);
+      expect(unknown).toMatchObject({ code: 2, stderr: expect.stringMatching(/^switchboard: unknown command "frobnicate"; the commands are serve, check, keys, publish, token, webhooks\nRun "switchboard --help"/) });
       expect(fromDotEnv.code).toBe(1);
       expect(fromDotEnv.stderr).toContain('Switchboard cannot start: 2 problems');
       expect(fromDotEnv.stderr).toContain('PORT is "abc", but it must be a number.');
       expect(fromDotEnv.stderr).toContain('SWITCHBOARD_STORE is "postgres"');
       expect(fromDotEnv.stderr).not.toContain('PUSHER');
-      expect(clean).toMatchObject({ code: 0, stdout: 'Configuration OK: provider local, store sqlite, port 8080.\n' });
+      expect(clean).toMatchObject({ code: 0, stdout: 'Configuration OK: provider local, store sqlite, port 8080.\n', stderr: expect.stringMatching(/^warning: GET \/metrics is open/) });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

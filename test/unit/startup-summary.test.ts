@@ -15,17 +15,20 @@ describe('start-up summary', () => {
       'provider  local (embedded Pusher-protocol server on this port)',
       'store     sqlite (./data)',
     ]);
-    expect(warnings).toHaveLength(2);
+    expect(warnings).toHaveLength(3);
     expect(warnings[0]).toMatch(/^dev login is on/);
     expect(warnings[1]).toContain(KEY);
+    expect(warnings[2]).toMatch(/^GET \/metrics is open to anyone who reaches this port/);
   });
 
-  it('without dev login: no demo line and no warnings; a configured admin key silences its warning', () => {
+  it('without dev login: no demo line, only the closed /metrics; configured keys silence their warnings', () => {
     const production = startupSummary(parseEnv({ NODE_ENV: 'production', SWITCHBOARD_STORE: 'redis', REDIS_URL: 'redis://:pw@cache:6379', HOST: '10.0.0.5' }), 9000, KEY);
     expect(production.lines[0]).toBe('admin     http://10.0.0.5:9000/admin');
     expect(production.lines.at(-1)).toBe('store     redis (cache:6379)');
-    expect(production.warnings).toEqual([]);
-    const withKeys = startupSummary(parseEnv({ SWITCHBOARD_ADMIN_KEYS: 'an-admin-key-0123456789' }), 8080, KEY);
+    expect(production.warnings).toEqual([expect.stringMatching(/^GET \/metrics is closed: set SWITCHBOARD_METRICS_TOKEN/)]);
+    const withToken = startupSummary(parseEnv({ NODE_ENV: 'production', SWITCHBOARD_METRICS_TOKEN: 'a-metrics-token-0123456789' }), 8080, KEY);
+    expect(withToken.warnings).toEqual([]);
+    const withKeys = startupSummary(parseEnv({ SWITCHBOARD_ADMIN_KEYS: 'an-admin-key-0123456789', SWITCHBOARD_METRICS_TOKEN: 'a-metrics-token-0123456789' }), 8080, KEY);
     expect(withKeys.warnings).toEqual([expect.stringMatching(/^dev login is on/)]);
   });
 });

@@ -43,22 +43,34 @@ export class ApiKeys {
   }
 }
 
-const MIN_KEY_LENGTH = 16;
+export const MIN_API_KEY_LENGTH = 16;
+
+const entries = (list: string | undefined) => (list ?? '').split(',').map((part) => part.trim()).filter(Boolean);
+
+/** Each bad entry of a `tenant:key,…` list (tenant keys) or a `key,…` list (admin keys), as "must …" sentences. */
+export function apiKeyListProblems(list: string | undefined, kind: 'tenant' | 'admin'): string[] {
+  return entries(list).flatMap((entry, index) => {
+    const colon = entry.indexOf(':');
+    if (kind === 'tenant' && (colon <= 0 || !TENANT_PATTERN.test(entry.slice(0, colon)))) {
+      return [`must be comma-separated tenant:key pairs, tenant [A-Za-z0-9_-]{1,64} (entry ${index + 1} is not)`];
+    }
+    const key = kind === 'tenant' ? entry.slice(colon + 1) : entry;
+    return key.length < MIN_API_KEY_LENGTH ? [`must have keys of at least ${MIN_API_KEY_LENGTH} characters (entry ${index + 1} is shorter)`] : [];
+  });
+}
 
 /** Parses `tenant:key,tenant:key` (SWITCHBOARD_API_KEYS) and plain `key,key` admin lists. */
 export function parseApiKeys(tenantKeys: string | undefined, adminKeys: string | undefined): ApiKeys {
+  const problems = [
+    ...apiKeyListProblems(tenantKeys, 'tenant').map((problem) => `SWITCHBOARD_API_KEYS ${problem}`),
+    ...apiKeyListProblems(adminKeys, 'admin').map((problem) => `SWITCHBOARD_ADMIN_KEYS ${problem}`),
+  ];
+  if (problems.length > 0) throw new Error(problems.join('\n'));
   const keys = new ApiKeys();
-  for (const pair of (tenantKeys ?? '').split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const pair of entries(tenantKeys)) {
     const colon = pair.indexOf(':');
-    const tenant = pair.slice(0, colon);
-    const key = pair.slice(colon + 1);
-    if (colon <= 0 || !TENANT_PATTERN.test(tenant)) throw new Error('SWITCHBOARD_API_KEYS must be comma-separated tenant:key pairs');
-    if (key.length < MIN_KEY_LENGTH) throw new Error(`SWITCHBOARD_API_KEYS: keys must be at least ${MIN_KEY_LENGTH} characters`);
-    keys.addTenantKey(tenant, key);
+    keys.addTenantKey(pair.slice(0, colon), pair.slice(colon + 1));
   }
-  for (const key of (adminKeys ?? '').split(',').map((part) => part.trim()).filter(Boolean)) {
-    if (key.length < MIN_KEY_LENGTH) throw new Error(`SWITCHBOARD_ADMIN_KEYS: keys must be at least ${MIN_KEY_LENGTH} characters`);
-    keys.addAdminKey(key);
-  }
+  for (const key of entries(adminKeys)) keys.addAdminKey(key);
   return keys;
 }

@@ -2,8 +2,12 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'exp
 import { SwitchboardError } from '../../core/errors.js';
 import type { Logger } from '../logger.js';
 
+/** Seconds a client should wait before retrying a 503 (store or provider unavailable, shutting down). */
+export const RETRY_AFTER_SECONDS = 5;
+
 export function sendProblem(res: Response, error: SwitchboardError): void {
   if (error.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+  if (error.status === 503) res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
   res.status(error.status).type('application/problem+json').send(JSON.stringify(error.toProblem()));
 }
 
@@ -23,7 +27,8 @@ export function problemHandler(logger: Logger, onProblem?: (req: Request, proble
   return (error: unknown, req, res, _next) => {
     const problem = fromUnknown(error);
     onProblem?.(req, problem);
-    if (problem.status >= 500) logger.error({ err: error }, 'request failed');
+    // A 503 is an outage the store or provider already reports (once per interval), not one line per request.
+    if (problem.status >= 500 && problem.status !== 503) logger.error({ err: error }, 'request failed');
     if (res.headersSent) {
       res.end();
       return;

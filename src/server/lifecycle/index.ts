@@ -67,7 +67,7 @@ export function deliveryFailedEvent(failure: DeliveryFailure): LifecycleEventDat
 export function withDeliveryFailures(observer: DeliveryObserver, stream: LifecycleStream): DeliveryObserver {
   return {
     delivered: (messages) => observer.delivered(messages),
-    failed: (messages, attempt) => observer.failed(messages, attempt),
+    failed: (messages, attempt, error) => observer.failed(messages, attempt, error),
     undeliverable(failure) {
       observer.undeliverable?.(failure);
       stream.emit([deliveryFailedEvent(failure)]);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { MemoryEventStore } from './memory-store.js';
 import { RedisEventStore } from './redis-store.js';
 import { SqliteEventStore } from './sqlite-store.js';
+import type { Logger } from '../logger.js';
 import type { EventStore } from './store.js';
 
 export type { AppendNotice, Appended, AppendRequest, ChannelRef, EventStore, Retention } from './store.js';
@@ -18,6 +19,8 @@ export interface EventStoreOptions {
   redisUrl: string;
   /** Redis key prefix, default `sb:`. */
   redisKeyPrefix?: string;
+  /** Where a Redis outage is reported. */
+  logger?: Logger;
 }
 
 export async function createEventStore(options: EventStoreOptions): Promise<EventStore> {
@@ -28,6 +31,6 @@ export async function createEventStore(options: EventStoreOptions): Promise<Even
       await mkdir(options.dataDir, { recursive: true });
       return new SqliteEventStore(path.join(options.dataDir, 'events.sqlite'));
     case 'redis':
-      return new RedisEventStore({ url: options.redisUrl, keyPrefix: options.redisKeyPrefix });
+      return new RedisEventStore({ url: options.redisUrl, keyPrefix: options.redisKeyPrefix, logger: options.logger });
   }
 }

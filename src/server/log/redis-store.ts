@@ -9,6 +9,9 @@ import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { type Envelope } from '../../core/envelope.js';
 import { APPEND_SCRIPT, CLAIM_SCRIPT, MARK_DELIVERED_SCRIPT, RELEASE_SCRIPT, runScript } from './redis-scripts.js';
+import type { ComponentHealth } from '../health.js';
+import type { Logger } from '../logger.js';
+import { closeRedisClient, REDIS_CLIENT_OPTIONS, RedisConnectionWatch } from './redis-connection.js';
 import { toEnvelope } from './stored-event.js';
 import type { AppendNotice, Appended, AppendRequest, ChannelRef, EventStore } from './store.js';
 
@@ -69,6 +72,8 @@ export interface RedisStoreOptions {
   url: string;
   /** Namespaces every key, e.g. per test run. Default `sb:`. */
   keyPrefix?: string;
+  /** Where an outage is reported (once per interval). */
+  logger?: Logger;
 }
 
 export class RedisEventStore implements EventStore {
@@ -76,11 +81,23 @@ export class RedisEventStore implements EventStore {
   private readonly prefix: string;
   private readonly url: string;
   private readonly subscribers = new Set<Redis>();
+  private readonly connection: RedisConnectionWatch;
 
   constructor(options: RedisStoreOptions) {
     this.url = options.url;
     this.prefix = options.keyPrefix ?? 'sb:';
-    this.redis = new Redis(options.url, { lazyConnect: false });
+    this.connection = new RedisConnectionWatch(new URL(options.url).host, options.logger);
+    this.redis = this.connect();
+  }
+
+  private connect(): Redis {
+    const client = new Redis(this.url, { ...REDIS_CLIENT_OPTIONS, lazyConnect: false });
+    this.connection.watch(client);
+    return client;
+  }
+
+  health(): ComponentHealth {
+    return this.connection.health();
   }
 
   private keys(tenant: string, channel: string) {
@@ -93,6 +110,7 @@ export class RedisEventStore implements EventStore {
   }
 
   async append(request: AppendRequest): Promise<Appended> {
+    this.connection.assertAvailable();
     const { tenant, channel } = request;
     const k = this.keys(tenant, channel);
     const raw = await runScript(
@@ -119,11 +137,13 @@ export class RedisEventStore implements EventStore {
   }
 
   async read(tenant: string, channel: string, afterSeq: number, limit: number): Promise<Envelope[]> {
+    this.connection.assertAvailable();
     const entries: unknown[] = await this.redis.xrange(this.keys(tenant, channel).log, `${afterSeq + 1}-0`, '+', 'COUNT', limit);
     return entries.map((entry) => entryToEnvelope(channel, entry));
   }
 
   private async counter(tenant: string, channel: string, field: 'last' | 'delivered'): Promise<number> {
+    this.connection.assertAvailable();
     return counterSchema.parse((await this.redis.hget(this.keys(tenant, channel).meta, field)) ?? 0);
   }
 
@@ -136,11 +156,13 @@ export class RedisEventStore implements EventStore {
   }
 
   async markDelivered(tenant: string, channel: string, seq: number): Promise<void> {
+    this.connection.assertAvailable();
     const k = this.keys(tenant, channel);
     await runScript(this.redis, MARK_DELIVERED_SCRIPT, [k.meta, k.log, k.ids, k.pending], [seq, JSON.stringify([tenant, channel]), Date.now()]);
   }
 
   async pendingChannels(): Promise<ChannelRef[]> {
+    this.connection.assertAvailable();
     const members = await this.redis.smembers(`${this.prefix}pending`);
     return members.map((member) => {
       const [tenant, channel] = refSchema.parse(JSON.parse(member));
@@ -149,6 +171,7 @@ export class RedisEventStore implements EventStore {
   }
 
   async claimDelivery(tenant: string, channel: string, owner: string, ttlMs: number): Promise<boolean> {
+    this.connection.assertAvailable();
     return (await runScript(this.redis, CLAIM_SCRIPT, [this.keys(tenant, channel).lease], [owner, ttlMs])) === 1;
   }
 
@@ -158,7 +181,7 @@ export class RedisEventStore implements EventStore {
 
   /** Every node's appends are published by the append script; this node hears them here (its own too). */
   async watchAppends(listener: (notice: AppendNotice) => void): Promise<() => Promise<void>> {
-    const subscriber = new Redis(this.url, { lazyConnect: false });
+    const subscriber = this.connect();
     this.subscribers.add(subscriber);
     subscriber.on('message', (_channel: string, message: string) => {
       const notice = noticeSchema.safeParse(parseJson(message));
@@ -167,13 +190,14 @@ export class RedisEventStore implements EventStore {
     await subscriber.subscribe(this.notifyChannel);
     return async () => {
       if (!this.subscribers.delete(subscriber)) return;
-      await subscriber.quit().catch(() => subscriber.disconnect());
+      this.connection.forget(subscriber);
+      await closeRedisClient(subscriber);
     };
   }
 
   async close(): Promise<void> {
     const clients = [...this.subscribers, this.redis];
     this.subscribers.clear();
-    await Promise.all(clients.map((client) => client.quit().catch(() => client.disconnect())));
+    await Promise.all(clients.map((client) => closeRedisClient(client)));
   }
 }

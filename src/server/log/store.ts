@@ -10,6 +10,7 @@
  * Dedupe window: an `id` is recognised for as long as its event is kept, i.e. within the
  * namespace retention (size / ttl), plus for as long as it is still pending delivery.
  */
+import type { ComponentHealth } from '../health.js';
 import type { Envelope, JsonValue } from '../../core/envelope.js';
 
 export interface Retention {
@@ -47,6 +48,8 @@ export interface AppendNotice extends ChannelRef {
 }
 
 export interface EventStore {
+  /** Whether the store can be reached now (stores over the network); always ready when absent. */
+  health?(): ComponentHealth;
   /** Assigns the next `seq` for (tenant, channel): strictly increasing, no holes. */
   append(request: AppendRequest): Promise<Appended>;
   /** Events with `seq > afterSeq`, oldest first, at most `limit`. */

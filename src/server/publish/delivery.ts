@@ -97,7 +97,7 @@ export interface DeliveryFailure {
 /** Told about every provider call, for metrics. */
 export interface DeliveryObserver {
   delivered(messages: ProviderMessage[]): void;
-  failed(messages: ProviderMessage[], attempt: number): void;
+  failed(messages: ProviderMessage[], attempt: number, error: unknown): void;
   /** One event the provider refused for good (or that can no longer be mapped to it); delivery moved on. */
   undeliverable?(failure: DeliveryFailure): void;
 }
@@ -197,6 +197,8 @@ export class DeliveryQueue {
   }
 
   async sweep(): Promise<void> {
+    // While the store is unreachable it reports the outage itself; a sweep could only fail.
+    if (this.options.store.health?.().ready === false) return;
     try {
       for (const ref of await this.options.store.pendingChannels()) this.enqueue(ref);
       this.kick();
@@ -462,7 +464,7 @@ export class DeliveryQueue {
     if (outage) {
       this.breaker.failure();
       this.backOff();
-      this.options.observer?.failed(messages.slice(accepted), this.attempt);
+      this.options.observer?.failed(messages.slice(accepted), this.attempt, error);
       logger.warn(
         { provider: provider.name, err: error, events: messages.length - accepted, attempt: this.attempt, circuit: this.breaker.state },
         'provider did not take the events; they stay pending',

@@ -60,6 +60,8 @@ export function adminRoutes(ctx: SwitchboardContext): Router {
     res.json({
       provider: ctx.provider.name,
       generatedAt: Date.now(),
+      // Store and provider problems (with reasons, unlike /readyz): the first place to look when publishes stall.
+      health: ctx.readiness(),
       tenants,
       ...(dead ? { webhookDeadLetters: { total: dead.total, recent: dead.letters.map(deadLetterView) } } : {}),
     });

@@ -9,6 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import { openSqlite } from '../log/open-sqlite.js';
+import { closeRedisClient } from '../log/redis-connection.js';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 
@@ -118,6 +119,6 @@ export class RedisRevocations implements TokenRevocations {
   }
 
   async close(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    await closeRedisClient(this.redis);
   }
 }

@@ -2,9 +2,10 @@
  * Keys that sign capability tokens. The first key signs; every key verifies, so a key
  * can be rotated by prepending a new one and dropping the old one after a token TTL.
  * Without configured keys, dev runs generate an Ed25519 key and persist it under the
- * data dir (mode 0600) so tokens survive restarts.
+ * data dir (mode 0600) so tokens survive restarts, or, for nodes sharing Redis, keep one
+ * set there so every node signs alike (production refuses that: see from-env.ts).
  */
-import { createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, hkdfSync, randomUUID, type JsonWebKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, createSecretKey, generateKeyPairSync, hkdfSync, randomBytes, type JsonWebKey } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -60,26 +61,56 @@ function fromPrivateJwks(jwks: PrivateJwk[]): SigningKeys {
   };
 }
 
-function generatePrivateJwk(): PrivateJwk {
+/** A new Ed25519 key; its `kid` starts with the day it was made, which helps telling keys apart while rotating. */
+export function generatePrivateJwk(now = new Date()): PrivateJwk {
   const { privateKey } = generateKeyPairSync('ed25519');
-  return { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg: 'EdDSA', kty: 'OKP' };
+  const kid = `${now.toISOString().slice(0, 10)}-${randomBytes(4).toString('hex')}`;
+  return { ...privateKey.export({ format: 'jwk' }), kid, alg: 'EdDSA', kty: 'OKP' };
 }
 
-export function parsePrivateJwks(json: string, source: string): PrivateJwk[] {
+const KEY_SET_HELP = `a JSON array of private JWKs with kid and alg (${SIGNING_ALGORITHMS.join(', ')}), e.g. the output of switchboard keys generate`;
+
+/** Every problem of a configured key set, as "must …" phrases: JSON, shape, each key's material, repeated kids. */
+export function signingKeyProblems(json: string): string[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
   } catch {
-    throw new Error(`${source} is not valid JSON`);
+    return [`must be ${KEY_SET_HELP}; it is not valid JSON`];
   }
   const result = privateJwksSchema.safeParse(parsed);
-  if (!result.success) throw new Error(`${source} must be a JSON array of private JWKs with kid and alg (${SIGNING_ALGORITHMS.join(', ')})`);
-  return result.data;
+  if (!result.success) return [`must be ${KEY_SET_HELP}`];
+  const seen = new Set<string>();
+  return result.data.flatMap((jwk, index) => {
+    const which = `key ${index + 1} (kid ${JSON.stringify(jwk.kid)})`;
+    if (seen.has(jwk.kid)) return [`must give every key its own kid; ${which} repeats one`];
+    seen.add(jwk.kid);
+    try {
+      importKey(jwk);
+      return [];
+    } catch (error) {
+      const reason = error instanceof z.ZodError ? (error.issues[0]?.message ?? 'invalid') : error instanceof Error ? error.message : String(error);
+      return [`must hold usable private keys; ${which} is not: ${reason}`];
+    }
+  });
 }
 
-/** Keys from `configured` JSON, else from (or newly into) `dataDir`, else ephemeral. */
-export async function loadSigningKeys(options: { configured?: string; dataDir?: string }): Promise<SigningKeys> {
+export function parsePrivateJwks(json: string, source: string): PrivateJwk[] {
+  const [problem] = signingKeyProblems(json);
+  if (problem) throw new Error(`${source} ${problem}`);
+  return privateJwksSchema.parse(JSON.parse(json));
+}
+
+/** Where nodes without configured keys agree on one set: the first node's proposal wins. */
+export interface SharedKeySlot {
+  /** Stores `proposal` unless a set is already there; answers the set that is there now. */
+  claim(proposal: string): Promise<string>;
+}
+
+/** Keys from `configured` JSON, else from (or newly into) the `shared` slot or `dataDir`, else ephemeral. */
+export async function loadSigningKeys(options: { configured?: string; dataDir?: string; shared?: SharedKeySlot }): Promise<SigningKeys> {
   if (options.configured) return fromPrivateJwks(parsePrivateJwks(options.configured, 'SWITCHBOARD_SIGNING_KEYS'));
+  if (options.shared) return fromPrivateJwks(parsePrivateJwks(await options.shared.claim(JSON.stringify([generatePrivateJwk()])), 'the shared signing keys'));
   if (!options.dataDir) return fromPrivateJwks([generatePrivateJwk()]);
   const file = path.join(options.dataDir, 'signing-keys.json');
   try {
