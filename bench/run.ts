@@ -8,6 +8,7 @@
  *   memory   server RSS per idle subscribed connection
  *   tokens   POST /v1/token per second vs a bare Express + jose signer
  *   replay   catch-up of 10k events via GET /v1/history, sqlite and redis stores
+ *   react    React re-renders of a dashboard at 50 events/s in Chromium: useEvents vs a state update per event
  * Results: bench/results/<name>.json and bench/results/latest.md (--quick: bench/results/quick/).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,12 +16,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { runMemory } from './benchmarks/memory.js';
 import { runPubSub } from './benchmarks/pubsub.js';
+import { runReact } from './benchmarks/react.js';
 import { runReplay } from './benchmarks/replay.js';
 import { runTokens } from './benchmarks/tokens.js';
 import { machine, printResult, targetsTable, textTable, writeMarkdown, writeResult, type BenchResult } from './lib/report.js';
 import type { BenchContext } from './lib/servers.js';
 
-const NAMES = ['fanout', 'latency', 'memory', 'tokens', 'replay'] as const;
+const NAMES = ['fanout', 'latency', 'memory', 'tokens', 'replay', 'react'] as const;
 type Name = (typeof NAMES)[number];
 
 function isName(value: string): value is Name {
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
     if (names.includes('memory')) await run('memory', async () => [await runMemory(ctx)]);
     if (names.includes('tokens')) await run('tokens', async () => [await runTokens(ctx)]);
     if (names.includes('replay')) await run('replay', async () => [await runReplay(ctx)]);
+    if (names.includes('react')) await run('react', async () => [await runReact(ctx)]);
   } finally {
     await rm(tmpDir, { recursive: true, force: true });
   }
