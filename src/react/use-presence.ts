@@ -1,16 +1,12 @@
-/** Presence in React: the member list as state, entering on mount and leaving on unmount. */
-import type { Channel, JsonValue, PresenceMember, SwitchboardError } from '../client/index.js';
+/**
+ * Presence in React: the member list as state, entering on mount and leaving on unmount.
+ * Member info is what the BFF signed from the user's session on every provider, so a
+ * member cannot pose as someone else; it changes with the session, not from the page.
+ */
+import type { Channel, PresenceMember, SwitchboardError } from '../client/index.js';
 import type { ClientHolder } from './client-holder.js';
 import { useHolder } from './provider.js';
-import { attachChannel, HookStore, useLatest, useStore } from './store.js';
-
-export interface PresenceOptions {
-  /**
-   * Member info to enter with. Ably and Supabase send it; on `local` and `pusher` the BFF
-   * signs member info from the session, so it is ignored there.
-   */
-  info?: Record<string, JsonValue>;
-}
+import { attachChannel, HookStore, useStore } from './store.js';
 
 export interface PresenceState {
   /** One entry per user, yourself included once entered. */
@@ -24,7 +20,6 @@ class PresenceStore extends HookStore<PresenceState> {
   constructor(
     private readonly holder: ClientHolder,
     private readonly name: string,
-    private readonly info: () => Record<string, JsonValue> | undefined,
   ) {
     super({ members: [], me: undefined, error: undefined });
   }
@@ -34,7 +29,7 @@ class PresenceStore extends HookStore<PresenceState> {
       let attached = true;
       const off = channel.presence.onChange((members) => this.publish({ ...this.snapshot, members }));
       this.publish({ ...this.snapshot, members: channel.presence.members() });
-      channel.presence.enter(this.info()).then(
+      channel.presence.enter().then(
         (me) => {
           if (attached) this.publish({ ...this.snapshot, me, error: undefined });
         },
@@ -58,9 +53,8 @@ class PresenceStore extends HookStore<PresenceState> {
  * const { members } = usePresence('chat:lobby');
  * ```
  */
-export function usePresence(channel: string, options: PresenceOptions = {}): PresenceState {
+export function usePresence(channel: string): PresenceState {
   const holder = useHolder('usePresence');
-  const info = useLatest(options.info);
-  const [state] = useStore(() => new PresenceStore(holder, channel, () => info.current), [holder, channel]);
+  const [state] = useStore(() => new PresenceStore(holder, channel), [holder, channel]);
   return state;
 }

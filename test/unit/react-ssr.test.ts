@@ -12,7 +12,7 @@ import type { ClientTransport } from '../../src/client/index.js';
 function Everything(): ReactNode {
   const { state } = useConnectionState();
   const { events, loading } = useEvents('chat:lobby', { event: 'message', history: 20 });
-  const { members } = usePresence('chat:lobby', { info: { name: 'Ana' } });
+  const { members } = usePresence('chat:lobby');
   const { typing } = useTyping('chat:lobby');
   useWhisper('chat:lobby', 'typing', () => undefined);
   useChannelEvent('orders:1', 'status', () => undefined);
