@@ -67,34 +67,33 @@ const onRender: ProfilerOnRenderCallback = (_id, _phase, actualDuration, _base, 
   (window.reactCommits ??= []).push({ actualDuration, commitTime });
 };
 
-function App() {
+function DashboardApp() {
+  const channel = params.get('channel') ?? 'dashboard:ops';
+  return (
+    <SwitchboardProvider options={{ url: location.origin, session: appSession }}>
+      <ConnectionBadge />
+      <Profiler id="dashboard" onRender={onRender}>
+        {params.get('mode') === 'every-event' ? <DashboardEveryEvent channel={channel} /> : <Dashboard channel={channel} />}
+      </Profiler>
+    </SwitchboardProvider>
+  );
+}
+
+function ChatApp() {
   const [inRoom, setInRoom] = useState(true);
-  if (params.get('view') === 'dashboard') {
-    const channel = params.get('channel') ?? 'dashboard:ops';
-    return (
-      <SwitchboardProvider options={{ url: location.origin, session: appSession }}>
-        <ConnectionBadge />
-        <Profiler id="dashboard" onRender={onRender}>
-          {params.get('mode') === 'every-event' ? <DashboardEveryEvent channel={channel} /> : <Dashboard channel={channel} />}
-        </Profiler>
-      </SwitchboardProvider>
-    );
-  }
   return (
     <SwitchboardProvider options={{ url: location.origin, session: appSession }}>
       <ConnectionBadge />
       <button type="button" onClick={() => setInRoom((value) => !value)}>
         {inRoom ? 'Leave the room' : 'Join the room'}
       </button>
-      {inRoom ? (
-        <>
-          <Chat room={room} me={user} send={send} />
-          <DeliveryCounter />
-        </>
-      ) : null}
+      {inRoom ? <Chat room={room} me={user} send={send} /> : null}
+      {inRoom ? <DeliveryCounter /> : null}
     </SwitchboardProvider>
   );
 }
+
+const App = params.get('view') === 'dashboard' ? DashboardApp : ChatApp;
 
 const rootElement = document.getElementById('root');
 if (!rootElement) throw new Error('#root is missing');
