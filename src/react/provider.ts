@@ -1,7 +1,8 @@
 /** `<SwitchboardProvider>`: makes one client available to the hooks below it. */
-import { createContext, createElement, useContext, useEffect, useMemo, type ReactNode } from 'react';
+import { createContext, createElement, useContext, useEffect, type ReactNode } from 'react';
 import type { ConnectOptions, Realtime } from '../client/index.js';
 import { ClientHolder } from './client-holder.js';
+import { useKeyed } from './store.js';
 
 const HolderContext = createContext<ClientHolder | undefined>(undefined);
 
@@ -21,7 +22,7 @@ export type SwitchboardProviderProps = { children?: ReactNode } & (
 export function SwitchboardProvider(props: SwitchboardProviderProps): ReactNode {
   const { client } = props;
   // The options are read once (see above), so an inline object literal does not reconnect on every render.
-  const holder = useMemo(() => new ClientHolder(client ? { client } : { options: props.options as ConnectOptions }), [client]);
+  const holder = useKeyed(() => new ClientHolder(client ? { client } : { options: props.options as ConnectOptions }), [client]);
   // The connection lives as long as the provider, not only while some hook uses it.
   useEffect(() => {
     holder.acquire();

@@ -4,7 +4,7 @@
  * unmounting releases everything and StrictMode's subscribe/unsubscribe/subscribe leaves
  * one listener), a ref that always holds the latest callback, and channel acquisition.
  */
-import { useInsertionEffect, useMemo, useRef, useSyncExternalStore, type DependencyList } from 'react';
+import { useInsertionEffect, useRef, useState, useSyncExternalStore, type DependencyList } from 'react';
 import { SwitchboardError, isSwitchboardError, type Channel, type Schema } from '../client/index.js';
 import type { ClientHolder } from './client-holder.js';
 
@@ -41,9 +41,23 @@ export abstract class HookStore<S> {
   protected abstract attach(): () => void;
 }
 
+/**
+ * `create()` once per component instance and again when `deps` change (compared with
+ * Object.is). Unlike useMemo, React never drops the value to save memory, which would
+ * start a store (and its event list) over.
+ */
+export function useKeyed<T>(create: () => T, deps: DependencyList): T {
+  const [held, setHeld] = useState(() => ({ deps, value: create() }));
+  if (held.deps.length === deps.length && held.deps.every((dep, index) => Object.is(dep, deps[index]))) return held.value;
+  // Updating this component's own state while rendering: React renders again at once with it.
+  const next = { deps, value: create() };
+  setHeld(next);
+  return next.value;
+}
+
 /** One store per hook instance and `deps`, read with `useSyncExternalStore`. */
 export function useStore<T extends HookStore<unknown>>(create: () => T, deps: DependencyList): [ReturnType<T['getSnapshot']>, T] {
-  const store = useMemo(create, deps);
+  const store = useKeyed(create, deps);
   return [useSyncExternalStore(store.subscribe, store.getSnapshot, store.getServerSnapshot) as ReturnType<T['getSnapshot']>, store];
 }
 

@@ -215,6 +215,26 @@ describe('switchboard/react hooks', () => {
     await until(() => container.textContent === '1|invalid_event', 'valid event kept, invalid one reported');
   });
 
+  it('moves to another channel when the prop changes, releasing the old one, and starts its list afresh', async () => {
+    const { options, transports } = setup();
+    let switchTo: (name: string) => void = () => undefined;
+    function Feed(): ReactNode {
+      const [channel, setChannel] = useState('dashboard:a');
+      switchTo = setChannel;
+      const { events } = useEvents(channel, { throttleMs: 0 });
+      return h('output', null, events.map((event) => `${event.meta.channel}#${event.meta.seq}`).join(','));
+    }
+    await render(h(StrictMode, null, h(SwitchboardProvider, { options }, h(Feed))));
+    await until(() => transports[0]?.subscriptions.has('dashboard:a') === true, 'a subscribed');
+    await act(async () => live(transports, 'dashboard:a').onEvent(envelope('dashboard:a', 1)));
+    await until(() => container.textContent === 'dashboard:a#1', 'event on a');
+    await act(async () => switchTo('dashboard:b'));
+    await until(() => transports[0]?.subscriptions.has('dashboard:b') === true && !transports[0]?.subscriptions.has('dashboard:a'), 'moved to b');
+    expect(container.textContent).toBe('');
+    await act(async () => live(transports, 'dashboard:b').onEvent(envelope('dashboard:b', 1)));
+    await until(() => container.textContent === 'dashboard:b#1', 'event on b');
+  });
+
   it('shows presence and who is typing; typing expires and stops', async () => {
     const { options, transports } = setup();
     let typingApi: ReturnType<typeof useTyping> | undefined;
