@@ -9,7 +9,7 @@ import { act, createElement as h, Profiler, StrictMode, useState, type ReactNode
 import { createRoot, type Root } from 'react-dom/client';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { EventMeta } from '../../src/client/index.js';
+import { connect, type EventMeta } from '../../src/client/index.js';
 import { SwitchboardProvider, useChannelEvent, useConnectionState, useEvents, usePresence, useTyping } from '../../src/react/index.js';
 import { createFakeTransport, type FakeTransport } from '../conformance/fake-transport.js';
 import { waitFor } from '../conformance/suite.js';
@@ -233,6 +233,24 @@ describe('switchboard/react hooks', () => {
     expect(container.textContent).toBe('');
     await act(async () => live(transports, 'dashboard:b').onEvent(envelope('dashboard:b', 1)));
     await until(() => container.textContent === 'dashboard:b#1', 'event on b');
+  });
+
+  it('reports a channel the capability token does not allow, and leaves a client passed in open', async () => {
+    const { options, transports } = setup();
+    const rt = connect(options);
+    await rt.ready();
+    function Orders(): ReactNode {
+      const { error } = useEvents('orders:1');
+      return h('output', null, error?.code ?? 'none');
+    }
+    await render(h(SwitchboardProvider, { client: rt }, h(Orders)));
+    await until(() => container.textContent === 'forbidden', 'forbidden');
+    await act(async () => root?.unmount());
+    root = undefined;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(rt.connection.state).toBe('connected');
+    expect(transports).toHaveLength(1);
+    rt.close();
   });
 
   it('shows presence and who is typing; typing expires and stops', async () => {
