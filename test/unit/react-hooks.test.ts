@@ -24,6 +24,7 @@ const token = {
   namespaces: {
     chat: { presence: true, history: { size: 50 }, clientEvents: ['typing'], maxPayloadBytes: 1024 },
     dashboard: { presence: false, history: { size: 20 }, clientEvents: [], maxPayloadBytes: 1024 },
+    orders: { presence: false, history: false, clientEvents: [], maxPayloadBytes: 1024 },
   },
 };
 
@@ -244,7 +245,8 @@ describe('switchboard/react hooks', () => {
       return h('output', null, error?.code ?? 'none');
     }
     await render(h(SwitchboardProvider, { client: rt }, h(Orders)));
-    await until(() => container.textContent === 'forbidden', 'forbidden');
+    await until(() => container.textContent !== 'none', 'an error');
+    expect(container.textContent).toBe('forbidden');
     await act(async () => root?.unmount());
     root = undefined;
     await new Promise((resolve) => setTimeout(resolve, 10));
