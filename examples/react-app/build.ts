@@ -49,3 +49,9 @@ export async function buildReactApp(mode: 'development' | 'profiling'): Promise<
   await writeFile(path.join(outdir, 'index.html'), html);
   return `/assets/${name}/index.html`;
 }
+
+// `npx tsx examples/react-app/build.ts [profiling]`: build it for a BFF started with `npm start` or `npm run dev`.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const page = await buildReactApp(process.argv[2] === 'profiling' ? 'profiling' : 'development');
+  console.log(`built: open http://localhost:8080${page}?tenant=acme&user=ana&name=Ana`);
+}
