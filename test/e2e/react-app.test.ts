@@ -80,10 +80,22 @@ describe.skipIf(skipWithoutChromium('e2e React example app'))('React example app
 
     await bo.page.getByLabel('Message').pressSequentially('hello An');
     await ana.page.locator('.typing', { hasText: 'Bo typing…' }).waitFor();
+    // Sending whispers a stop: on Ana's page the indicator goes with the message, not
+    // seconds later when it would expire (timed in the page, so a slow test runner cannot blur it).
+    await ana.page.evaluate(() => {
+      const marks = { message: 0, cleared: 0 };
+      Object.assign(window, { typingMarks: marks });
+      new MutationObserver(() => {
+        const now = performance.now();
+        if (!marks.message && document.querySelector('.messages li')?.textContent?.includes('hello An')) marks.message = now;
+        if (!marks.cleared && document.querySelector('.typing')?.textContent === '') marks.cleared = now;
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
     await bo.page.getByRole('button', { name: 'Send' }).click();
     await message(ana.page, 'hello An').waitFor();
-    // Sending whispers a stop: the indicator goes at once, not after it expires.
-    await ana.page.locator('.typing:empty').waitFor({ state: 'attached', timeout: 2500 });
+    await ana.page.locator('.typing:empty').waitFor({ state: 'attached' });
+    const marks = await ana.page.evaluate(() => (window as unknown as { typingMarks: { message: number; cleared: number } }).typingMarks);
+    expect(marks.cleared - marks.message).toBeLessThan(1000);
 
     await ana.page.getByLabel('Message').pressSequentially('hi Bo');
     await bo.page.locator('.typing', { hasText: 'Ana typing…' }).waitFor();
