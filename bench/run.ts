@@ -8,6 +8,7 @@
  *   memory   server RSS per idle subscribed connection
  *   tokens   POST /v1/token per second vs a bare Express + jose signer
  *   replay   catch-up of 10k events via GET /v1/history, sqlite and redis stores
+ *   react    React re-renders of a dashboard at 50 events/s in Chromium: useEvents vs a state update per event
  *   scale    10k-100k subscribers on workers vs plain ws: connect rate, memory, broadcast reach, control plane,
  *            sustained rates (the whole-suite run does its --quick size; `npm run bench -- scale` the full one)
  * Results: bench/results/<name>.json and bench/results/latest.md (--quick: bench/results/quick/).
@@ -17,13 +18,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { runMemory } from './benchmarks/memory.js';
 import { runPubSub } from './benchmarks/pubsub.js';
+import { runReact } from './benchmarks/react.js';
 import { runReplay } from './benchmarks/replay.js';
 import { runScale } from './benchmarks/scale.js';
 import { runTokens } from './benchmarks/tokens.js';
 import { machine, printResult, targetsTable, textTable, writeMarkdown, writeResult, type BenchResult } from './lib/report.js';
 import type { BenchContext } from './lib/servers.js';
 
-const NAMES = ['fanout', 'latency', 'memory', 'tokens', 'replay', 'scale'] as const;
+const NAMES = ['fanout', 'latency', 'memory', 'tokens', 'replay', 'react', 'scale'] as const;
 type Name = (typeof NAMES)[number];
 
 function isName(value: string): value is Name {
@@ -89,6 +91,7 @@ async function main(): Promise<void> {
     if (names.includes('memory')) await run('memory', async () => [await runMemory(ctx)]);
     if (names.includes('tokens')) await run('tokens', async () => [await runTokens(ctx)]);
     if (names.includes('replay')) await run('replay', async () => [await runReplay(ctx)]);
+    if (names.includes('react')) await run('react', async () => [await runReact(ctx)]);
     // Hundreds of thousands of sockets take minutes: the whole-suite run measures the small size.
     if (names.includes('scale')) await run('scale', async () => [await runScale(explicit.includes('scale') ? ctx : { ...ctx, quick: true })]);
   } finally {

@@ -5,6 +5,7 @@
 import type { BuildOptions } from 'esbuild';
 
 export const CLIENT_ENTRY = new URL('../src/client/index.ts', import.meta.url).pathname;
+export const REACT_ENTRY = new URL('../src/react/index.ts', import.meta.url).pathname;
 
 export function clientBuildOptions(overrides: BuildOptions = {}): BuildOptions {
   return {
@@ -30,13 +31,22 @@ export interface BundleSize {
   files: Record<string, { minBytes: number; gzipBytes: number; initial: boolean }>;
 }
 
-/** Builds in memory (provider SDKs external) and sums gzip -9 sizes per file, as a browser downloads them. */
-export async function measureClientBundle(): Promise<BundleSize> {
+/**
+ * Builds in memory (provider SDKs and React external: the app has them) and sums gzip -9
+ * sizes per file, as a browser downloads them. `entryPoints`: e.g. `{ 'switchboard-react': REACT_ENTRY }`.
+ */
+export async function measureClientBundle(entryPoints: BuildOptions['entryPoints'] = { 'switchboard-client': CLIENT_ENTRY }): Promise<BundleSize> {
   const { build } = await import('esbuild');
   const { gzipSync } = await import('node:zlib');
   const { resolve } = await import('node:path');
   const result = await build(
-    clientBuildOptions({ outdir: '/virtual', write: false, metafile: true, external: ['pusher-js', 'ably', '@supabase/supabase-js', '@supabase/realtime-js', 'ws'] }),
+    clientBuildOptions({
+      entryPoints,
+      outdir: '/virtual',
+      write: false,
+      metafile: true,
+      external: ['pusher-js', 'ably', '@supabase/supabase-js', '@supabase/realtime-js', 'ws', 'react', 'react-dom'],
+    }),
   );
   // Metafile paths are relative to the working directory; output files carry absolute ones.
   const outputs = new Map(Object.entries(result.metafile?.outputs ?? {}).map(([file, output]) => [resolve(file), output]));

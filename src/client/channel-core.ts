@@ -120,6 +120,14 @@ export class ChannelCore {
     this.sync();
   }
 
+  /** The newest `limit` events in the log, oldest first: the channel's position, then the page before it. */
+  async recent(limit: number): Promise<ClientEnvelope[]> {
+    const { lastSeq } = await this.host.history(this.name, Number.MAX_SAFE_INTEGER, 1);
+    if (!lastSeq) return [];
+    const { events } = await this.host.history(this.name, Math.max(0, lastSeq - limit), limit);
+    return events.filter((envelope) => envelope.channel === this.name);
+  }
+
   private get wanted(): boolean {
     const { events } = this;
     return (

@@ -22,6 +22,15 @@ export type EventData<E extends EventSchemas, K extends string> = K extends keyo
 
 export type Unsubscribe = () => void;
 
+/** One event of the log, as `history()` answers it. */
+export interface ChannelEvent<T = unknown> {
+  event: string;
+  data: T;
+  meta: EventMeta;
+}
+
+const MAX_HISTORY_LIMIT = 1000;
+
 export interface Presence {
   /**
    * Joins the presence set; resolves with this member as the others see it. On
@@ -89,6 +98,20 @@ export class Channel<E extends EventSchemas = EventSchemas> {
         if (data.ok) handler(data.value, metaOf(envelope));
       }),
     );
+  }
+
+  /**
+   * The channel's newest events in the event log (at most `limit`, default 50), oldest
+   * first, e.g. for a first render; needs `history` or `subscribe` on the channel. Not
+   * validated against schemas, and independent of subscriptions.
+   */
+  async history(options: { limit?: number } = {}): Promise<ChannelEvent[]> {
+    const limit = options.limit ?? 50;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_HISTORY_LIMIT) {
+      throw new ClientError('invalid_request', `history limit must be an integer from 1 to ${MAX_HISTORY_LIMIT}`);
+    }
+    const events = await this.core.recent(limit);
+    return events.map((envelope) => ({ event: envelope.event, data: envelope.data, meta: metaOf(envelope) }));
   }
 
   /** Sends a client event to the other members (not to yourself). Throws when the namespace or caps forbid it. */

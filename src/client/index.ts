@@ -3,7 +3,7 @@
  * Browser and Node; provider SDKs are loaded lazily by the transport the BFF names.
  */
 export { connect, type ChannelOptions, type ConnectOptions, type ConnectionView, type Realtime } from './realtime.js';
-export { Channel, type EventData, type EventSchemas, type Infer, type Presence, type Schema, type Unsubscribe } from './channel.js';
+export { Channel, type ChannelEvent, type EventData, type EventSchemas, type Infer, type Presence, type Schema, type Unsubscribe } from './channel.js';
 export type { ConnectionState } from './connection.js';
 export type { SessionSource } from './token-manager.js';
 export type { BackoffOptions } from './backoff.js';
