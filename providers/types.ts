@@ -38,6 +38,11 @@ export interface ClientGrant {
   caps: Capabilities;
   /** Epoch ms; provider credentials must not outlive it. */
   expiresAt: number;
+  /**
+   * Issuance stamp of the capability token (epoch µs, see src/server/tokens/issue-stamp.ts):
+   * credentials derived from it stop working once the user is terminated after it.
+   */
+  issuedAt?: number;
   /** Holder has the `admin` role: may watch its own tenant on the admin page. */
   admin?: boolean;
 }
