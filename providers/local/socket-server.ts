@@ -49,7 +49,7 @@ export class SocketServer {
   constructor(
     private readonly options: LocalProviderOptions,
     private readonly hub: Hub,
-    { cluster, ...hooks }: Pick<ProtocolContext, 'relayClientEvent' | 'lastEvent'> & { cluster?: ClusterConnections } = {},
+    { cluster, ...hooks }: Omit<ProtocolContext, 'options' | 'hub' | 'signIn'> & { cluster?: ClusterConnections } = {},
   ) {
     this.cluster = cluster;
     this.outbox = new Outbox(options.maxFlushDelayMs);
@@ -64,6 +64,7 @@ export class SocketServer {
       maxBufferedBytes: options.maxBufferedBytes,
       clientEventRate: options.clientEventRate,
       onOverflow: (connection) => this.drop(connection, CloseCode.reconnect, 'Slow consumer: send buffer overflowed'),
+      onClosing: (connection) => this.forget(connection),
     };
     this.protocol = { options, hub, ...hooks, signIn: (connection, userId) => this.signIn(connection, userId) };
   }

@@ -148,6 +148,8 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     },
   });
 
+  options.provider.useRevocations?.((tenant, user, issuedAt) => ctx.tokens.isRevoked(tenant, user, issuedAt));
+
   let accepting = true;
   const app = express();
   app.disable('x-powered-by');

@@ -231,7 +231,8 @@ function closed(pusher: Pusher): Promise<{ code?: number }> {
 describe('issue 13.2: user authentication', () => {
   it('signs pusher-js in as the tenant-scoped user; events reach it through the BFF and the pusher SDK', async () => {
     const { pusher } = await signedIn('acme', 'ana');
-    expect(pusher.user.user_data).toEqual({ id: 'acme:ana', user_info: { name: 'ANA' } });
+    // `sb`: the capability token's expiry and issuance stamp, so the sign-in cannot outlive it or a terminate.
+    expect(pusher.user.user_data).toEqual({ id: 'acme:ana', user_info: { name: 'ANA' }, sb: { exp: expect.any(Number), iat: expect.any(Number) } });
     const other = await signedIn('globex', 'ana');
 
     const viaBff = userEvent(pusher, 'App\\Notifications\\Invoice');
