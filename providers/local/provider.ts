@@ -125,6 +125,12 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
       cluster: { connections: () => remote.counts.connections(), changed: () => scaleOut?.countsChanged() },
       relayClientEvent: (channel, event, data, userId) => scaleOut?.publishClientEvent(channel, event, data, userId),
     }),
+    ...(remote && {
+      admitMember: (channel, userId, maxMembers) => scaleOut?.admit(channel, userId, maxMembers) ?? Promise.resolve(undefined),
+      releaseMember: (channel, userId) => {
+        if (!hub.isMemberHere(channel, userId)) scaleOut?.release(channel, userId);
+      },
+    }),
     isRevoked: (tenant, user, issuedAt) => (revocations ? revocations(tenant, user, issuedAt) : Promise.resolve(false)),
     lastEvent: async (name) => {
       const target = fromPusherChannel(name);
@@ -176,6 +182,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
       {
         redisUrl: options.redisUrl,
         topic: `${options.redisKeyPrefix}${options.appId}:events`,
+        presenceKeyPrefix: `${options.redisKeyPrefix}${options.appId}:presence:`,
         heartbeatMs: options.heartbeatMs,
         logger: options.logger ?? consoleLogger,
       },
