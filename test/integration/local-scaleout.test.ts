@@ -124,6 +124,8 @@ describe.skipIf(redisDecision === 'skip')('local provider scale-out over Redis',
     await Promise.all(nodes.splice(0).map((node) => node.bff.close()));
     for (const redis of redisClients.splice(0)) redis.disconnect();
     await deleteRedisKeys(REDIS_URL, prefixes.store);
+    // Presence admission keys live under the provider's prefix.
+    await deleteRedisKeys(REDIS_URL, prefixes.provider);
   });
 
   // A fresh event log and pub/sub namespace per test: nothing carries over between tests or runs.
