@@ -10,6 +10,7 @@ import { RedisEventStore } from '../../src/server/log/redis-store.js';
 import { RedisRevocations } from '../../src/server/tokens/revocations.js';
 import { loadSigningKeys } from '../../src/server/tokens/signing-keys.js';
 import { createLocalProvider, type LocalProvider } from '../../providers/local/index.js';
+import { eventually } from '../helpers/eventually.js';
 import { API_KEYS, startBff, type TestBff } from '../helpers/bff.js';
 import { RawClient } from '../helpers/raw-pusher-client.js';
 import { deleteRedisKeys, REDIS_URL, redisCheck, requireService } from '../helpers/services.js';
@@ -40,14 +41,6 @@ async function startNode(): Promise<{ bff: TestBff; provider: LocalProvider }> {
   nodes.push(node);
   await eventually(() => provider.scaleOutStats()?.connected === true);
   return node;
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 async function channelAuth(bff: TestBff, token: string, socketId: string, channel: string): Promise<Record<string, string>> {

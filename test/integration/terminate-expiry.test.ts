@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildAppConfig } from '../../src/core/config.js';
 import { connect } from '../../src/client/index.js';
 import { createLocalProvider } from '../../providers/local/index.js';
+import { eventually } from '../helpers/eventually.js';
 import { API_KEYS, startBff, type TestBff } from '../helpers/bff.js';
 import { KEY, RawClient, type Frame } from '../helpers/raw-pusher-client.js';
 
@@ -28,14 +29,6 @@ async function bffWith(options: { tokenTtlSeconds?: number } = {}): Promise<Test
   const bff = await startBff({ provider: createLocalProvider(), config, ...options });
   started.push(bff);
   return bff;
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 async function channelAuth(bff: TestBff, token: string, socketId: string, channel: string): Promise<{ auth: string; channel_data?: string }> {

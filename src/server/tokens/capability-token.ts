@@ -9,6 +9,7 @@ import { SwitchboardError } from '../../core/errors.js';
 import { capabilitiesSchema, jsonValueSchema, tenantIdSchema } from '../../core/schemas.js';
 import type { ClientGrant } from '../../../providers/types.js';
 import { checkRegisteredClaims, signJws, verifyJws } from './jws.js';
+import { KeyedListeners } from '../keyed-listeners.js';
 import { nextStamp, stampOfLegacyToken } from './issue-stamp.js';
 import { MemoryRevocations, type TokenRevocations } from './revocations.js';
 import type { SigningKeys } from './signing-keys.js';
@@ -39,7 +40,7 @@ type RevokedListener = () => void;
 
 export class CapabilityTokens {
   /** `tenant\0user` -> listeners waiting for that user's revocation (open SSE streams, long polls). */
-  private readonly watchers = new Map<string, Set<RevokedListener>>();
+  private readonly watchers = new KeyedListeners<RevokedListener>();
 
   constructor(
     private readonly keys: SigningKeys,
@@ -47,7 +48,7 @@ export class CapabilityTokens {
     private readonly revocations: TokenRevocations = new MemoryRevocations(),
   ) {
     revocations.listen((tenant, user) => {
-      for (const listener of [...(this.watchers.get(watchKey(tenant, user)) ?? [])]) listener();
+      for (const listener of this.watchers.get(watchKey(tenant, user))) listener();
     });
   }
 
@@ -67,17 +68,7 @@ export class CapabilityTokens {
 
   /** Calls `listener` when (tenant, user) is revoked on any node sharing the store; returns the unsubscribe. */
   onRevoked(tenant: string, user: string, listener: RevokedListener): () => void {
-    const name = watchKey(tenant, user);
-    let listeners = this.watchers.get(name);
-    if (!listeners) {
-      listeners = new Set();
-      this.watchers.set(name, listeners);
-    }
-    listeners.add(listener);
-    return () => {
-      listeners.delete(listener);
-      if (listeners.size === 0 && this.watchers.get(name) === listeners) this.watchers.delete(name);
-    };
+    return this.watchers.add(watchKey(tenant, user), listener);
   }
 
   close(): Promise<void> {
