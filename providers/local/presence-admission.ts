@@ -8,6 +8,8 @@
  * last heartbeat, Redis time). A node silent for the expiry is reaped by whichever node
  * heartbeats next, its members released; a node that finds itself reaped (it was only
  * stalled) registers its members again, past the cap if need be, as they are still there.
+ * Joins and leaves that could not reach Redis (it was down) are made good the same way:
+ * the next heartbeat replaces what Redis holds for this node with its members.
  * The scripts reach keys they compute (one Redis, or one slot: keep the prefix in a hash tag
  * for Redis Cluster).
  */
@@ -66,6 +68,9 @@ reap(ARGV[2], KEYS[1], ARGV[1])
 return 1`;
 
 export class PresenceAdmission {
+  /** A join or leave did not reach Redis: what it holds for this node may be wrong. */
+  private stale = false;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
@@ -77,6 +82,7 @@ export class PresenceAdmission {
     try {
       return (await this.join(channel, userId, maxMembers)) === 1;
     } catch {
+      this.stale = true;
       return undefined;
     }
   }
@@ -85,7 +91,7 @@ export class PresenceAdmission {
   register(channel: string, userId: string): Promise<void> {
     return this.join(channel, userId, -1).then(
       () => undefined,
-      () => undefined,
+      () => this.markStale(),
     );
   }
 
@@ -93,23 +99,34 @@ export class PresenceAdmission {
     const keys = [this.membersKey(channel), this.nodeKey];
     return this.redis.eval(LEAVE_SCRIPT, keys.length, ...keys, userId, entry(channel, userId)).then(
       () => undefined,
-      () => undefined,
+      () => this.markStale(),
     );
   }
 
-  /** Keeps this node registered and reaps silent ones; re-registers `members` when this node had been reaped. */
+  /**
+   * Keeps this node registered and reaps silent ones; registers `members` again when this
+   * node had been reaped or a join or leave was lost.
+   */
   async heartbeat(expiryMs: number, members: () => Iterable<{ channel: string; userId: string }>): Promise<void> {
     try {
       const added = await this.redis.eval(HEARTBEAT_SCRIPT, 1, this.nodesKey, this.node, String(expiryMs), this.prefix);
-      if (added === 1) await Promise.all([...members()].map(({ channel, userId }) => this.register(channel, userId)));
+      if (added !== 1 && !this.stale) return;
+      this.stale = false;
+      await this.redis.eval(RELEASE_NODE_SCRIPT, 1, this.nodesKey, this.node, this.prefix);
+      await Promise.all([...members()].map(({ channel, userId }) => this.register(channel, userId)));
     } catch {
       // Redis is unreachable: the next heartbeat tries again.
+      this.stale = true;
     }
   }
 
   /** Graceful shutdown: this node's members leave at once rather than at the reap. */
   async releaseAll(): Promise<void> {
     await this.redis.eval(RELEASE_NODE_SCRIPT, 1, this.nodesKey, this.node, this.prefix).catch(() => undefined);
+  }
+
+  private markStale(): void {
+    this.stale = true;
   }
 
   private join(channel: string, userId: string, maxMembers: number): Promise<unknown> {

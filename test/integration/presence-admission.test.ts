@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PresenceAdmission } from '../../providers/local/presence-admission.js';
+import { eventually } from '../helpers/eventually.js';
 import { deleteRedisKeys, REDIS_URL, redisCheck, requireService } from '../helpers/services.js';
 
 const prefix = `sbtest:admission:${process.pid}:${Date.now()}:`;
@@ -70,5 +71,26 @@ describe.skipIf(redisDecision === 'skip')('presence admission in Redis', () => {
     await stalled.releaseAll();
     await survivor.releaseAll();
     expect(await redis.exists(`${keys}pm:presence-x`, `${keys}nodes`, `${keys}node:stalled`)).toBe(0);
+  });
+
+  it('makes good, at the next heartbeat, a leave that could not reach Redis', async () => {
+    const keys = `${prefix}lost:`;
+    const flaky = new Redis(REDIS_URL, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    await flaky.connect();
+    const node = new PresenceAdmission(flaky, keys, 'flaky');
+    try {
+      expect(await node.admit('presence-x', 'ana', 5)).toBe(true);
+      expect(await node.admit('presence-x', 'bo', 5)).toBe(true);
+      flaky.disconnect();
+      await node.release('presence-x', 'bo');
+      expect(Object.keys(await redis.hgetall(`${keys}pm:presence-x`)).sort()).toEqual(['ana', 'bo']);
+      await eventually(() => flaky.status === 'end');
+      await flaky.connect();
+      await node.heartbeat(60_000, () => [{ channel: 'presence-x', userId: 'ana' }]);
+      expect(await redis.hgetall(`${keys}pm:presence-x`)).toEqual({ ana: '1' });
+      await node.releaseAll();
+    } finally {
+      flaky.disconnect();
+    }
   });
 });
