@@ -226,7 +226,9 @@ function joinSteps(
 ): Promise<JoinOutcome> | undefined {
   const issuedAt = signed?.sb?.iat;
   const tenant = issuedAt === undefined ? undefined : fromPusherChannel(channel)?.tenant;
-  const checkRevoked = tenant !== undefined && signed !== undefined && context.isRevoked ? context.isRevoked.bind(context, tenant, signed.user_id, issuedAt ?? 0) : undefined;
+  const isRevoked = context.isRevoked?.bind(context);
+  const checkRevoked =
+    isRevoked && signed && tenant !== undefined && issuedAt !== undefined ? () => isRevoked(tenant, signed.user_id, issuedAt) : undefined;
   const lookUp = signed?.sb?.c === 1 && context.lastEvent ? context.lastEvent.bind(context) : undefined;
   const userId = request.userId;
   const admit =
