@@ -146,11 +146,11 @@ describe('expiry', () => {
   });
 
   it('keeps a subscription renewed with a newer authorization before expiry', async () => {
-    const bff = await bffWith({ tokenTtlSeconds: 3 });
+    const bff = await bffWith({ tokenTtlSeconds: 4 });
     const raw = await RawClient.connected(bff.port);
     const first = await bff.capabilityToken('acme', 'ana');
     await raw.subscribe('private-orders.acme.1', await channelAuth(bff, first.token, raw.socketId, 'private-orders.acme.1'));
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, first.expiresAt - Date.now() - 1500)));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, first.expiresAt - Date.now() - 2000)));
     const renewed = await bff.capabilityToken('acme', 'ana');
     raw.send({ event: 'pusher:subscribe', data: { channel: 'private-orders.acme.1', ...(await channelAuth(bff, renewed.token, raw.socketId, 'private-orders.acme.1')) } });
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, first.expiresAt - Date.now() + 600)));
