@@ -172,6 +172,13 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
     sockets.terminate(userId, holdsGrant);
   };
 
+  /** Tags this node's socket as holding `user`'s authorization; false when the socket is not here. */
+  const markAuthorized = (socketId: string, tenant: string, user: string): boolean => {
+    const connection = sockets.connection(socketId);
+    if (connection) (connection.authorizedUsers ??= new Set()).add(grantKey(tenant, user));
+    return connection !== undefined;
+  };
+
   const terminate = (userId: string, scope: { tenant: string; user: string } | undefined): void => {
     terminateHere(userId, scope);
     scaleOut?.publishTerminate(userId, scope);
@@ -196,6 +203,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
           change.kind === 'added' ? hub.remoteJoined(change.channel, change.userId, change.info) : hub.remoteLeft(change.channel, change.userId),
         localMembers: () => hub.localMembers(),
         terminate: terminateHere,
+        authorized: (socketId, tenant, user) => void markAuthorized(socketId, tenant, user),
         localCounts: () => localCounts(hub, sockets.stats.connections),
       },
       remote.presence,
@@ -262,9 +270,8 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
         },
       });
       const signed = signChannel(credentials, socketId, providerChannel, channelData);
-      // A socket of this node now holds the user's authorization: a terminate closes it even before it subscribes.
-      const connection = sockets.connection(socketId);
-      if (connection) (connection.authorizedUsers ??= new Set()).add(grantKey(grant.tenant, grant.user));
+      // The socket now holds the user's authorization: a terminate closes it even before it subscribes.
+      if (!markAuthorized(socketId, grant.tenant, grant.user)) scaleOut?.publishAuthorized(socketId, grant.tenant, grant.user);
       return { auth: signed.auth, channel_data: channelData };
     },
 

@@ -45,6 +45,8 @@ export interface ScaleOutHandlers {
   /** This node's complete counts, reported after changes and with every heartbeat. */
   localCounts(): NodeCounts;
   terminate(userId: string, scope: { tenant: string; user: string } | undefined): void;
+  /** Another node signed `user`'s channel authorization for `socketId`, maybe one of this node's sockets. */
+  authorized(socketId: string, tenant: string, user: string): void;
 }
 
 export interface ScaleOutStats {
@@ -145,6 +147,11 @@ export class ScaleOut {
   /** An admitted user did not join after all (its socket left meanwhile). */
   release(channel: string, userId: string): void {
     if (!this.closed) void this.admission.release(channel, userId);
+  }
+
+  /** This node signed `user`'s channel authorization for a socket it does not have: tell the node that has it. */
+  publishAuthorized(socketId: string, tenant: string, user: string): void {
+    this.send({ kind: 'authorized', socketId, tenant, user });
   }
 
   joined(channel: string, userId: string, info: JsonValue | undefined): void {
@@ -276,6 +283,9 @@ export class ScaleOut {
         return;
       case 'terminate':
         this.handlers.terminate(message.userId, message.tenant !== undefined && message.user !== undefined ? { tenant: message.tenant, user: message.user } : undefined);
+        return;
+      case 'authorized':
+        this.handlers.authorized(message.socketId, message.tenant, message.user);
         return;
     }
   }
