@@ -40,6 +40,11 @@ export interface ClientGrant {
   caps: Capabilities;
   /** Epoch ms; provider credentials must not outlive it. */
   expiresAt: number;
+  /**
+   * Issuance stamp of the capability token (epoch µs, see src/server/tokens/issue-stamp.ts):
+   * credentials derived from it stop working once the user is terminated after it.
+   */
+  issuedAt?: number;
   /** Holder has the `admin` role: may watch its own tenant on the admin page. */
   admin?: boolean;
 }
@@ -108,6 +113,8 @@ export interface WebhookRequest {
 }
 
 /** Read access to the BFF's event log, for providers that replay from it (cache namespaces). */
+export type RevocationCheck = (tenant: string, user: string, issuedAt: number) => Promise<boolean>;
+
 export interface EventLogReader {
   /** The channel's latest retained envelope. */
   last(tenant: string, channel: string): Promise<Envelope | undefined>;
@@ -148,6 +155,11 @@ export interface ServerProvider {
   parseWebhook?(request: WebhookRequest): WebhookEvent[];
   /** Embedded providers: the BFF hands over its event log once, at start. */
   useEventLog?(log: EventLogReader): void;
+  /**
+   * Embedded providers: how to tell whether a user was terminated after a capability token
+   * (by its issuance stamp) was issued, so authorizations signed under it are refused.
+   */
+  useRevocations?(isRevoked: RevocationCheck): void;
   /** Embedded providers report occupancy and presence changes themselves (the BFF's lifecycle stream listens here). */
   onLifecycle?(listener: (event: WebhookEvent) => void): void;
   /** Embedded providers serve their WebSocket endpoint on the BFF's own HTTP server. */

@@ -57,7 +57,9 @@ export const unsubscribeDataSchema = objectOrJsonString(z.object({ channel: z.st
 /**
  * Signed `channel_data`. `sb` is Switchboard's extension, covered by the signature:
  * `ce` = client event names (without `client-`) this subscriber may send, `exp` = epoch ms
- * after which the authorization may no longer be used to subscribe, `pm` / `pi` = the
+ * at which the authorization expires (no subscribing with it after, and a subscription made
+ * with it ends then unless renewed), `iat` = issuance stamp (epoch µs) of the capability
+ * token it was signed under (refused once `user_id` is terminated after it), `pm` / `pi` = the
  * namespace's presence limits (members per channel, user_info bytes), which replace the
  * server defaults, `c` = a cache namespace (replay the last event on subscribe).
  */
@@ -68,6 +70,7 @@ export const channelDataSchema = z.object({
     .object({
       ce: z.array(z.string().min(1).max(64)).max(256).default([]),
       exp: z.number().int().optional(),
+      iat: z.number().int().positive().optional(),
       pm: z.number().int().min(1).optional(),
       pi: z.number().int().min(1).optional(),
       c: z.literal(1).optional(),
@@ -83,10 +86,15 @@ export function parseChannelData(raw: string): ChannelData | undefined {
 
 export const signinDataSchema = objectOrJsonString(z.object({ auth: z.string().max(1024), user_data: z.string().max(16 * 1024) }));
 
-/** Signed `user_data` of a `pusher:signin` (pusher-docs user-authentication.md): at least a string `id`. */
+/**
+ * Signed `user_data` of a `pusher:signin` (pusher-docs user-authentication.md): at least a
+ * string `id`. The BFF adds `sb`: the capability token's expiry (`exp`, epoch ms) and
+ * issuance stamp (`iat`, epoch µs), so a sign-in cannot outlive the token or a terminate.
+ */
 export const userDataSchema = z.object({
   id: z.string().regex(PUSHER_USER_ID_PATTERN),
   user_info: jsonValueSchema.optional(),
+  sb: z.object({ exp: z.number().int().optional(), iat: z.number().int().positive().optional() }).optional(),
 });
 
 export function parseUserData(raw: string): z.output<typeof userDataSchema> | undefined {

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
+import { errorFrame } from './frames.js';
 import type { Peer, Subscription } from './hub.js';
 import { Outbox, RateLimiter, type Flushable } from './outbox.js';
 
@@ -9,6 +10,11 @@ export interface ConnectionContext {
   clientEventRate: number;
   /** Called (from a flush, never re-entrantly from a fan-out) when the send buffer overflowed. */
   onOverflow(connection: Connection): void;
+  /**
+   * The closing handshake began (the client's close frame arrived, or the server closes):
+   * the connection's subscriptions can be freed now rather than when the TCP socket closes.
+   */
+  onClosing?(connection: Connection): void;
 }
 
 /**
@@ -22,6 +28,8 @@ export class Connection implements Peer, Flushable {
   readonly clientEvents: RateLimiter;
   /** Set by a verified `pusher:signin`. */
   userId: string | undefined;
+  /** `<tenant>\0<user>` of channel authorizations the BFF signed for this socket (terminate closes it too). */
+  authorizedUsers: Set<string> | undefined;
   lastSeen: number;
   pingSentAt: number | undefined;
   /** In [0, 1): where in the heartbeat window this connection's idle pings fall. */
@@ -42,6 +50,16 @@ export class Connection implements Peer, Flushable {
   ) {
     this.lastSeen = now;
     this.clientEvents = new RateLimiter(context.clientEventRate, now);
+    if (context.onClosing) {
+      // ws answers a client's close frame by calling `close` on the socket (receiverOnConclude),
+      // but reports 'close' only once TCP is down; this is the moment the client left.
+      const close = ws.close.bind(ws);
+      const onClosing = context.onClosing;
+      ws.close = (code?: number, reason?: string | Buffer) => {
+        onClosing(this);
+        close(code, reason);
+      };
+    }
   }
 
   get open(): boolean {
@@ -79,9 +97,12 @@ export class Connection implements Peer, Flushable {
     }
   }
 
+  /** Drops what is queued; an application code (4000-4999) is announced with a `pusher:error` frame first, as Pusher does. */
   close(code: number, reason: string): void {
     this.queue = [];
     this.queuedBytes = 0;
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
+    if (this.ws.readyState !== WebSocket.OPEN && this.ws.readyState !== WebSocket.CONNECTING) return;
+    if (this.ws.readyState === WebSocket.OPEN && code >= 4000 && code < 5000 && !this.raw.destroyed) this.raw.write(errorFrame(code, reason));
+    this.ws.close(code, reason);
   }
 }

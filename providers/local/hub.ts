@@ -4,14 +4,17 @@
  */
 import type { JsonValue } from '../../src/core/envelope.js';
 import type { PresenceMember } from '../types.js';
-import { isPresenceChannel } from '../pusher-protocol/index.js';
-import { eventFrame } from './frames.js';
+import { isPresenceChannel, serverToUserId } from '../pusher-protocol/index.js';
+import { ExpiryWheel } from './expiry-wheel.js';
+import { eventFrame, subscriptionErrorFrame } from './frames.js';
 import type { RemoteCountsView } from './remote-counts.js';
 import type { RemotePresenceView } from './remote-presence.js';
 
 export interface Peer {
   readonly socketId: string;
   readonly subscriptions: Map<string, Subscription>;
+  /** Set by a verified `pusher:signin`. */
+  readonly userId: string | undefined;
   enqueue(frame: Buffer): void;
 }
 
@@ -33,6 +36,8 @@ export interface Subscription {
   readonly userId: string | undefined;
   /** Full event names (`client-…`) this subscriber may send, from its signed channel_data. */
   readonly clientEvents: ReadonlySet<string>;
+  /** Epoch ms at which the authorization expires: the hub ends the subscription then, unless renewed. */
+  readonly expiresAt: number | undefined;
 }
 
 export interface SubscribeRequest {
@@ -41,6 +46,10 @@ export interface SubscribeRequest {
   clientEvents: ReadonlySet<string>;
   /** Presence channels: most distinct users (cluster-wide under scale-out); defaults to the hub limit. */
   maxMembers?: number;
+  /** From the signed authorization (`sb.exp`): the subscription ends then unless the client subscribes again with a newer one. */
+  expiresAt?: number;
+  /** The cluster already admitted this member under its cap (scale-out): skip this node's own count. */
+  admitted?: boolean;
 }
 
 export type SubscribeResult = { ok: true } | { ok: false; reason: 'too_many_channels' | 'presence_full' | 'missing_user' };
@@ -84,14 +93,32 @@ function memberInfo(info: JsonValue | undefined): Record<string, JsonValue> {
   return info !== null && typeof info === 'object' && !Array.isArray(info) ? info : {};
 }
 
+export const EXPIRED_AUTHORIZATION_MESSAGE = 'Channel authorization has expired: subscribe again with a fresh one';
+
 export class Hub {
   private readonly channels = new Map<string, ChannelState>();
+  /** Signed-in user id -> its connections here: user events reach them whether or not they subscribed to `#server-to-user-…`. */
+  private readonly users = new Map<string, Set<Peer>>();
+  private readonly expiries: ExpiryWheel<Subscription, Peer>;
 
   constructor(
     private readonly limits: HubLimits,
     private readonly cluster?: HubCluster,
     private readonly lifecycle?: HubLifecycle,
-  ) {}
+    now: () => number = Date.now,
+  ) {
+    this.expiries = new ExpiryWheel((subscription, peer) => this.expire(peer, subscription), now);
+  }
+
+  /** A verified sign-in: the connection gets the user's events from now on. */
+  signIn(peer: Peer, userId: string): void {
+    let peers = this.users.get(userId);
+    if (!peers) {
+      peers = new Set();
+      this.users.set(userId, peers);
+    }
+    peers.add(peer);
+  }
 
   subscribe(peer: Peer, name: string, request: SubscribeRequest): SubscribeResult {
     const existing = peer.subscriptions.get(name);
@@ -102,7 +129,13 @@ export class Hub {
     if (presence && request.userId === undefined) return { ok: false, reason: 'missing_user' };
     let channel = this.channels.get(name);
     const userId = request.userId;
-    if (presence && userId !== undefined && !this.isMember(name, userId) && this.userCount(name) >= (request.maxMembers ?? this.limits.presenceMaxMembers)) {
+    if (
+      presence &&
+      userId !== undefined &&
+      !request.admitted &&
+      !this.isMember(name, userId) &&
+      this.userCount(name) >= (request.maxMembers ?? this.limits.presenceMaxMembers)
+    ) {
       return { ok: false, reason: 'presence_full' };
     }
     const created = !channel;
@@ -110,8 +143,12 @@ export class Hub {
       channel = { name, presence, subscribers: new Map(), members: new Map() };
       this.channels.set(name, channel);
     }
-    const subscription: Subscription = { channel: name, userId, clientEvents: request.clientEvents };
-    const resubscribe = channel.subscribers.has(peer);
+    const subscription: Subscription = { channel: name, userId, clientEvents: request.clientEvents, expiresAt: request.expiresAt };
+    const previous = channel.subscribers.get(peer);
+    const resubscribe = previous !== undefined;
+    // Subscribing again (e.g. with a renewed authorization) replaces the deadline.
+    if (previous?.expiresAt !== undefined) this.expiries.remove(previous, previous.expiresAt);
+    if (subscription.expiresAt !== undefined) this.expiries.add(subscription, peer, subscription.expiresAt);
     channel.subscribers.set(peer, subscription);
     peer.subscriptions.set(name, subscription);
     if (!resubscribe) this.cluster?.countsChanged();
@@ -145,6 +182,7 @@ export class Hub {
     const subscription = peer.subscriptions.get(name);
     if (!subscription) return;
     peer.subscriptions.delete(name);
+    if (subscription.expiresAt !== undefined) this.expiries.remove(subscription, subscription.expiresAt);
     const channel = this.channels.get(name);
     if (!channel) return;
     channel.subscribers.delete(peer);
@@ -169,16 +207,39 @@ export class Hub {
 
   removePeer(peer: Peer): void {
     for (const name of [...peer.subscriptions.keys()]) this.unsubscribe(peer, name);
+    if (peer.userId === undefined) return;
+    const peers = this.users.get(peer.userId);
+    peers?.delete(peer);
+    if (peers?.size === 0) this.users.delete(peer.userId);
   }
 
-  /** Queues one pre-built frame for every subscriber except `exclude`; returns how many got it. */
+  /**
+   * Queues one pre-built frame for every subscriber except `exclude`; returns how many got it.
+   * `#server-to-user-<id>` reaches every connection signed in as the user, as on Pusher.
+   */
   publish(name: string, frame: Buffer, exclude?: Peer): number {
+    const userId = serverToUserId(name);
+    if (userId !== undefined) {
+      let delivered = 0;
+      for (const peer of this.users.get(userId) ?? []) {
+        if (peer === exclude) continue;
+        peer.enqueue(frame);
+        delivered++;
+      }
+      return delivered;
+    }
     const channel = this.channels.get(name);
     return channel ? this.fanOut(channel, frame, exclude) : 0;
   }
 
+  /** Whether a publish to `name` would reach anyone here. */
   has(name: string): boolean {
-    return this.channels.has(name);
+    const userId = serverToUserId(name);
+    return userId === undefined ? this.channels.has(name) : this.users.has(userId);
+  }
+
+  close(): void {
+    this.expiries.close();
   }
 
   /** Cluster-wide under scale-out (other nodes' counts as last reported); undefined when no node has subscribers. */
@@ -234,6 +295,13 @@ export class Hub {
     return this.channels.size;
   }
 
+  /** The authorization a subscription was made with expired: end it, and tell the client on that channel. */
+  private expire(peer: Peer, subscription: Subscription): void {
+    if (peer.subscriptions.get(subscription.channel) !== subscription) return;
+    this.unsubscribe(peer, subscription.channel);
+    peer.enqueue(subscriptionErrorFrame(subscription.channel, 'AuthError', EXPIRED_AUTHORIZATION_MESSAGE, 401));
+  }
+
   private fanOut(channel: ChannelState, frame: Buffer, exclude: Peer | undefined): number {
     let delivered = 0;
     for (const peer of channel.subscribers.keys()) {
@@ -242,6 +310,11 @@ export class Hub {
       delivered++;
     }
     return delivered;
+  }
+
+  /** Whether `userId` is a presence member of `name` through a connection of this node. */
+  isMemberHere(name: string, userId: string): boolean {
+    return this.channels.get(name)?.members.has(userId) ?? false;
   }
 
   private isMember(name: string, userId: string): boolean {

@@ -10,6 +10,7 @@ import {
   verifyUserAuth,
 } from '../pusher-protocol/index.js';
 import { jsonValueProblem } from '../../src/core/json-limits.js';
+import { fromPusherChannel } from '../../src/core/provider-names.js';
 import { ErrorCode } from './codes.js';
 import {
   clientFrameSchema,
@@ -18,10 +19,12 @@ import {
   parseChannelData,
   parseUserData,
   signinDataSchema,
+  type ChannelData,
   subscribeDataSchema,
   unsubscribeDataSchema,
 } from './client-messages.js';
 import type { Connection } from './connection.js';
+import { CloseCode } from './codes.js';
 import { clientEventFrame, errorFrame, eventFrame, subscriptionErrorFrame, textFrame } from './frames.js';
 import type { Hub, SubscribeRequest } from './hub.js';
 import type { LocalProviderOptions } from './options.js';
@@ -35,6 +38,19 @@ export interface ProtocolContext {
   lastEvent?(channel: string): Promise<CachedEvent | undefined>;
   /** Scale-out: hands an accepted client event to the other nodes. */
   relayClientEvent?(channel: string, event: string, data: unknown, userId: string | undefined): void;
+  /**
+   * BFF-signed authorizations and sign-ins name their user and the issuance stamp of the
+   * capability token they were signed under (`sb.iat`): true when that user was
+   * terminated since. Rejects when it cannot tell (the store is unreachable).
+   */
+  isRevoked?(tenant: string, user: string, issuedAt: number): Promise<boolean>;
+  /**
+   * Scale-out: admits `userId` as a member of a presence channel under `maxMembers`,
+   * atomically for the whole cluster. True: admitted (`release` it if the subscription
+   * does not happen after all); false: full; undefined: the cluster cannot decide now.
+   */
+  admitMember?(channel: string, userId: string, maxMembers: number): Promise<boolean | undefined>;
+  releaseMember?(channel: string, userId: string): void;
 }
 
 export interface CachedEvent {
@@ -42,8 +58,15 @@ export interface CachedEvent {
   data: string;
 }
 
-/** Cache subscriptions waiting for their log lookup, per connection and channel. */
-const pendingCacheJoins = new WeakMap<Connection, Map<string, object>>();
+/** Subscriptions waiting for an asynchronous step (revocation check, log lookup, cluster admission), per connection and channel. */
+const pendingJoins = new WeakMap<Connection, Map<string, object>>();
+
+const TERMINATED_MESSAGE = 'Connection terminated by the app';
+
+/** The user of a terminated authorization: a `pusher:error` 4009, then the connection closes with 4009. */
+function closeTerminated(connection: Connection): void {
+  connection.close(CloseCode.unauthorized, TERMINATED_MESSAGE);
+}
 
 const PONG_FRAME = textFrame(JSON.stringify({ event: 'pusher:pong', data: '{}' }));
 
@@ -74,8 +97,24 @@ function signIn(context: ProtocolContext, connection: Connection, data: unknown)
     connection.enqueue(errorFrame(ErrorCode.unauthorized, 'This connection is already signed in as another user'));
     return;
   }
-  context.signIn(connection, user.id);
-  connection.enqueue(eventFrame('pusher:signin_success', { user_data: parsed.data.user_data }));
+  if (user.sb?.exp !== undefined && context.options.now() > user.sb.exp) {
+    connection.enqueue(errorFrame(ErrorCode.unauthorized, 'User authentication has expired'));
+    return;
+  }
+  const complete = () => {
+    if (!connection.open) return;
+    context.signIn(connection, user.id);
+    context.hub.signIn(connection, user.id);
+    connection.enqueue(eventFrame('pusher:signin_success', { user_data: parsed.data.user_data }));
+  };
+  // Switchboard ids are `<tenant>:<user>`.
+  const separator = user.id.indexOf(':');
+  const issuedAt = user.sb?.iat;
+  if (issuedAt === undefined || !context.isRevoked || separator < 1) return complete();
+  context.isRevoked(user.id.slice(0, separator), user.id.slice(separator + 1), issuedAt).then(
+    (revoked) => (revoked ? closeTerminated(connection) : complete()),
+    () => connection.enqueue(errorFrame(ErrorCode.unauthorized, 'Cannot check the user authentication right now; sign in again later')),
+  );
 }
 
 /** `#server-to-user-<id>`: only the connection signed in as that user may subscribe, without further auth. */
@@ -134,26 +173,85 @@ function subscribe(context: ProtocolContext, connection: Connection, data: unkno
     userInfo: signed?.user_info,
     clientEvents: new Set((signed?.sb?.ce ?? []).map((name) => `client-${name}`)),
     maxMembers,
+    ...(expiresAt !== undefined ? { expiresAt } : {}),
   };
-  if (signed?.sb?.c === 1 && context.lastEvent) {
-    // Cache namespace: look the last event up first, so it is the first event after subscription_succeeded.
-    const ticket = {};
-    let pending = pendingCacheJoins.get(connection);
-    if (!pending) {
-      pending = new Map();
-      pendingCacheJoins.set(connection, pending);
-    }
-    pending.set(channel, ticket);
-    const join = (last: CachedEvent | undefined) => {
-      // An unsubscribe (or a newer subscribe) while the lookup ran wins.
-      if (pending.get(channel) !== ticket) return;
-      pending.delete(channel);
-      if (connection.open) completeSubscription(context, connection, channel, request, last ?? null);
-    };
-    context.lastEvent(channel).then(join, () => join(undefined));
-    return;
+  const steps = joinSteps(context, connection, channel, signed, request);
+  if (!steps) return completeSubscription(context, connection, channel, request, undefined);
+  // Later frames about this channel (unsubscribe, a newer subscribe) win over this one.
+  const ticket = {};
+  let pending = pendingJoins.get(connection);
+  if (!pending) {
+    pending = new Map();
+    pendingJoins.set(connection, pending);
   }
-  completeSubscription(context, connection, channel, request, undefined);
+  pending.set(channel, ticket);
+  const current = () => {
+    if (pending.get(channel) !== ticket) return false;
+    pending.delete(channel);
+    return connection.open;
+  };
+  steps.then(
+    (outcome) => {
+      if (!current()) {
+        if (outcome.admitted && request.userId !== undefined) context.releaseMember?.(channel, request.userId);
+        return;
+      }
+      if (outcome.kind === 'terminated') return closeTerminated(connection);
+      if (outcome.kind === 'full') return refuseFull(context, connection, channel, request);
+      completeSubscription(context, connection, channel, { ...request, admitted: outcome.admitted }, outcome.cached);
+      if (outcome.admitted && request.userId !== undefined && !connection.subscriptions.has(channel)) context.releaseMember?.(channel, request.userId);
+    },
+    () => {
+      if (current()) refuseSubscription(connection, channel, 'AuthError', 'Cannot check the authorization right now; subscribe again later', 503);
+    },
+  );
+}
+
+type JoinOutcome =
+  | { kind: 'terminated'; admitted?: undefined }
+  | { kind: 'full'; admitted?: undefined }
+  | { kind: 'join'; cached: CachedEvent | null | undefined; admitted: boolean };
+
+/**
+ * The asynchronous checks a subscription needs before it joins, in order: was the user
+ * terminated since the authorization was signed; the cache channel's last event; the
+ * cluster's presence admission. Undefined when it needs none (it then joins at once).
+ */
+function joinSteps(
+  context: ProtocolContext,
+  connection: Connection,
+  channel: string,
+  signed: ChannelData | undefined,
+  request: SubscribeRequest,
+): Promise<JoinOutcome> | undefined {
+  const issuedAt = signed?.sb?.iat;
+  const tenant = issuedAt === undefined ? undefined : fromPusherChannel(channel)?.tenant;
+  const isRevoked = context.isRevoked?.bind(context);
+  const checkRevoked =
+    isRevoked && signed && tenant !== undefined && issuedAt !== undefined ? () => isRevoked(tenant, signed.user_id, issuedAt) : undefined;
+  const lookUp = signed?.sb?.c === 1 && context.lastEvent ? context.lastEvent.bind(context) : undefined;
+  const userId = request.userId;
+  const admit =
+    isPresenceChannel(channel) && userId !== undefined && context.admitMember && !context.hub.isMemberHere(channel, userId)
+      ? context.admitMember.bind(context, channel, userId, request.maxMembers ?? context.options.presenceMaxMembers)
+      : undefined;
+  if (!checkRevoked && !lookUp && !admit) return undefined;
+  return (async (): Promise<JoinOutcome> => {
+    if (checkRevoked && (await checkRevoked())) return { kind: 'terminated' };
+    // Cache namespace: look the last event up first, so it is the first event after subscription_succeeded.
+    const cached = lookUp ? ((await lookUp(channel).catch(() => undefined)) ?? null) : undefined;
+    if (!admit || !connection.open) return { kind: 'join', cached, admitted: false };
+    const admitted = await admit();
+    if (admitted === false) return { kind: 'full' };
+    return { kind: 'join', cached, admitted: admitted === true };
+  })();
+}
+
+function refuseFull(context: ProtocolContext, connection: Connection, channel: string, request: SubscribeRequest): void {
+  // Pusher documents 4100 "Over capacity"; soketi answers a full presence channel the same way.
+  // No pusher:error: pusher-js would report it as a connection error, and the connection is fine.
+  const message = `Over capacity: presence channel is full (${request.maxMembers ?? context.options.presenceMaxMembers} members)`;
+  refuseSubscription(connection, channel, 'LimitReached', message, ErrorCode.overCapacity);
 }
 
 /** `cached`: the cache channel's last event, null for a cache miss, undefined for other channels. */
@@ -174,10 +272,7 @@ function completeSubscription(
     const message = `Too many channels: a connection may subscribe to at most ${context.options.maxChannelsPerConnection}`;
     refuseSubscription(connection, channel, 'LimitReached', message, 429, ErrorCode.tooManyChannels);
   } else if (result.reason === 'presence_full') {
-    // Pusher documents 4100 "Over capacity"; soketi answers a full presence channel the same way.
-    // No pusher:error: pusher-js would report it as a connection error, and the connection is fine.
-    const message = `Over capacity: presence channel is full (${request.maxMembers ?? context.options.presenceMaxMembers} members)`;
-    refuseSubscription(connection, channel, 'LimitReached', message, ErrorCode.overCapacity);
+    refuseFull(context, connection, channel, request);
   } else {
     refuseSubscription(connection, channel, 'AuthError', 'Presence channels need a user_id', 401);
   }
@@ -247,7 +342,7 @@ export function handleClientFrame(context: ProtocolContext, connection: Connecti
         connection.enqueue(errorFrame(ErrorCode.invalidMessage, 'pusher:unsubscribe needs data {channel}'));
         return;
       }
-      pendingCacheJoins.get(connection)?.delete(parsed.data.channel);
+      pendingJoins.get(connection)?.delete(parsed.data.channel);
       context.hub.unsubscribe(connection, parsed.data.channel);
       return;
     }

@@ -23,6 +23,7 @@ import type {
   ProviderMessage,
   PusherChannelAuthorization,
   PusherUserAuthentication,
+  RevocationCheck,
   ServerProvider,
   TenantStats,
   WebhookEvent,
@@ -55,6 +56,8 @@ export interface LocalProvider extends ServerProvider {
   terminateUser(tenant: string, user: string): Promise<void>;
   /** Cache namespaces replay the channel's last event from this log. */
   useEventLog(log: EventLogReader): void;
+  /** BFF-signed authorizations of users terminated since are refused (and their connection closed). */
+  useRevocations(isRevoked: RevocationCheck): void;
   /** Members on every node under scale-out (as this node last heard from the others). */
   presence(tenant: string, channel: string): Promise<PresenceMember[]>;
   /** Cluster-wide under scale-out (other nodes' counts as last reported). */
@@ -85,6 +88,10 @@ const consoleLogger: LocalLogger = {
   error: (details, message) => console.error(message, details),
 };
 
+function grantKey(tenant: string, user: string): string {
+  return `${tenant}\u0000${user}`;
+}
+
 function portOf(url: URL): number {
   if (url.port !== '') return Number(url.port);
   return url.protocol === 'https:' ? 443 : 80;
@@ -109,13 +116,22 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
       left: (channel, userId) => scaleOut?.left(channel, userId),
     },
     lifecycle,
+    options.now,
   );
   let eventLog: EventLogReader | undefined;
+  let revocations: RevocationCheck | undefined;
   const sockets = new SocketServer(options, hub, {
     ...(remote && {
       cluster: { connections: () => remote.counts.connections(), changed: () => scaleOut?.countsChanged() },
       relayClientEvent: (channel, event, data, userId) => scaleOut?.publishClientEvent(channel, event, data, userId),
     }),
+    ...(remote && {
+      admitMember: (channel, userId, maxMembers) => scaleOut?.admit(channel, userId, maxMembers) ?? Promise.resolve(undefined),
+      releaseMember: (channel, userId) => {
+        if (!hub.isMemberHere(channel, userId)) scaleOut?.release(channel, userId);
+      },
+    }),
+    isRevoked: (tenant, user, issuedAt) => (revocations ? revocations(tenant, user, issuedAt) : Promise.resolve(false)),
     lastEvent: async (name) => {
       const target = fromPusherChannel(name);
       const envelope = target && (await eventLog?.last(target.tenant, target.channel));
@@ -148,11 +164,19 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
   const terminateHere = (userId: string, scope: { tenant: string; user: string } | undefined): void => {
     const holdsGrant = scope
       ? (connection: Connection) =>
+          connection.authorizedUsers?.has(grantKey(scope.tenant, scope.user)) === true ||
           [...connection.subscriptions.values()].some(
             (subscription) => subscription.userId === scope.user && fromPusherChannel(subscription.channel)?.tenant === scope.tenant,
           )
       : undefined;
     sockets.terminate(userId, holdsGrant);
+  };
+
+  /** Tags this node's socket as holding `user`'s authorization; false when the socket is not here. */
+  const markAuthorized = (socketId: string, tenant: string, user: string): boolean => {
+    const connection = sockets.connection(socketId);
+    if (connection) (connection.authorizedUsers ??= new Set()).add(grantKey(tenant, user));
+    return connection !== undefined;
   };
 
   const terminate = (userId: string, scope: { tenant: string; user: string } | undefined): void => {
@@ -165,6 +189,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
       {
         redisUrl: options.redisUrl,
         topic: `${options.redisKeyPrefix}${options.appId}:events`,
+        presenceKeyPrefix: `${options.redisKeyPrefix}${options.appId}:presence:`,
         heartbeatMs: options.heartbeatMs,
         logger: options.logger ?? consoleLogger,
       },
@@ -178,6 +203,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
           change.kind === 'added' ? hub.remoteJoined(change.channel, change.userId, change.info) : hub.remoteLeft(change.channel, change.userId),
         localMembers: () => hub.localMembers(),
         terminate: terminateHere,
+        authorized: (socketId, tenant, user) => void markAuthorized(socketId, tenant, user),
         localCounts: () => localCounts(hub, sockets.stats.connections),
       },
       remote.presence,
@@ -207,6 +233,10 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
       eventLog = log;
     },
 
+    useRevocations(isRevoked: RevocationCheck): void {
+      revocations = isRevoked;
+    },
+
     async clientConfig(_grant: ClientGrant, context: { publicUrl: string }): Promise<ProviderClientConfig> {
       const url = new URL(context.publicUrl);
       return {
@@ -234,17 +264,21 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
         sb: {
           ce: clientEvents,
           exp: grant.expiresAt,
+          ...(grant.issuedAt !== undefined ? { iat: grant.issuedAt } : {}),
           ...(presenceLimits ? { pm: presenceLimits.maxMembers, pi: presenceLimits.maxInfoBytes } : {}),
           ...(cache ? { c: 1 } : {}),
         },
       });
       const signed = signChannel(credentials, socketId, providerChannel, channelData);
+      // The socket now holds the user's authorization: a terminate closes it even before it subscribes.
+      if (!markAuthorized(socketId, grant.tenant, grant.user)) scaleOut?.publishAuthorized(socketId, grant.tenant, grant.user);
       return { auth: signed.auth, channel_data: channelData };
     },
 
     authenticateUser({ grant, socketId }: { grant: ClientGrant; socketId: string }): PusherUserAuthentication {
       if (!SOCKET_ID_PATTERN.test(socketId)) throw new SwitchboardError('invalid_request', 'socket_id must look like 123.456');
-      return signUser(credentials, socketId, JSON.stringify({ id: toPusherUserId(grant.tenant, grant.user), user_info: grant.info }));
+      const sb = { exp: grant.expiresAt, ...(grant.issuedAt !== undefined ? { iat: grant.issuedAt } : {}) };
+      return signUser(credentials, socketId, JSON.stringify({ id: toPusherUserId(grant.tenant, grant.user), user_info: grant.info, sb }));
     },
 
     async sendToUser(tenant: string, user: string, event: string, data: JsonValue): Promise<void> {
@@ -293,6 +327,7 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
 
     async close(): Promise<void> {
       await sockets.close();
+      hub.close();
       // After the sockets: their leaves still reach the other nodes, then `bye`.
       await scaleOut?.close();
     },

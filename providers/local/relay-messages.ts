@@ -14,6 +14,8 @@
  * - `alive` / `bye`: heartbeat (with the sender's latest `pseq`) and graceful shutdown.
  * - `counts`: the sender's connection and subscription counts, for cluster-wide numbers.
  * - `terminate`: an app terminated a user's connections.
+ * - `authorized`: the sender signed a channel authorization of `user` for a socket it does
+ *   not have; the node that has it closes it if the user is terminated before it subscribes.
  */
 import { z } from 'zod';
 import { parseJsonAs } from './json.js';
@@ -56,6 +58,7 @@ export const relayMessageSchema = z.discriminatedUnion('kind', [
   }),
   /** Close the connections signed in as `userId`; with `tenant`, also those holding `user`'s subscriptions in that tenant. */
   z.object({ kind: z.literal('terminate'), node, userId: z.string().regex(PUSHER_USER_ID_PATTERN), tenant: tenantIdSchema.optional(), user: userId.optional() }),
+  z.object({ kind: z.literal('authorized'), node, socketId, tenant: tenantIdSchema, user: userId }),
 ]);
 
 export type RelayMessage = z.output<typeof relayMessageSchema>;

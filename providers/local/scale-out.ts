@@ -9,12 +9,14 @@
  * Presence: each node announces its own joins and leaves, numbered (`pseq`); heartbeats
  * carry the latest number, so a node that missed a message (outage, late start) sees the
  * gap and asks the sender for a full snapshot. A node that stops sending heartbeats for
- * three intervals is dropped, and with it its members.
+ * three intervals is dropped, and with it its members. Who may join a presence channel
+ * under its cap is decided in Redis, atomically for the cluster (presence-admission.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { JsonValue } from '../../src/core/envelope.js';
 import type { LocalLogger } from './options.js';
+import { PresenceAdmission } from './presence-admission.js';
 import { parseRelayMessage, type RelayMessage } from './relay-messages.js';
 import type { NodeCounts, RemoteCounts } from './remote-counts.js';
 import type { PresenceChange, RemoteMember, RemotePresence } from './remote-presence.js';
@@ -28,6 +30,8 @@ export interface ScaleOutOptions {
   redisUrl: string;
   /** Pub/sub channel shared by the app's nodes. */
   topic: string;
+  /** Prefix of the app's presence admission keys. */
+  presenceKeyPrefix: string;
   heartbeatMs: number;
   logger: LocalLogger;
 }
@@ -41,6 +45,8 @@ export interface ScaleOutHandlers {
   /** This node's complete counts, reported after changes and with every heartbeat. */
   localCounts(): NodeCounts;
   terminate(userId: string, scope: { tenant: string; user: string } | undefined): void;
+  /** Another node signed `user`'s channel authorization for `socketId`, maybe one of this node's sockets. */
+  authorized(socketId: string, tenant: string, user: string): void;
 }
 
 export interface ScaleOutStats {
@@ -81,6 +87,7 @@ export class ScaleOut {
   private healthy = true;
   private heartbeat: NodeJS.Timeout | undefined;
   private countsTimer: NodeJS.Timeout | undefined;
+  private readonly admission: PresenceAdmission;
 
   constructor(
     private readonly options: ScaleOutOptions,
@@ -105,6 +112,7 @@ export class ScaleOut {
     this.publisher.on('ready', () => this.onReady());
     this.subscriber.on('ready', () => void this.subscribe());
     this.subscriber.on('message', (_topic: string, text: string) => this.onMessage(text));
+    this.admission = new PresenceAdmission(this.publisher, options.presenceKeyPrefix, this.node);
     this.heartbeat = setInterval(() => this.tick(), options.heartbeatMs);
     this.heartbeat.unref();
   }
@@ -128,11 +136,32 @@ export class ScaleOut {
     this.send({ kind: 'terminate', userId, ...scope });
   }
 
+  /**
+   * Admits `userId` to a presence channel under `maxMembers`, cluster-wide. True: admitted
+   * (`release` it unless it joins); false: full; undefined: Redis cannot decide now.
+   */
+  admit(channel: string, userId: string, maxMembers: number): Promise<boolean | undefined> {
+    return this.closed ? Promise.resolve(undefined) : this.admission.admit(channel, userId, maxMembers);
+  }
+
+  /** An admitted user did not join after all (its socket left meanwhile). */
+  release(channel: string, userId: string): void {
+    if (!this.closed) void this.admission.release(channel, userId);
+  }
+
+  /** This node signed `user`'s channel authorization for a socket it does not have: tell the node that has it. */
+  publishAuthorized(socketId: string, tenant: string, user: string): void {
+    this.send({ kind: 'authorized', socketId, tenant, user });
+  }
+
   joined(channel: string, userId: string, info: JsonValue | undefined): void {
+    // Counted in Redis too: a no-op after `admit`, and it registers joins made while Redis was away.
+    if (!this.closed) void this.admission.register(channel, userId);
     this.send({ kind: 'join', pseq: ++this.pseq, channel, userId, info });
   }
 
   left(channel: string, userId: string): void {
+    this.release(channel, userId);
     this.send({ kind: 'leave', pseq: ++this.pseq, channel, userId });
   }
 
@@ -150,6 +179,7 @@ export class ScaleOut {
     clearInterval(this.heartbeat);
     clearTimeout(this.countsTimer);
     if (this.publisher.status === 'ready') {
+      await withTimeout(this.admission.releaseAll());
       await withTimeout(this.publisher.publish(this.options.topic, this.serialize({ kind: 'bye' })).catch(() => undefined));
     }
     this.closed = true;
@@ -254,6 +284,9 @@ export class ScaleOut {
       case 'terminate':
         this.handlers.terminate(message.userId, message.tenant !== undefined && message.user !== undefined ? { tenant: message.tenant, user: message.user } : undefined);
         return;
+      case 'authorized':
+        this.handlers.authorized(message.socketId, message.tenant, message.user);
+        return;
     }
   }
 
@@ -308,6 +341,7 @@ export class ScaleOut {
     if (this.publisher.status === 'ready') {
       this.send({ kind: 'alive', pseq: this.pseq });
       this.sendCounts();
+      void this.admission.heartbeat(this.options.heartbeatMs * MISSED_HEARTBEATS, () => this.handlers.localMembers());
     }
     const expired = Date.now() - this.options.heartbeatMs * MISSED_HEARTBEATS;
     for (const [node, remote] of this.remotes) if (remote.lastSeen < expired) this.forget(node);

@@ -51,7 +51,7 @@ export class SocketServer {
   constructor(
     private readonly options: LocalProviderOptions,
     private readonly hub: Hub,
-    { cluster, ...hooks }: Pick<ProtocolContext, 'relayClientEvent' | 'lastEvent'> & { cluster?: ClusterConnections } = {},
+    { cluster, ...hooks }: Omit<ProtocolContext, 'options' | 'hub' | 'signIn'> & { cluster?: ClusterConnections } = {},
   ) {
     this.cluster = cluster;
     this.outbox = new Outbox({ maxDelayMs: options.maxFlushDelayMs, sliceMs: options.fanOutSliceMs });
@@ -66,6 +66,7 @@ export class SocketServer {
       maxBufferedBytes: options.maxBufferedBytes,
       clientEventRate: options.clientEventRate,
       onOverflow: (connection) => this.drop(connection, CloseCode.reconnect, 'Slow consumer: send buffer overflowed'),
+      onClosing: (connection) => this.forget(connection),
     };
     this.protocol = { options, hub, ...hooks, signIn: (connection, userId) => this.signIn(connection, userId) };
   }

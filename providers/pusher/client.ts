@@ -284,7 +284,25 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
     },
 
     updateToken() {
-      // Each subscription is authorized when it is sent, with the token current at that moment.
+      // New subscriptions are authorized with the token current when they are sent. The local
+      // server also ends a live subscription when the authorization it was made with expires:
+      // renew each under the new token (subscribing again replaces it, as soketi and Pusher
+      // servers treat a repeated subscribe). Hosted Pusher never expires them, so nothing to do.
+      if (config.name !== 'local' || pusher?.connection.state !== 'connected') return;
+      const client = pusher;
+      const socketId = client.connection.socket_id;
+      for (const entry of entries.values()) {
+        if (entry.channel?.subscribed !== true) continue;
+        authorize(socketId, entry.name).then(
+          (data) => {
+            if (pusher === client && client.connection.socket_id === socketId && entries.get(entry.name) === entry) {
+              client.send_event('pusher:subscribe', { channel: entry.name, ...data });
+            }
+          },
+          // Not renewed: the server ends the subscription at expiry and the channel subscribes again.
+          () => undefined,
+        );
+      }
     },
 
     close() {

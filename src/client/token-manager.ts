@@ -1,6 +1,7 @@
 /**
  * Holds the capability token: fetches it from `/v1/token` with the app's session,
- * refreshes it at 80% of its lifetime and on demand (after a 401), and shares one
+ * refreshes it at 80% of its lifetime (at the latest 10 s before it expires) and on
+ * demand (after a 401), and shares one
  * request between concurrent callers. A session the BFF rejects (401/403) is final.
  */
 import { SwitchboardError } from '../core/errors.js';
@@ -13,6 +14,8 @@ import type { ClientToken } from './schemas.js';
 export type SessionSource = string | (() => string | Promise<string>);
 
 const REFRESH_AT = 0.8;
+/** Renew at the latest this long before expiry: live subscriptions end with the token they were authorized under. */
+const REFRESH_MARGIN_MS = 10_000;
 const MIN_REFRESH_MS = 1000;
 
 export function isSessionRejected(error: unknown): boolean {
@@ -63,7 +66,7 @@ export class TokenManager {
   private schedule(token: ClientToken, failures: number): void {
     clearTimeout(this.timer);
     const lifetime = token.expiresAt - Date.now();
-    const delay = failures === 0 ? Math.max(MIN_REFRESH_MS, lifetime * REFRESH_AT) : backoffDelay(failures, DEFAULT_BACKOFF);
+    const delay = failures === 0 ? Math.max(MIN_REFRESH_MS, Math.min(lifetime * REFRESH_AT, lifetime - REFRESH_MARGIN_MS)) : backoffDelay(failures, DEFAULT_BACKOFF);
     this.timer = setTimeout(() => {
       this.get(true).catch((error: unknown) => {
         const fatal = isSessionRejected(error);

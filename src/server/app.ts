@@ -156,6 +156,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     },
   });
 
+  options.provider.useRevocations?.((tenant, user, issuedAt) => ctx.tokens.isRevoked(tenant, user, issuedAt));
   const app = express();
   app.disable('x-powered-by');
   // API answers are per-token and no-store; hashing every history page for an ETag only costs CPU.

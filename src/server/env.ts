@@ -63,6 +63,8 @@ export const envSchema = z.object({
   AUTH_TENANT_CLAIM: z.string().min(1).default('tid'),
   AUTH_ROLES_CLAIM: z.string().min(1).default('roles'),
   AUTH_NAME_CLAIM: z.string().min(1).default('name'),
+  /** Longest an app session JWT may live (exp - iat); sessions without exp are refused. */
+  AUTH_SESSION_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(31 * 86_400).default(86_400),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   /** The app's endpoint for lifecycle webhooks (Standard Webhooks); unset = none sent. */
   SWITCHBOARD_WEBHOOK_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),

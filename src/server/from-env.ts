@@ -198,6 +198,7 @@ export async function createServerFromEnv(
           tenantClaim: env.AUTH_TENANT_CLAIM,
           rolesClaim: env.AUTH_ROLES_CLAIM,
           nameClaim: env.AUTH_NAME_CLAIM,
+          maxAgeSeconds: env.AUTH_SESSION_MAX_AGE_SECONDS,
         })
       : undefined;
   const storeOptions: EventStoreOptions = { kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL, logger };

@@ -18,6 +18,7 @@ import { RedisRevocations } from '../../src/server/tokens/revocations.js';
 import { createServerFromEnv } from '../../src/server/from-env.js';
 import { createLocalProvider, localProviderOptionsFromEnv, type LocalProvider, type LocalProviderOptions } from '../../providers/local/index.js';
 import type { LocalLogger } from '../../providers/local/options.js';
+import { eventually } from '../helpers/eventually.js';
 import { API_KEYS, startBff, type TestBff } from '../helpers/bff.js';
 import { bffClient, join, nextWithMeta, Pusher, record } from '../helpers/pusher-js.js';
 import { RawClient } from '../helpers/raw-pusher-client.js';
@@ -43,14 +44,6 @@ const redisClients: Redis[] = [];
 
 function settle(ms = 150): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await settle(20);
-  }
 }
 
 async function startNode(options: Partial<LocalProviderOptions> = {}): Promise<Node> {
@@ -124,6 +117,8 @@ describe.skipIf(redisDecision === 'skip')('local provider scale-out over Redis',
     await Promise.all(nodes.splice(0).map((node) => node.bff.close()));
     for (const redis of redisClients.splice(0)) redis.disconnect();
     await deleteRedisKeys(REDIS_URL, prefixes.store);
+    // Presence admission keys live under the provider's prefix.
+    await deleteRedisKeys(REDIS_URL, prefixes.provider);
   });
 
   // A fresh event log and pub/sub namespace per test: nothing carries over between tests or runs.

@@ -3,8 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose';
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { CapabilityTokens } from '../../src/server/tokens/capability-token.js';
+import { stampFromStored } from '../../src/server/tokens/issue-stamp.js';
 import { MemoryRevocations, SqliteRevocations } from '../../src/server/tokens/revocations.js';
 import { loadSigningKeys } from '../../src/server/tokens/signing-keys.js';
 
@@ -68,8 +70,8 @@ describe('capability tokens', () => {
 });
 
 describe('revoked users', () => {
-  it('refuses tokens minted up to the revocation second, accepts later ones, and forgets after the token lifetime', async () => {
-    let now = 1_700_000_000_500;
+  it('refuses tokens minted before the revocation, accepts later ones, and forgets after the token lifetime', async () => {
+    const now = 1_700_000_000_500;
     vi.useFakeTimers({ toFake: ['Date'], now });
     try {
       const revocations = new MemoryRevocations(() => Date.now());
@@ -78,33 +80,81 @@ describe('revoked users', () => {
       const other = (await tokens.mint({ ...grant, tenant: 'globex' })).token;
       await tokens.revokeUser('acme', 'ana');
       await expect(tokens.verify(before)).rejects.toMatchObject({ code: 'unauthenticated', message: expect.stringContaining('revoked') });
-      // Same second: refused too (iat has second precision).
-      await expect(tokens.verify((await tokens.mint(grant)).token)).rejects.toMatchObject({ code: 'unauthenticated' });
       expect(await tokens.verify(other)).toMatchObject({ tenant: 'globex', user: 'ana' });
-      now += 1000;
-      vi.setSystemTime(now);
-      expect(await tokens.verify((await tokens.mint(grant)).token)).toMatchObject({ tenant: 'acme', user: 'ana' });
-      expect(await revocations.revokedAt('acme', 'ana')).toBe(1_700_000_000);
       vi.setSystemTime(now + 61_000);
       expect(await revocations.revokedAt('acme', 'ana')).toBeUndefined();
     } finally {
       vi.useRealTimers();
     }
   });
+
+  // Issue 18: `iat` has second precision, so a token minted in the second of a terminate was refused.
+  it('accepts a token minted after a terminate in the same second, even in the same millisecond (property)', async () => {
+    const tokens = new CapabilityTokens(await loadSigningKeys({}), 60, new MemoryRevocations());
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 999 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }), async (ms, order) => {
+        // A frozen clock: every mint and revoke of the run happens in the same millisecond.
+        vi.useFakeTimers({ toFake: ['Date'], now: 1_700_000_000_000 + ms });
+        try {
+          let revokedAfterLast = false;
+          let last = '';
+          for (const revokeNext of order) {
+            if (revokeNext) {
+              await tokens.revokeUser('acme', 'ana');
+              revokedAfterLast = true;
+            } else {
+              last = (await tokens.mint(grant)).token;
+              revokedAfterLast = false;
+            }
+          }
+          if (last === '') return;
+          const verified = tokens.verify(last);
+          if (revokedAfterLast) await expect(verified).rejects.toMatchObject({ code: 'unauthenticated' });
+          else await expect(verified).resolves.toMatchObject({ user: 'ana' });
+        } finally {
+          vi.useRealTimers();
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('reads revocations stored in seconds by earlier versions as the end of that second', async () => {
+    const revocations = new MemoryRevocations();
+    const tokens = new CapabilityTokens(await loadSigningKeys({}), 60, revocations);
+    const { issuedAt } = await tokens.mint(grant);
+    await revocations.revoke('acme', 'ana', stampFromStored(Math.floor(issuedAt / 1_000_000)), 60);
+    expect(await tokens.isRevoked('acme', 'ana', issuedAt)).toBe(true);
+    expect(stampFromStored(1_700_000_000)).toBe(1_700_000_000_999_999);
+    expect(stampFromStored(1_700_000_000_123_456)).toBe(1_700_000_000_123_456);
+  });
+
+  it('tells watchers of a revoked user, and only them', async () => {
+    const tokens = new CapabilityTokens(await loadSigningKeys({}), 60, new MemoryRevocations());
+    const told: string[] = [];
+    const off = tokens.onRevoked('acme', 'ana', () => told.push('ana'));
+    tokens.onRevoked('acme', 'bo', () => told.push('bo'));
+    await tokens.revokeUser('acme', 'ana');
+    off();
+    await tokens.revokeUser('acme', 'ana');
+    expect(told).toEqual(['ana']);
+  });
 });
 
 describe('sqlite revocations', () => {
-  it('survive a restart, keep the later revocation time and expire after the token lifetime', async () => {
+  it('survive a restart, keep the later revocation stamp, read legacy seconds, and expire after the token lifetime', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'sb-revocations-'));
     let now = 1_700_000_000_000;
     const file = path.join(dir, 'revocations.sqlite');
     try {
       const first = new SqliteRevocations(file, () => now);
-      await first.revoke('acme', 'ana', 1_700_000_000, 60);
-      await first.revoke('acme', 'ana', 1_699_999_990, 60);
+      await first.revoke('acme', 'ana', 1_700_000_000_000_000, 60);
+      await first.revoke('acme', 'ana', 1_699_999_990_000_000, 60);
+      await first.revoke('acme', 'legacy', 1_700_000_000, 60);
       await first.close();
       const reopened = new SqliteRevocations(file, () => now);
-      expect(await reopened.revokedAt('acme', 'ana')).toBe(1_700_000_000);
+      expect(await reopened.revokedAt('acme', 'ana')).toBe(1_700_000_000_000_000);
+      expect(await reopened.revokedAt('acme', 'legacy')).toBe(1_700_000_000_999_999);
       expect(await reopened.revokedAt('globex', 'ana')).toBeUndefined();
       now += 61_000;
       expect(await reopened.revokedAt('acme', 'ana')).toBeUndefined();

@@ -22,7 +22,16 @@ export interface AppSessionOptions extends SessionClaimsOptions {
   secret?: string;
   issuer?: string;
   audience?: string;
+  /**
+   * Longest a session may live, in seconds (AUTH_SESSION_MAX_AGE_SECONDS): `exp` minus
+   * `iat` (minus now when there is no `iat`). Sessions without `exp` are always refused.
+   */
+  maxAgeSeconds?: number;
 }
+
+export const DEFAULT_SESSION_MAX_AGE_SECONDS = 24 * 3600;
+/** Tolerated clock difference between the app's issuer and the BFF. */
+const SESSION_CLOCK_SKEW_SECONDS = 5;
 
 export type SessionVerifier = (token: string) => Promise<Identity>;
 
@@ -52,7 +61,22 @@ export function identityFromClaims(payload: JWTPayload, options: SessionClaimsOp
 function verificationFailure(error: unknown): SwitchboardError {
   if (error instanceof SwitchboardError) return error;
   if (error instanceof joseErrors.JWTExpired) return new SwitchboardError('token_expired', 'Session has expired');
+  if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp' && error.reason === 'missing') {
+    return new SwitchboardError('unauthenticated', 'Session token has no expiry (exp); sessions must expire');
+  }
   return new SwitchboardError('unauthenticated', 'Session token is not valid');
+}
+
+/** A session that lives longer than the configured maximum is refused, however far its `exp` is. */
+function checkSessionLifetime(payload: JWTPayload, maxAgeSeconds: number, nowSeconds = Date.now() / 1000): void {
+  const exp = payload.exp as number;
+  const start = typeof payload.iat === 'number' ? Math.min(payload.iat, nowSeconds + SESSION_CLOCK_SKEW_SECONDS) : nowSeconds;
+  if (exp - start > maxAgeSeconds + SESSION_CLOCK_SKEW_SECONDS) {
+    throw new SwitchboardError(
+      'unauthenticated',
+      `Session lives ${Math.round(exp - start)} s (exp${typeof payload.iat === 'number' ? ' - iat' : ' - now'}), over the maximum of ${maxAgeSeconds} s (AUTH_SESSION_MAX_AGE_SECONDS)`,
+    );
+  }
 }
 
 export function createAppSessionVerifier(options: AppSessionOptions): SessionVerifier {
@@ -63,10 +87,13 @@ export function createAppSessionVerifier(options: AppSessionOptions): SessionVer
       const verifyOptions = {
         issuer: options.issuer,
         audience: options.audience,
+        requiredClaims: ['exp'],
+        clockTolerance: SESSION_CLOCK_SKEW_SECONDS,
       };
       const { payload } = jwks
         ? await jwtVerify(token, jwks, { ...verifyOptions, algorithms: ASYMMETRIC_ALGORITHMS })
         : await jwtVerify(token, secret as Uint8Array, { ...verifyOptions, algorithms: SYMMETRIC_ALGORITHMS });
+      checkSessionLifetime(payload, options.maxAgeSeconds ?? DEFAULT_SESSION_MAX_AGE_SECONDS);
       return identityFromClaims(payload, options);
     } catch (error) {
       throw verificationFailure(error);

@@ -5,13 +5,14 @@
  * Listeners read the events from the store after their cursor, so a duplicate or late
  * notice is harmless.
  */
+import { KeyedListeners } from '../keyed-listeners.js';
 import type { Logger } from '../logger.js';
 import { channelKey, type AppendNotice, type EventStore } from './store.js';
 
 export type AppendListener = (notice: AppendNotice) => void;
 
 export class EventHub {
-  private readonly byChannel = new Map<string, Set<AppendListener>>();
+  private readonly byChannel = new KeyedListeners<AppendListener>();
   private readonly remoteListeners = new Set<AppendListener>();
   private unwatch: Promise<(() => Promise<void>) | undefined> = Promise.resolve(undefined);
 
@@ -27,17 +28,7 @@ export class EventHub {
   }
 
   subscribe(tenant: string, channel: string, listener: AppendListener): () => void {
-    const key = channelKey(tenant, channel);
-    let listeners = this.byChannel.get(key);
-    if (!listeners) {
-      listeners = new Set();
-      this.byChannel.set(key, listeners);
-    }
-    listeners.add(listener);
-    return () => {
-      listeners.delete(listener);
-      if (listeners.size === 0 && this.byChannel.get(key) === listeners) this.byChannel.delete(key);
-    };
+    return this.byChannel.add(channelKey(tenant, channel), listener);
   }
 
   /** Appends made by other nodes (they may need this node's delivery lease). */
@@ -47,7 +38,7 @@ export class EventHub {
   }
 
   notify(notice: AppendNotice, remote = false): void {
-    const listeners = [...(this.byChannel.get(channelKey(notice.tenant, notice.channel)) ?? [])];
+    const listeners = this.byChannel.get(channelKey(notice.tenant, notice.channel));
     if (remote) listeners.push(...this.remoteListeners);
     for (const listener of listeners) {
       try {

@@ -3,12 +3,16 @@
  * `{ events, cursor }` at once when there are events after the cursor, else when the next
  * one is appended, or with no events after `timeoutMs`. Without a cursor it answers at
  * once with the current position, which the client then polls from (gap-free from there).
- * Token as `Authorization: Bearer`; each channel needs `subscribe`.
+ * Token as `Authorization: Bearer`; each channel needs `subscribe`. A poll waiting when its
+ * token expires, or when its user is terminated on any node sharing the revocation store,
+ * answers 401 at that moment.
  */
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Envelope } from '../../core/envelope.js';
+import { SwitchboardError } from '../../core/errors.js';
 import { parseInput } from '../../core/validation.js';
+import type { ClientGrant } from '../../../providers/types.js';
 import type { SwitchboardContext } from '../context.js';
 import { bearerToken } from '../http/bearer.js';
 import { decodeCursor, encodeCursor, type Cursor } from '../log/cursor.js';
@@ -45,31 +49,45 @@ export function pollRoutes(ctx: SwitchboardContext, hub: EventHub, limits: Reade
       return;
     }
     const release = limits.acquire(grant.tenant, grant.user);
+    let revoked = false;
+    const offRevoked = ctx.tokens.onRevoked(grant.tenant, grant.user, () => {
+      revoked = true;
+      stopWaiting?.();
+    });
+    let stopWaiting: (() => void) | undefined;
     try {
-      const answer = await collect(ctx, hub, grant.tenant, cursor, options, (stop) => {
-        if (res.destroyed) stop();
+      const answer = await collect(ctx, hub, grant, cursor, options, (stop) => {
+        stopWaiting = stop;
+        if (res.destroyed || revoked) stop();
         else res.on('close', stop);
       });
+      if (revoked) throw new SwitchboardError('unauthenticated', 'Capability token has been revoked');
+      if (answer.expired) throw new SwitchboardError('token_expired', 'Capability token has expired');
       if (!res.destroyed) res.json({ events: answer.events, cursor: encodeCursor(answer.cursor) });
     } finally {
+      offRevoked();
       release();
     }
   });
   return router;
 }
 
-/** Replays after the cursor; if that finds nothing, waits for the first live event or the timeout. */
+/**
+ * Replays after the cursor; if that finds nothing, waits for the first live event, the
+ * timeout, or the token's expiry (then `expired`, with no events).
+ */
 function collect(
   ctx: SwitchboardContext,
   hub: EventHub,
-  tenant: string,
+  grant: ClientGrant,
   cursor: Cursor,
   options: PollOptions,
   onAbort: (stop: () => void) => void,
-): Promise<{ events: Envelope[]; cursor: Cursor }> {
+): Promise<{ events: Envelope[]; cursor: Cursor; expired: boolean }> {
   return new Promise((resolve, reject) => {
     const events: Envelope[] = [];
     let done = false;
+    let expired = false;
     let timer: NodeJS.Timeout | undefined;
     const finish = (error?: unknown) => {
       if (done) return;
@@ -77,12 +95,12 @@ function collect(
       clearTimeout(timer);
       follower.stop();
       if (error) reject(error);
-      else resolve({ events, cursor: follower.cursor });
+      else resolve({ events, cursor: follower.cursor, expired });
     };
     const follower = new LogFollower({
       store: ctx.store,
       hub,
-      tenant,
+      tenant: grant.tenant,
       cursor,
       onEvent: (envelope) => {
         events.push(envelope);
@@ -95,8 +113,12 @@ function collect(
     onAbort(() => finish());
     follower.start().then(() => {
       if (done) return;
-      if (events.length > 0) finish();
-      else timer = setTimeout(() => finish(), options.timeoutMs);
+      if (events.length > 0) return finish();
+      const untilExpiry = grant.expiresAt - Date.now();
+      timer = setTimeout(() => {
+        expired = untilExpiry <= options.timeoutMs;
+        finish();
+      }, Math.max(0, Math.min(options.timeoutMs, untilExpiry)));
     }, finish);
   });
 }

@@ -12,8 +12,9 @@
  * EventSource sends by itself, or `?lastEventId=`) replays what was missed, then goes live.
  * The first frame carries only `retry:` and `id:` — it sets the browser's last event id
  * without firing an event, so even a stream that drops before its first event resumes
- * from where it started. The stream ends when the token expires or is revoked (checked at
- * every heartbeat).
+ * from where it started. The stream ends when the token expires, and at once when its user
+ * is terminated on any node sharing the revocation store (every heartbeat re-checks the
+ * token too, in case a notice was missed).
  */
 import { Router, type Response } from 'express';
 import { z } from 'zod';
@@ -64,16 +65,30 @@ export function streamRoutes(ctx: SwitchboardContext, hub: EventHub, limits: Rea
     const release = limits.acquire(grant.tenant, grant.user);
     let follower: LogFollower | undefined;
     const timers: NodeJS.Timeout[] = [];
+    let ended = false;
     const finish = () => {
+      if (ended) return;
+      ended = true;
       follower?.stop();
       for (const timer of timers) clearInterval(timer);
+      offRevoked();
       release();
       if (res.headersSent && !res.writableEnded) res.end();
     };
+    const endInvalid = () => {
+      if (ended) return;
+      if (res.headersSent && !res.writableEnded) res.write(': token no longer valid\n\n');
+      finish();
+    };
+    const offRevoked = ctx.tokens.onRevoked(grant.tenant, grant.user, endInvalid);
     res.on('close', finish);
     try {
       const cursor = await startCursor(ctx.store, grant.tenant, query.channels, given);
-      if (res.destroyed) return finish();
+      // A terminate between verifying the token and watching for it above.
+      if (grant.issuedAt !== undefined && (await ctx.tokens.isRevoked(grant.tenant, grant.user, grant.issuedAt))) {
+        throw new SwitchboardError('unauthenticated', 'Capability token has been revoked');
+      }
+      if (res.destroyed || ended) return finish();
       res.writeHead(200, {
         'Content-Type': 'text/event-stream; charset=utf-8',
         'Cache-Control': 'no-store',
@@ -101,13 +116,9 @@ export function streamRoutes(ctx: SwitchboardContext, hub: EventHub, limits: Rea
       });
       // Each heartbeat re-checks the token, so a terminated user's stream ends within one interval.
       const heartbeat = setInterval(() => {
-        ctx.tokens.verify(token).then(
-          () => res.write(': ping\n\n'),
-          () => {
-            res.write(': token no longer valid\n\n');
-            finish();
-          },
-        );
+        ctx.tokens.verify(token).then(() => {
+          if (!ended) res.write(': ping\n\n');
+        }, endInvalid);
       }, options.heartbeatMs);
       const expiry = setTimeout(() => {
         res.write(': token expired\n\n');

@@ -33,8 +33,8 @@ export function tokenRoutes(ctx: SwitchboardContext): Router {
     const granted = capabilitiesOf(identity, ctx.config);
     const caps = body.caps ? narrowCapabilities(granted, body.caps) : granted;
     const grant = { tenant: identity.tenant, user: identity.user, info: identity.info, caps, admin: identity.roles.includes(ADMIN_ROLE) };
-    const { token, expiresAt } = await ctx.tokens.mint(grant);
-    const provider = await ctx.provider.clientConfig({ ...grant, expiresAt }, { publicUrl: publicOrigin(req, ctx.publicUrl) });
+    const { token, expiresAt, issuedAt } = await ctx.tokens.mint(grant);
+    const provider = await ctx.provider.clientConfig({ ...grant, expiresAt, issuedAt }, { publicUrl: publicOrigin(req, ctx.publicUrl) });
     res.setHeader('Cache-Control', 'no-store');
     res.json({ token, expiresAt, tenant: identity.tenant, user: identity.user, caps, provider, namespaces: ctx.config.namespaces });
   });
