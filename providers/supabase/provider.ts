@@ -12,16 +12,18 @@ import { SwitchboardError } from '../../src/core/errors.js';
 import { DEFAULT_NAMESPACES } from '../../src/core/namespaces.js';
 import { toSupabaseTopic } from '../../src/core/provider-names.js';
 import type { ProviderClientConfig } from '../../src/core/token-response.js';
-import { isPermanentHttpStatus, ProviderPublishError } from '../publish-error.js';
+import { ProviderPublishError } from '../publish-error.js';
 import type { ClientGrant, ProviderMessage, ServerProvider } from '../types.js';
 import { BroadcastApi, type BroadcastMessage } from './broadcast-api.js';
 import type { SupabaseProviderOptions } from './options.js';
 import { createRealtimeJwtSigner } from './realtime-jwt.js';
+import { externalSizeBound } from './term-size.js';
 
 /**
  * Free plan: 256 KB (`max_payload_size_in_kb * 1000`); paid plans raise it with
- * SUPABASE_MAX_PAYLOAD_KB. Realtime measures the Erlang term size, which can exceed the
- * JSON size for key-heavy data: what it still refuses comes back as a permanent 422.
+ * SUPABASE_MAX_PAYLOAD_KB. Realtime measures the Erlang term size (term-size.ts), which
+ * exceeds the JSON size for float arrays and small strings; events are checked against an
+ * upper bound of it before the call.
  */
 export const SUPABASE_DEFAULT_MAX_PAYLOAD_BYTES = 256_000;
 /** Room for the envelope around `data` (id ≤128, channel ≤200, event ≤64, seq, ts, keys). */
@@ -58,12 +60,19 @@ function chunk(prepared: Prepared[], bodyBudget: number): Prepared[][] {
 }
 
 /**
- * A refusal that is about the message rather than the BFF: 401/403 mean the service role
- * key is wrong or the project is suspended, which no message can fix; retrying keeps
- * the events pending until the configuration is fixed (and trips the breaker meanwhile).
+ * Realtime refuses messages with 422 and its changeset errors only. Every other answer is
+ * about the request as a whole, not an event: 401/403 a wrong key or a suspended project,
+ * 404 a wrong SUPABASE_URL or a project that does not exist, 400/413 a gateway in the way,
+ * 429 the project's message rate, 5xx an outage. Those keep the events pending and are
+ * retried (tripping the breaker) until the project answers again or the configuration is
+ * fixed, instead of failing every event for good.
  */
-function refusesMessage(status: number): boolean {
-  return isPermanentHttpStatus(status) && status !== 401 && status !== 403;
+function requestProblem(status: number): string {
+  if (status === 401 || status === 403) return 'check SUPABASE_SERVICE_ROLE_KEY (and that the project is not paused)';
+  if (status === 404) return 'check SUPABASE_URL: no Realtime broadcast endpoint there';
+  if (status === 429) return "the project's messages-per-second quota is used up";
+  if (status >= 500) return 'Supabase is unavailable';
+  return 'the request was refused as a whole';
 }
 
 export function createSupabaseProvider(options: SupabaseProviderOptions): SupabaseProvider {
@@ -75,9 +84,14 @@ export function createSupabaseProvider(options: SupabaseProviderOptions): Supaba
 
   function prepare({ tenant, envelope }: ProviderMessage): Prepared {
     const payload = { ...envelope };
-    const bytes = Buffer.byteLength(JSON.stringify(payload), 'utf8');
-    if (bytes > maxPayloadBytes) {
-      throw new SwitchboardError('payload_too_large', `Event ${envelope.id} is ${bytes} bytes, over Supabase's ${maxPayloadBytes}-byte broadcast limit`);
+    const json = JSON.stringify(payload);
+    const bytes = Buffer.byteLength(json, 'utf8');
+    const termBytes = externalSizeBound(json);
+    if (Math.max(bytes, termBytes) > maxPayloadBytes) {
+      throw new SwitchboardError(
+        'payload_too_large',
+        `Event ${envelope.id} is up to ${termBytes} bytes as Realtime measures it (${bytes} bytes of JSON), over Supabase's ${maxPayloadBytes}-byte broadcast limit`,
+      );
     }
     return { message: { topic: toSupabaseTopic(tenant, envelope.channel), event: envelope.event, payload, private: true }, bytes };
   }
@@ -91,12 +105,13 @@ export function createSupabaseProvider(options: SupabaseProviderOptions): Supaba
       throw new ProviderPublishError(`Supabase broadcast failed: ${(error as Error).message}`, takenBefore, false, { cause: error });
     }
     if (outcome.ok) return;
-    if (refusesMessage(outcome.status) && items.length > 1) {
+    if (outcome.invalid && items.length > 1) {
       // Realtime validates a batch all or nothing, so none of this chunk was sent.
       for (const [index, item] of items.entries()) await sendChunk([item], takenBefore + index, signal);
       return;
     }
-    throw new ProviderPublishError(`Supabase broadcast answered ${outcome.detail}`, takenBefore, refusesMessage(outcome.status));
+    const refused = outcome.invalid;
+    throw new ProviderPublishError(`Supabase broadcast answered ${outcome.detail}${refused ? '' : ` (${requestProblem(outcome.status)})`}`, takenBefore, refused);
   }
 
   return {
@@ -134,6 +149,18 @@ export function createSupabaseProvider(options: SupabaseProviderOptions): Supaba
         member: { id: grant.user, info: grant.info },
         clientEvents,
       };
+    },
+
+    supabaseAccessToken: (grant: ClientGrant) => signer.sign(grant),
+
+    async terminateUser(tenant: string, user: string): Promise<void> {
+      const outcome = await api.terminate(tenant, user, Math.floor(Date.now() / 1000), AbortSignal.timeout(10_000));
+      if (!outcome.ok) {
+        throw new SwitchboardError(
+          'provider_unavailable',
+          `Supabase did not record the termination (${outcome.detail}): apply providers/supabase/policies.sql; the user's Realtime JWTs still expire within their lifetime`,
+        );
+      }
     },
 
     async close(): Promise<void> {},

@@ -95,9 +95,9 @@ describe.skipIf(postgres === 'skip')('Supabase provider against the Realtime emu
     expect(seqs).toEqual(messages.map((m) => m.envelope.seq));
   });
 
-  it('reports how many were taken when a later call fails, and 5xx/429/401 as retryable', async () => {
+  it('reports how many were taken when a later call fails, and whole-request failures (5xx, 429, 401, 403, 404, 400, 413) as retryable', async () => {
     const messages = Array.from({ length: 60 }, () => message('orders:fail'));
-    for (const status of [500, 429, 401]) {
+    for (const status of [500, 429, 401, 403, 404, 400, 413]) {
       running.emulator.failBroadcasts(status);
       const first = await provider.publish(messages.slice(0, 1), AbortSignal.timeout(5000)).catch((error: unknown) => error);
       expect(first).toBeInstanceOf(ProviderPublishError);
@@ -158,7 +158,7 @@ describe.skipIf(postgres === 'skip')('Supabase provider against the Realtime emu
     expect(toSupabaseMembersTopic('acme', 'chat:x')).toBe('chat:acme:x#members');
   });
 
-  it('gives clients a Realtime JWT for RLS that expires with the capability token', async () => {
+  it('gives clients a short-lived Realtime JWT for RLS in the Switchboard role, never outliving the capability token', async () => {
     const expiresAt = Date.now() + 120_000;
     const caps = resolveCapabilities([{ 'chat:*': ['subscribe', 'presence'] }], 'alice');
     const config = await provider.clientConfig({ tenant: 'acme', user: 'alice', info: { name: 'Alice' }, caps, expiresAt }, { publicUrl: 'http://x' });
@@ -166,8 +166,12 @@ describe.skipIf(postgres === 'skip')('Supabase provider against the Realtime emu
     if (config.name !== 'supabase') throw new Error('unexpected config');
     const { payload, protectedHeader } = await jwtVerify(config.accessToken, new TextEncoder().encode(running.emulator.jwtSecret));
     expect(protectedHeader.alg).toBe('HS256');
-    expect(payload).toMatchObject({ role: 'authenticated', sub: 'alice', tid: 'acme', caps, info: { name: 'Alice' } });
+    expect(payload).toMatchObject({ role: 'switchboard_realtime', sub: 'switchboard:acme:alice', tid: 'acme', caps, info: { name: 'Alice' } });
     expect(payload.exp).toBeLessThanOrEqual(Math.floor(expiresAt / 1000));
+    expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(120);
+    const soon = await provider.clientConfig({ tenant: 'acme', user: 'alice', info: {}, caps, expiresAt: Date.now() + 30_000 }, { publicUrl: 'http://x' });
+    if (soon.name !== 'supabase') throw new Error('unexpected config');
+    expect(decodeJwt(soon.accessToken).exp).toBeLessThanOrEqual(Math.ceil((Date.now() + 30_000) / 1000));
     expect((payload.ns as Record<string, unknown>).chat).toEqual({ presence: true, clientEvents: ['typing'] });
   });
 
