@@ -187,55 +187,49 @@ as $$
   ), false)
 $$;
 
+-- The whole decision for the row being read or written, as the policies below apply it.
+create or replace function switchboard.permits(row_topic text, extension text, action text, event text)
+returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+  select row_topic = realtime.topic()
+     and switchboard.realtime_allows(switchboard.claims(), realtime.topic(), extension, action, event)
+     and not switchboard.revoked(switchboard.claims())
+$$;
+
 revoke all on function switchboard.caps_allow(jsonb, text, text) from public;
 revoke all on function switchboard.realtime_allows(jsonb, text, text, text, text) from public;
 revoke all on function switchboard.claims() from public;
 revoke all on function switchboard.revoked(jsonb) from public;
+revoke all on function switchboard.permits(text, text, text, text) from public;
 grant execute on function switchboard.caps_allow(jsonb, text, text) to switchboard_realtime;
 grant execute on function switchboard.realtime_allows(jsonb, text, text, text, text) to switchboard_realtime;
 grant execute on function switchboard.claims() to switchboard_realtime;
 grant execute on function switchboard.revoked(jsonb) to switchboard_realtime;
+grant execute on function switchboard.permits(text, text, text, text) to switchboard_realtime;
 
 -- Earlier versions of this file granted to `authenticated`; nothing of it is theirs now.
 drop policy if exists "switchboard: receive" on realtime.messages;
 drop policy if exists "switchboard: send" on realtime.messages;
-
 create policy "switchboard: receive" on realtime.messages
   as permissive for select to switchboard_realtime
-  using (
-    realtime.messages.topic = (select realtime.topic())
-    and switchboard.realtime_allows((select switchboard.claims()), (select realtime.topic()), realtime.messages.extension, 'read', realtime.messages.event)
-    and not (select switchboard.revoked(switchboard.claims()))
-  );
-
+  using (switchboard.permits(topic, extension, 'read', event));
 create policy "switchboard: send" on realtime.messages
   as permissive for insert to switchboard_realtime
-  with check (
-    realtime.messages.topic = (select realtime.topic())
-    and switchboard.realtime_allows((select switchboard.claims()), (select realtime.topic()), realtime.messages.extension, 'write', realtime.messages.event)
-    and not (select switchboard.revoked(switchboard.claims()))
-  );
+  with check (switchboard.permits(topic, extension, 'write', event));
 
 -- The same conditions as RESTRICTIVE policies: whatever permissive policy the project adds
 -- (to public, or to this role), the Switchboard role never gets more than the above.
 drop policy if exists "switchboard: receive only as allowed" on realtime.messages;
 create policy "switchboard: receive only as allowed" on realtime.messages
   as restrictive for select to switchboard_realtime
-  using (
-    realtime.messages.topic = (select realtime.topic())
-    and switchboard.realtime_allows((select switchboard.claims()), (select realtime.topic()), realtime.messages.extension, 'read', realtime.messages.event)
-    and not (select switchboard.revoked(switchboard.claims()))
-  );
-
+  using (switchboard.permits(topic, extension, 'read', event));
 drop policy if exists "switchboard: send only as allowed" on realtime.messages;
 create policy "switchboard: send only as allowed" on realtime.messages
   as restrictive for insert to switchboard_realtime
-  with check (
-    realtime.messages.topic = (select realtime.topic())
-    and switchboard.realtime_allows((select switchboard.claims()), (select realtime.topic()), realtime.messages.extension, 'write', realtime.messages.event)
-    and not (select switchboard.revoked(switchboard.claims()))
-  );
-
+  with check (switchboard.permits(topic, extension, 'write', event));
 drop policy if exists "switchboard: never update" on realtime.messages;
 create policy "switchboard: never update" on realtime.messages
   as restrictive for update to switchboard_realtime

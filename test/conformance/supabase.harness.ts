@@ -33,18 +33,23 @@ export interface SupabaseSetup {
   provider?: (emulator: SupabaseEmulator) => Partial<SupabaseProviderOptions>;
 }
 
+/** A provider for the emulator's project, with `overrides`. */
+export function supabaseProviderFor(emulator: SupabaseEmulator, overrides: Partial<SupabaseProviderOptions> = {}) {
+  return createSupabaseProvider({
+    url: emulator.url,
+    anonKey: emulator.anonKey,
+    serviceRoleKey: emulator.serviceRoleKey,
+    jwtSigningKey: { secret: emulator.jwtSecret },
+    ...overrides,
+  });
+}
+
 export async function startSupabaseBff(options: HarnessOptions = {}, setup: SupabaseSetup = {}): Promise<SupabaseBff> {
   requireService(postgres, 'PostgreSQL');
   const db = await createRealtimeDatabase();
   const emulator = await startSupabaseEmulator({ db, ...setup.emulator });
   const bff = await startBff({
-    provider: createSupabaseProvider({
-      url: emulator.url,
-      anonKey: emulator.anonKey,
-      serviceRoleKey: emulator.serviceRoleKey,
-      jwtSigningKey: { secret: emulator.jwtSecret },
-      ...setup.provider?.(emulator),
-    }),
+    provider: supabaseProviderFor(emulator, setup.provider?.(emulator)),
     ...(options.tokenTtlSeconds ? { tokenTtlSeconds: options.tokenTtlSeconds } : {}),
   });
   return {

@@ -15,9 +15,9 @@ import { toSupabaseMembersTopic, toSupabaseTopic } from '../../src/core/provider
 import { connect, type Realtime } from '../../src/client/index.js';
 import { createServerFromEnv } from '../../src/server/from-env.js';
 import { ProviderPublishError } from '../../providers/publish-error.js';
-import { createSupabaseProvider, supabaseProviderOptionsFromEnv, type SupabaseProvider } from '../../providers/supabase/index.js';
+import { supabaseProviderOptionsFromEnv, type SupabaseProvider } from '../../providers/supabase/index.js';
 import type { ProviderMessage } from '../../providers/types.js';
-import { startSupabaseBff, type SupabaseBff } from '../conformance/supabase.harness.js';
+import { startSupabaseBff, supabaseProviderFor, type SupabaseBff } from '../conformance/supabase.harness.js';
 import { waitFor } from '../conformance/suite.js';
 import { signProjectJwt } from '../fixtures/supabase-emulator/server.js';
 import { postgresCheck } from '../helpers/services.js';
@@ -110,13 +110,7 @@ describe.skipIf(postgres === 'skip')('Supabase provider against the Realtime emu
   });
 
   it('refuses oversized events before the call, after sending the ones before them', async () => {
-    const small = createSupabaseProvider({
-      url: running.emulator.url,
-      anonKey: running.emulator.anonKey,
-      serviceRoleKey: running.emulator.serviceRoleKey,
-      jwtSigningKey: { secret: running.emulator.jwtSecret },
-      maxPayloadBytes: 2000,
-    });
+    const small = supabaseProviderFor(running.emulator, { maxPayloadBytes: 2000 });
     expect(small.limits.maxPayloadBytes).toBe(2000 - 1024);
     const before = running.emulator.restRequests.length;
     const error = await small
@@ -130,13 +124,7 @@ describe.skipIf(postgres === 'skip')('Supabase provider against the Realtime emu
 
   it('finds the message Realtime refuses in a batch and reports it as permanent', async () => {
     // A provider allowing more than the project does: Realtime refuses the whole batch (422).
-    const lax = createSupabaseProvider({
-      url: running.emulator.url,
-      anonKey: running.emulator.anonKey,
-      serviceRoleKey: running.emulator.serviceRoleKey,
-      jwtSigningKey: { secret: running.emulator.jwtSecret },
-      maxPayloadBytes: 600_000,
-    });
+    const lax = supabaseProviderFor(running.emulator, { maxPayloadBytes: 600_000 });
     const before = running.emulator.restRequests.length;
     const error = await lax
       .publish([message('orders:lax'), message('orders:lax', { text: 'x'.repeat(300_000) }), message('orders:lax')], AbortSignal.timeout(5000))

@@ -12,9 +12,9 @@ import type { Envelope } from '../../src/core/envelope.js';
 import type { SwitchboardError } from '../../src/core/errors.js';
 import { toSupabaseMembersTopic, toSupabaseTopic } from '../../src/core/provider-names.js';
 import { connect, type Realtime } from '../../src/client/index.js';
-import { createSupabaseProvider, type SupabaseProvider } from '../../providers/supabase/index.js';
+import type { SupabaseProvider } from '../../providers/supabase/index.js';
 import type { ProviderMessage } from '../../providers/types.js';
-import { startSupabaseBff, type SupabaseBff, type SupabaseSetup } from '../conformance/supabase.harness.js';
+import { startSupabaseBff, supabaseProviderFor, type SupabaseBff, type SupabaseSetup } from '../conformance/supabase.harness.js';
 import { waitFor } from '../conformance/suite.js';
 import { API_KEYS } from '../helpers/bff.js';
 import { postgresCheck } from '../helpers/services.js';
@@ -75,13 +75,7 @@ describe.skipIf(postgres === 'skip')('Supabase Realtime as it behaves live', () 
     });
 
     it('is what the emulator refuses: the same event through a provider that only counts JSON gets a 422', async () => {
-      const lax = createSupabaseProvider({
-        url: running.emulator.url,
-        anonKey: running.emulator.anonKey,
-        serviceRoleKey: running.emulator.serviceRoleKey,
-        jwtSigningKey: { secret: running.emulator.jwtSecret },
-        maxPayloadBytes: 3_000_000,
-      });
+      const lax = supabaseProviderFor(running.emulator, { maxPayloadBytes: 3_000_000 });
       const error = await lax.publish([message('orders:floats', Array.from({ length: 30_000 }, () => 0.5))], AbortSignal.timeout(5000)).catch((caught: unknown) => caught);
       expect(error).toMatchObject({ taken: 0, permanent: true });
       expect(running.emulator.restRequests.at(-1)?.status).toBe(422);
@@ -90,12 +84,7 @@ describe.skipIf(postgres === 'skip')('Supabase Realtime as it behaves live', () 
 
   describe('whole-request failures', () => {
     it('treats a wrong project URL as a configuration error to retry, not as refused events', async () => {
-      const wrong = createSupabaseProvider({
-        url: `${running.emulator.url}/not-the-project`,
-        anonKey: running.emulator.anonKey,
-        serviceRoleKey: running.emulator.serviceRoleKey,
-        jwtSigningKey: { secret: running.emulator.jwtSecret },
-      });
+      const wrong = supabaseProviderFor(running.emulator, { url: `${running.emulator.url}/not-the-project` });
       const error = await wrong.publish([message('orders:1'), message('orders:1')], AbortSignal.timeout(5000)).catch((caught: unknown) => caught);
       expect(error).toMatchObject({ taken: 0, permanent: false });
       expect((error as Error).message).toMatch(/SUPABASE_URL/);
