@@ -16,6 +16,7 @@ import { ProviderPublishError } from '../publish-error.js';
 import type { ClientGrant, ProviderMessage, ServerProvider } from '../types.js';
 import { BroadcastApi, type BroadcastMessage } from './broadcast-api.js';
 import type { SupabaseProviderOptions } from './options.js';
+import { MessagePacer } from './pacer.js';
 import { createRealtimeJwtSigner } from './realtime-jwt.js';
 import { externalSizeBound } from './term-size.js';
 
@@ -30,6 +31,8 @@ export const SUPABASE_DEFAULT_MAX_PAYLOAD_BYTES = 256_000;
 const ENVELOPE_HEADROOM_BYTES = 1024;
 /** Messages per REST call; Realtime rate-limits a batch as a whole against the project's events/s. */
 export const SUPABASE_BATCH_MESSAGES = 50;
+/** The Free plan's messages per second. */
+export const SUPABASE_DEFAULT_MESSAGES_PER_SECOND = 100;
 const BATCH_BODY_BYTES = 1_000_000;
 
 export interface SupabaseProvider extends ServerProvider {
@@ -42,12 +45,12 @@ interface Prepared {
 }
 
 /** Groups prepared messages into REST calls by count and body size, keeping their order. */
-function chunk(prepared: Prepared[], bodyBudget: number): Prepared[][] {
+function chunk(prepared: Prepared[], bodyBudget: number, maxMessages: number): Prepared[][] {
   const chunks: Prepared[][] = [];
   let current: Prepared[] = [];
   let bytes = 0;
   for (const item of prepared) {
-    if (current.length > 0 && (current.length >= SUPABASE_BATCH_MESSAGES || bytes + item.bytes > bodyBudget)) {
+    if (current.length > 0 && (current.length >= maxMessages || bytes + item.bytes > bodyBudget)) {
       chunks.push(current);
       current = [];
       bytes = 0;
@@ -80,6 +83,9 @@ export function createSupabaseProvider(options: SupabaseProviderOptions): Supaba
   const maxPayloadBytes = options.maxPayloadBytes ?? SUPABASE_DEFAULT_MAX_PAYLOAD_BYTES;
   const api = new BroadcastApi(options);
   const signer = createRealtimeJwtSigner(options, namespaces);
+  const pacer = new MessagePacer(options.maxMessagesPerSecond ?? SUPABASE_DEFAULT_MESSAGES_PER_SECOND);
+  // Realtime refuses a batch larger than what is left of the second's quota.
+  const batchMessages = Math.max(1, Math.min(SUPABASE_BATCH_MESSAGES, Math.floor(pacer.perSecond / 2)));
   const clientEvents = Object.fromEntries(Object.entries(namespaces).map(([name, rules]) => [name, rules.clientEvents]));
 
   function prepare({ tenant, envelope }: ProviderMessage): Prepared {
@@ -100,6 +106,7 @@ export function createSupabaseProvider(options: SupabaseProviderOptions): Supaba
   async function sendChunk(items: Prepared[], takenBefore: number, signal: AbortSignal): Promise<void> {
     let outcome;
     try {
+      await pacer.take(items.length, signal);
       outcome = await api.send(items.map((item) => item.message), signal);
     } catch (error) {
       throw new ProviderPublishError(`Supabase broadcast failed: ${(error as Error).message}`, takenBefore, false, { cause: error });
@@ -133,7 +140,7 @@ export function createSupabaseProvider(options: SupabaseProviderOptions): Supaba
         }
       }
       let taken = 0;
-      for (const items of chunk(prepared, Math.max(BATCH_BODY_BYTES, maxPayloadBytes + 4096))) {
+      for (const items of chunk(prepared, Math.max(BATCH_BODY_BYTES, maxPayloadBytes + 4096), batchMessages)) {
         await sendChunk(items, taken, signal);
         taken += items.length;
       }

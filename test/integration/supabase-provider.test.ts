@@ -328,6 +328,14 @@ describe('Supabase configuration from the environment', () => {
     });
   });
 
+  it('parses the quota and Realtime JWT lifetime settings', () => {
+    expect(supabaseProviderOptionsFromEnv({ ...base, SUPABASE_MAX_MESSAGES_PER_SECOND: '500', SUPABASE_REALTIME_JWT_TTL_S: '60' })).toMatchObject({
+      maxMessagesPerSecond: 500,
+      realtimeJwtTtlSeconds: 60,
+    });
+    expect(() => supabaseProviderOptionsFromEnv({ ...base, SUPABASE_MAX_MESSAGES_PER_SECOND: '0' })).toThrow(/SUPABASE_MAX_MESSAGES_PER_SECOND/);
+  });
+
   it('names the variable that is missing or wrong', () => {
     expect(() => supabaseProviderOptionsFromEnv({ ...base, SUPABASE_URL: undefined })).toThrow(/Invalid SUPABASE_URL: required when SWITCHBOARD_PROVIDER=supabase/);
     expect(() => supabaseProviderOptionsFromEnv({ ...base, SUPABASE_URL: 'ftp://x' })).toThrow(/Invalid SUPABASE_URL: must be the project URL/);

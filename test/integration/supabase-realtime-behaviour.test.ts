@@ -129,6 +129,21 @@ describe.skipIf(postgres === 'skip')('Supabase Realtime as it behaves live', () 
       expect((error as Error).message).toMatch(/429 Too many messages to broadcast.*quota/);
     });
 
+    it('paces its REST broadcasts to SUPABASE_MAX_MESSAGES_PER_SECOND, in calls Realtime accepts', async () => {
+      const paced = await start({ emulator: { maxEventsPerSecond: 20 }, provider: () => ({ maxMessagesPerSecond: 20 }) });
+      const provider = paced.bff.provider as SupabaseProvider;
+      const startedAt = performance.now();
+      await provider.publish(Array.from({ length: 45 }, () => message('orders:paced')), AbortSignal.timeout(20_000));
+      expect(performance.now() - startedAt).toBeGreaterThanOrEqual(1900);
+      expect(paced.emulator.restRequests.map((request) => [request.status, (request.body as { messages: unknown[] }).messages.length])).toEqual([
+        [202, 10],
+        [202, 10],
+        [202, 10],
+        [202, 10],
+        [202, 5],
+      ]);
+    });
+
     it('closes channels that receive past the quota, counting each delivery, with the reason', async () => {
       const limited = await start({ emulator: { maxEventsPerSecond: 5, rateTickMs: 200 } });
       const rt = await client(limited);
