@@ -167,6 +167,21 @@ describe.skipIf(postgres === 'skip')('Supabase Realtime as it behaves live', () 
       await waitFor(() => errors.find((error) => /Too many messages per second/.test(error.message)), 'the reason on the channel');
     });
 
+    it('closes a channel that tracks presence past the presence quota, with the reason', async () => {
+      const limited = await start({ emulator: { maxPresenceEventsPerSecond: 1, rateTickMs: 200 } });
+      const errors: SwitchboardError[] = [];
+      for (const user of ['ann', 'ben', 'cat', 'dan']) {
+        const rt = await client(limited, user);
+        const chat = rt.channel('chat:crowd');
+        chat.on('error', (error) => errors.push(error));
+        chat.subscribe(() => undefined);
+        await chat.presence.enter().catch(() => undefined);
+        await sleep(250);
+      }
+      await waitFor(() => limited.emulator.shutdowns.find((shutdown) => shutdown.reason === 'Too many presence messages per second'), 'the presence quota shutdown');
+      await waitFor(() => errors.find((error) => /Too many presence messages per second/.test(error.message)), 'the reason on the channel');
+    });
+
     it('refuses in the client a channel past 100 per connection (presence channels use two)', async () => {
       const rt = await client(running);
       const channels = Array.from({ length: 51 }, (_, index) => rt.channel(`chat:room-${index}`));
