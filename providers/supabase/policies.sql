@@ -45,10 +45,14 @@ begin
   if not exists (select 1 from pg_roles where rolname = 'switchboard_realtime') then
     create role switchboard_realtime nologin noinherit;
   end if;
-  -- PostgREST, Storage and Realtime switch roles from `authenticator`; being able to switch
-  -- to this role there is harmless: it has no privileges they could use.
+  -- PostgREST and Storage switch roles from `authenticator`, Realtime from the database user
+  -- it connects as (`supabase_admin`, or `postgres`); being able to switch to this role
+  -- there is harmless: it has no privileges they could use.
   if exists (select 1 from pg_roles where rolname = 'authenticator') then
     grant switchboard_realtime to authenticator;
+  end if;
+  if exists (select 1 from pg_roles where rolname = 'postgres') then
+    grant switchboard_realtime to postgres;
   end if;
 end
 $$;

@@ -12,7 +12,8 @@ import { toSupabaseMembersTopic, toSupabaseTopic } from '../../src/core/provider
 import { decodeJwt } from 'jose';
 import pg from 'pg';
 import { createRealtimeJwtSigner, namespaceClaims, realtimeSubject, SWITCHBOARD_REALTIME_ROLE } from '../../providers/supabase/realtime-jwt.js';
-import { createRealtimeDatabase, type RealtimeDatabase } from '../fixtures/supabase-emulator/database.js';
+import { readFile } from 'node:fs/promises';
+import { createRealtimeDatabase, POLICIES_SQL, type RealtimeDatabase } from '../fixtures/supabase-emulator/database.js';
 import { postgresCheck, requireService } from '../helpers/services.js';
 import { expectedAccess, type Action, type Extension, type RealtimeClaims } from '../helpers/supabase-access.js';
 
@@ -220,6 +221,8 @@ describe.skipIf(decision === 'skip')('the Realtime JWT is useless outside Realti
   beforeAll(async () => {
     requireService(decision, 'PostgreSQL');
     db = await createRealtimeDatabase();
+    // policies.sql is run again on upgrades: a second run must succeed and change nothing below.
+    await db.query(await readFile(POLICIES_SQL, 'utf8'), []);
     await db.query(
       `create table public.notes (id serial primary key, owner uuid not null, body text not null);
        alter table public.notes enable row level security;
