@@ -289,6 +289,12 @@ describe.skipIf(postgres === 'skip')('Supabase Realtime as it behaves live', () 
       chat.subscribe(() => undefined);
       await chat.presence.enter();
       await waitFor(() => chat.live, 'subscribed');
+      const observer = (await client(short, 'erin')).channel('chat:terminate');
+      const heard: string[] = [];
+      observer.onWhisper('typing', (_data, from) => heard.push(from));
+      observer.subscribe(() => undefined);
+      await observer.presence.enter();
+      await waitFor(() => observer.live, 'observer subscribed');
       // Longer than a Realtime JWT lives: renewals keep the channels open.
       await sleep(4500);
       expect(short.emulator.shutdowns).toEqual([]);
@@ -299,7 +305,16 @@ describe.skipIf(postgres === 'skip')('Supabase Realtime as it behaves live', () 
       // The BFF renews no Realtime JWT for a token minted before the termination ...
       const renewal = await fetch(`${short.bffUrl}/v1/auth/supabase`, { method: 'POST', headers: { authorization: `Bearer ${old.token}` } });
       expect(renewal.status).toBe(401);
-      // ... the policies refuse a JWT signed before it at once, on any new join ...
+      // ... the policies refuse the first whisper after it on the channel already joined ...
+      chat.whisper('typing', {});
+      const other = (await client(short, 'frank')).channel('chat:terminate');
+      other.subscribe(() => undefined);
+      await other.presence.enter();
+      await waitFor(() => other.live, 'a member not terminated');
+      other.whisper('typing', {});
+      await waitFor(() => heard.includes('frank'), 'the control whisper');
+      expect(heard).toEqual(['frank']);
+      // ... and any new join with a JWT signed before it ...
       const raw = new RealtimeClient(`${short.emulator.url.replace('http', 'ws')}/realtime/v1`, { params: { apikey: short.emulator.anonKey }, transport: WebSocket as never });
       sockets.push(raw);
       await raw.setAuth(String(old.provider.accessToken));
