@@ -291,7 +291,7 @@ describe.skipIf(postgres === 'skip')('Supabase Realtime as it behaves live', () 
       await waitFor(() => chat.live, 'subscribed');
       const observer = (await client(short, 'erin')).channel('chat:terminate');
       const heard: string[] = [];
-      observer.onWhisper('typing', (_data, from) => heard.push(from));
+      observer.onWhisper('typing', (_data, from) => heard.push(String(from)));
       observer.subscribe(() => undefined);
       await observer.presence.enter();
       await waitFor(() => observer.live, 'observer subscribed');
