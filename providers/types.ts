@@ -146,6 +146,8 @@ export interface ServerProvider {
   terminateUser?(tenant: string, user: string): Promise<void>;
   /** Ably: a TokenRequest signed for the grant, served at `POST /v1/auth/ably` to the SDK's authCallback. */
   ablyTokenRequest?(grant: ClientGrant): Promise<AblyTokenRequest>;
+  /** Supabase: a fresh short-lived Realtime JWT for the grant, served at `POST /v1/auth/supabase`. */
+  supabaseAccessToken?(grant: ClientGrant): Promise<string>;
   /** Current presence members of a presence channel, deduplicated by user. */
   presence?(tenant: string, channel: string): Promise<PresenceMember[]>;
   occupancy?(tenant: string, channel: string): Promise<Occupancy>;

@@ -13,11 +13,23 @@
  *
  * The wrapper owns reconnection: each `connect()` builds a fresh RealtimeClient, and a
  * drop stops it (no SDK retry) and is reported.
+ *
+ * The Realtime JWT is short-lived (SUPABASE_REALTIME_JWT_TTL_S): the transport renews it at
+ * `POST /v1/auth/supabase` with the capability token before it expires and sends it on
+ * the joined channels. The BFF refuses a terminated user's token, so Realtime closes that
+ * user's channels when the JWT in hand expires.
+ *
+ * Realtime allows 100 channels per connection; each Switchboard channel with presence or
+ * whispers uses two. A subscription past that is refused here with `rate_limited`.
+ * Join refusals that no retry can fix (a JWT the project cannot verify: wrong secret, key
+ * id or signing key) are `forbidden`, with Realtime's reason.
  */
 import type { RealtimeChannel, RealtimeClient } from '@supabase/realtime-js';
 import * as z from 'zod/mini';
 import type { JsonValue } from '../../src/core/envelope.js';
 import { SwitchboardError } from '../../src/core/errors.js';
+import { errorFromResponse } from '../../src/client/errors.js';
+import { bffUrl } from '../../src/client/http.js';
 import { toSupabaseMembersTopic, toSupabaseTopic } from '../../src/core/provider-names.js';
 import type {
   ClientTokenInfo,
@@ -45,10 +57,18 @@ const configSchema = z.object({
 type Config = z.infer<typeof configSchema>;
 
 const broadcastSchema = z.object({ event: z.string(), payload: z.unknown() });
+const systemSchema = z.object({ status: z.string(), message: z.string() });
+const accessTokenSchema = z.object({ accessToken: z.string().check(z.minLength(1)) });
+const jwtPayloadSchema = z.object({ exp: z.number() });
 const whisperSchema = z.object({ from: z.string(), data: jsonValue });
 const metaSchema = z.object({ info: z.optional(z.record(z.string(), jsonValue)) });
 
 const WHISPERS_PER_SECOND = 10;
+/** Realtime's `max_channels_per_client`. */
+export const SUPABASE_CHANNELS_PER_CONNECTION = 100;
+/** Renew the Realtime JWT when this share of its lifetime has passed. */
+const RENEW_AT = 0.7;
+const RENEW_RETRY_MS = 5000;
 /** Longer than any session: the wrapper, not the SDK, decides when to reconnect. */
 const NO_SDK_RETRY_MS = 86_400_000;
 const CLIENT_EVENT_PREFIX = 'client-';
@@ -79,9 +99,34 @@ function observed(Base: WebSocketClass, listener: (event: 'open' | 'close') => v
   };
 }
 
-function joinError(message: string): SwitchboardError {
-  if (/Unauthorized|PrivateOnly|permission/i.test(message)) return new SwitchboardError('forbidden', `Supabase refused the channel: ${message}`);
+/** Seconds since the epoch at which a JWT expires, read without verifying (the server does). */
+function expiryOf(jwt: string): number | undefined {
+  try {
+    const part = jwt.split('.')[1] ?? '';
+    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/'));
+    const parsed = jwtPayloadSchema.safeParse(JSON.parse(json));
+    return parsed.success ? parsed.data.exp : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Realtime's join refusals and channel shutdown reasons (supabase/realtime RealtimeChannel).
+ * A JWT the project cannot verify is a configuration failure: retrying cannot fix it.
+ */
+export function channelError(message: string): SwitchboardError {
+  if (/JwtSignatureError|JwtSignerError|MalformedJWT|Fields `role` and `exp`|signature|signer/i.test(message)) {
+    return new SwitchboardError(
+      'forbidden',
+      `Supabase cannot verify the Realtime JWT (does SUPABASE_JWT_SECRET or SUPABASE_JWT_SIGNING_KEY belong to this project?): ${message}`,
+    );
+  }
   if (/expired/i.test(message)) return new SwitchboardError('token_expired', `Supabase refused the channel: ${message}`);
+  if (/Unauthorized|PrivateOnly|permission/i.test(message)) return new SwitchboardError('forbidden', `Supabase refused the channel: ${message}`);
+  if (/ChannelRateLimitReached/.test(message)) {
+    return new SwitchboardError('rate_limited', `Supabase refused the channel: ${message} (${SUPABASE_CHANNELS_PER_CONNECTION} per connection)`);
+  }
   return new SwitchboardError('provider_unavailable', `Supabase channel error: ${message}`);
 }
 
@@ -93,6 +138,8 @@ interface Entry {
   channels: RealtimeChannel[];
   members?: RealtimeChannel;
   retriedToken: boolean;
+  /** Realtime topics this entry holds or is joining on the current connection. */
+  topics: number;
 }
 
 export const createSupabaseTransport: TransportFactory = (initial: ClientTokenInfo, context: TransportContext): ClientTransport => {
@@ -105,14 +152,19 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
   const leaving = new Map<string, Promise<unknown>>();
   const events = new Emitter<{ drop: [SwitchboardError]; warning: [SwitchboardError] }>();
   let whisperWindow = { start: 0, count: 0 };
+  /** The server's reason for the last error it reported on a channel (`system` message). */
+  const reasons = new WeakMap<RealtimeChannel, string>();
+  let renewTimer: ReturnType<typeof setTimeout> | undefined;
 
   function stop(): void {
     live = false;
+    clearTimeout(renewTimer);
     const current = client;
     client = undefined;
     leaving.clear();
     for (const entry of entries) {
       entry.channels = [];
+      entry.topics = 0;
       delete entry.members;
     }
     void current?.disconnect();
@@ -155,6 +207,10 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
       config: { private: true, broadcast: { self: false, ack: false }, presence: { key: config.member.id, enabled: presence } },
     });
     channel.on('broadcast', { event: '*' }, (message: unknown) => onBroadcast(entry, fromMembers, message));
+    channel.on('system', {}, (message: unknown) => {
+      const system = systemSchema.safeParse(message);
+      if (system.success && system.data.status === 'error') reasons.set(channel, system.data.message);
+    });
     if (presence) channel.on('presence', { event: 'sync' }, () => entry.handlers.onPresence(membersOf(channel)));
     return channel;
   }
@@ -167,7 +223,11 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
           settled = true;
           resolve();
         } else if (status !== 'SUBSCRIBED') {
-          const failure = status === 'CHANNEL_ERROR' ? joinError(error?.message ?? 'error') : new SwitchboardError('provider_unavailable', `Supabase channel ${status.toLowerCase()}`);
+          const reason = reasons.get(channel);
+          const failure =
+            status === 'CHANNEL_ERROR' || reason !== undefined
+              ? channelError(error?.message ?? reason ?? 'error')
+              : new SwitchboardError('provider_unavailable', `Supabase channel ${status.toLowerCase()}`);
           if (!settled) {
             settled = true;
             reject(failure);
@@ -177,18 +237,50 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
     });
   }
 
-  /** A live channel of some entry was closed by the server (token expired, permission revoked). */
+  /** A live channel of some entry was closed by the server (token expired, permission revoked, quota), with its reason. */
   function closed(channel: RealtimeChannel, error: SwitchboardError): void {
     for (const entry of entries) {
       if (!entry.channels.includes(channel)) continue;
       detach(entry);
-      entry.handlers.onError(error);
+      const current = client;
+      if (error.code === 'token_expired' && current) void rejoinWithFreshToken(current, entry, error);
+      else entry.handlers.onError(error);
     }
+  }
+
+  /** The Realtime JWT expired before the wrapper renewed it: get a fresh one and join again, once. */
+  async function rejoinWithFreshToken(current: RealtimeClient, entry: Entry, failure: SwitchboardError): Promise<void> {
+    if (entry.retriedToken) return entry.handlers.onError(failure);
+    entry.retriedToken = true;
+    try {
+      updateToken(await context.token(true));
+    } catch (retry) {
+      entry.handlers.onError(retry instanceof SwitchboardError ? retry : failure);
+      return;
+    }
+    await attach(current, entry);
+  }
+
+  function topicsInUse(): number {
+    let count = 0;
+    for (const entry of entries) count += entry.topics;
+    return count;
   }
 
   async function attach(current: RealtimeClient, entry: Entry): Promise<void> {
     const { channel: name, presence } = entry.target;
     const withMembers = presence || entry.allowedWhispers.length > 0;
+    const needed = withMembers ? 2 : 1;
+    if (topicsInUse() + needed > SUPABASE_CHANNELS_PER_CONNECTION) {
+      entry.handlers.onError(
+        new SwitchboardError(
+          'rate_limited',
+          `Supabase allows ${SUPABASE_CHANNELS_PER_CONNECTION} channels per connection and ${name} needs ${needed} more (channels with presence or whispers use two); unsubscribe from others first`,
+        ),
+      );
+      return;
+    }
+    entry.topics = needed;
     const events = await join(current, entry, toSupabaseTopic(tenant, name), false, false);
     const members = withMembers ? await join(current, entry, toSupabaseMembersTopic(tenant, name), presence, true) : undefined;
     const created = members ? [events, members] : [events];
@@ -208,17 +300,7 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
       if (client !== current || !entries.has(entry)) return;
       detach(entry);
       const failure = error instanceof SwitchboardError ? error : new SwitchboardError('provider_unavailable', String(error));
-      // The Realtime JWT expired before the wrapper refreshed it: get a fresh one and join again, once.
-      if (failure.code === 'token_expired' && !entry.retriedToken) {
-        entry.retriedToken = true;
-        try {
-          updateToken(await context.token(true));
-          return await attach(current, entry);
-        } catch (retry) {
-          entry.handlers.onError(retry instanceof SwitchboardError ? retry : failure);
-          return;
-        }
-      }
+      if (failure.code === 'token_expired') return rejoinWithFreshToken(current, entry, failure);
       entry.handlers.onError(failure);
       return;
     }
@@ -232,6 +314,7 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
     // Cleared first: leaving closes the channels, and our own close is no error to report.
     const channels = entry.channels;
     entry.channels = [];
+    entry.topics = 0;
     delete entry.members;
     for (const channel of channels) {
       if (current) leaving.set(channel.subTopic, current.removeChannel(channel).finally(() => leaving.delete(channel.subTopic)));
@@ -244,9 +327,46 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
     return ++whisperWindow.count <= WHISPERS_PER_SECOND;
   }
 
+  function setAccessToken(accessToken: string): void {
+    config = { ...config, accessToken };
+    void client?.setAuth(accessToken);
+    scheduleRenewal();
+  }
+
   function updateToken(token: ClientTokenInfo): void {
     config = parseConfig(token);
-    void client?.setAuth(config.accessToken);
+    setAccessToken(config.accessToken);
+  }
+
+  async function fetchAccessToken(): Promise<string> {
+    const { token } = await context.token();
+    const response = await context.fetch(bffUrl(context, '/v1/auth/supabase'), { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    if (!response.ok) throw await errorFromResponse(response, 'Supabase access token');
+    const parsed = accessTokenSchema.safeParse(await response.json().catch(() => undefined));
+    if (!parsed.success) throw new SwitchboardError('provider_unavailable', 'The BFF answered an unexpected Supabase access token');
+    return parsed.data.accessToken;
+  }
+
+  /** Renews the Realtime JWT before it expires; a refused renewal (terminated user) lets it expire. */
+  function scheduleRenewal(): void {
+    clearTimeout(renewTimer);
+    const exp = expiryOf(config.accessToken);
+    if (!client || exp === undefined) return;
+    const current = client;
+    const remaining = exp * 1000 - Date.now();
+    const renew = async (): Promise<void> => {
+      if (client !== current) return;
+      try {
+        setAccessToken(await fetchAccessToken());
+      } catch (error) {
+        const refused = error instanceof SwitchboardError && error.status === 401;
+        // A refused capability token: the session may still give a new one (an app that ended the session refuses that too).
+        if (refused) return void context.token(true).catch(() => undefined);
+        if (client === current && exp * 1000 - Date.now() > RENEW_RETRY_MS) renewTimer = setTimeout(() => void renew(), RENEW_RETRY_MS);
+      }
+    };
+    renewTimer = setTimeout(() => void renew(), Math.max(1000, remaining * RENEW_AT));
+    (renewTimer as { unref?: () => void }).unref?.();
   }
 
   return {
@@ -283,6 +403,7 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
       });
       if (client !== current) throw new SwitchboardError('provider_unavailable', 'Supabase connection was stopped');
       live = true;
+      scheduleRenewal();
       for (const entry of entries) void attach(current, entry);
     },
 
@@ -297,7 +418,7 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
     subscribe(target: TransportTarget, handlers: TransportChannelHandlers): TransportSubscription {
       const namespace = target.channel.slice(0, target.channel.indexOf(':'));
       const allowedWhispers = Object.hasOwn(config.clientEvents, namespace) ? (config.clientEvents[namespace] ?? []) : [];
-      const entry: Entry = { target, handlers, allowedWhispers, channels: [], retriedToken: false };
+      const entry: Entry = { target, handlers, allowedWhispers, channels: [], retriedToken: false, topics: 0 };
       entries.add(entry);
       if (client && live) void attach(client, entry);
       return {

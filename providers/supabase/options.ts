@@ -19,6 +19,16 @@ export interface SupabaseProviderOptions {
    * Realtime compares against `max_payload_size_in_kb * 1000`). Default 256,000.
    */
   maxPayloadBytes?: number;
+  /**
+   * REST broadcast messages per second the BFF sends at most (default 100, the Free plan's
+   * quota). Realtime also counts each delivery to a client against the same quota.
+   */
+  maxMessagesPerSecond?: number;
+  /**
+   * Lifetime of a Realtime JWT in seconds (default 120): the longest a terminated user's
+   * joined channels keep receiving. Clients refresh it through the BFF before it expires.
+   */
+  realtimeJwtTtlSeconds?: number;
   /** Namespace rules the Realtime JWT carries for the RLS policies; defaults to the built-in ones. */
   namespaces?: Namespaces;
   /** Defaults to the global fetch, looked up per call (so test interceptors apply). */
@@ -52,6 +62,8 @@ const envSchema = z
     SUPABASE_JWT_SECRET: z.string().min(32, 'must be the project JWT secret (at least 32 characters)').optional(),
     SUPABASE_JWT_SIGNING_KEY: jwkSchema.optional(),
     SUPABASE_MAX_PAYLOAD_KB: z.coerce.number().int().min(1).max(3000).optional(),
+    SUPABASE_REALTIME_JWT_TTL_S: z.coerce.number().int().min(30).max(3600).optional(),
+    SUPABASE_MAX_MESSAGES_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).optional(),
   })
   .refine((env) => env.SUPABASE_JWT_SECRET !== undefined || env.SUPABASE_JWT_SIGNING_KEY !== undefined, {
     path: ['SUPABASE_JWT_SECRET'],
@@ -67,5 +79,7 @@ export function supabaseProviderOptionsFromEnv(env: Record<string, string | unde
     serviceRoleKey: e.SUPABASE_SERVICE_ROLE_KEY,
     jwtSigningKey: e.SUPABASE_JWT_SIGNING_KEY ? { jwk: e.SUPABASE_JWT_SIGNING_KEY } : { secret: e.SUPABASE_JWT_SECRET ?? '' },
     ...(e.SUPABASE_MAX_PAYLOAD_KB === undefined ? {} : { maxPayloadBytes: e.SUPABASE_MAX_PAYLOAD_KB * 1000 }),
+    ...(e.SUPABASE_REALTIME_JWT_TTL_S === undefined ? {} : { realtimeJwtTtlSeconds: e.SUPABASE_REALTIME_JWT_TTL_S }),
+    ...(e.SUPABASE_MAX_MESSAGES_PER_SECOND === undefined ? {} : { maxMessagesPerSecond: e.SUPABASE_MAX_MESSAGES_PER_SECOND }),
   };
 }

@@ -12,22 +12,27 @@ import { SwitchboardError } from '../../src/core/errors.js';
 import { DEFAULT_NAMESPACES } from '../../src/core/namespaces.js';
 import { toSupabaseTopic } from '../../src/core/provider-names.js';
 import type { ProviderClientConfig } from '../../src/core/token-response.js';
-import { isPermanentHttpStatus, ProviderPublishError } from '../publish-error.js';
+import { ProviderPublishError } from '../publish-error.js';
 import type { ClientGrant, ProviderMessage, ServerProvider } from '../types.js';
 import { BroadcastApi, type BroadcastMessage } from './broadcast-api.js';
 import type { SupabaseProviderOptions } from './options.js';
+import { MessagePacer } from './pacer.js';
 import { createRealtimeJwtSigner } from './realtime-jwt.js';
+import { externalSizeBound } from './term-size.js';
 
 /**
  * Free plan: 256 KB (`max_payload_size_in_kb * 1000`); paid plans raise it with
- * SUPABASE_MAX_PAYLOAD_KB. Realtime measures the Erlang term size, which can exceed the
- * JSON size for key-heavy data: what it still refuses comes back as a permanent 422.
+ * SUPABASE_MAX_PAYLOAD_KB. Realtime measures the Erlang term size (term-size.ts), which
+ * exceeds the JSON size for float arrays and small strings; events are checked against an
+ * upper bound of it before the call.
  */
 export const SUPABASE_DEFAULT_MAX_PAYLOAD_BYTES = 256_000;
 /** Room for the envelope around `data` (id ≤128, channel ≤200, event ≤64, seq, ts, keys). */
 const ENVELOPE_HEADROOM_BYTES = 1024;
 /** Messages per REST call; Realtime rate-limits a batch as a whole against the project's events/s. */
 export const SUPABASE_BATCH_MESSAGES = 50;
+/** The Free plan's messages per second. */
+export const SUPABASE_DEFAULT_MESSAGES_PER_SECOND = 100;
 const BATCH_BODY_BYTES = 1_000_000;
 
 export interface SupabaseProvider extends ServerProvider {
@@ -40,12 +45,12 @@ interface Prepared {
 }
 
 /** Groups prepared messages into REST calls by count and body size, keeping their order. */
-function chunk(prepared: Prepared[], bodyBudget: number): Prepared[][] {
+function chunk(prepared: Prepared[], bodyBudget: number, maxMessages: number): Prepared[][] {
   const chunks: Prepared[][] = [];
   let current: Prepared[] = [];
   let bytes = 0;
   for (const item of prepared) {
-    if (current.length > 0 && (current.length >= SUPABASE_BATCH_MESSAGES || bytes + item.bytes > bodyBudget)) {
+    if (current.length > 0 && (current.length >= maxMessages || bytes + item.bytes > bodyBudget)) {
       chunks.push(current);
       current = [];
       bytes = 0;
@@ -58,12 +63,19 @@ function chunk(prepared: Prepared[], bodyBudget: number): Prepared[][] {
 }
 
 /**
- * A refusal that is about the message rather than the BFF: 401/403 mean the service role
- * key is wrong or the project is suspended, which no message can fix; retrying keeps
- * the events pending until the configuration is fixed (and trips the breaker meanwhile).
+ * Realtime refuses messages with 422 and its changeset errors only. Every other answer is
+ * about the request as a whole, not an event: 401/403 a wrong key or a suspended project,
+ * 404 a wrong SUPABASE_URL or a project that does not exist, 400/413 a gateway in the way,
+ * 429 the project's message rate, 5xx an outage. Those keep the events pending and are
+ * retried (tripping the breaker) until the project answers again or the configuration is
+ * fixed, instead of failing every event for good.
  */
-function refusesMessage(status: number): boolean {
-  return isPermanentHttpStatus(status) && status !== 401 && status !== 403;
+function requestProblem(status: number): string {
+  if (status === 401 || status === 403) return 'check SUPABASE_SERVICE_ROLE_KEY (and that the project is not paused)';
+  if (status === 404) return 'check SUPABASE_URL: no Realtime broadcast endpoint there';
+  if (status === 429) return "the project's messages-per-second quota is used up";
+  if (status >= 500) return 'Supabase is unavailable';
+  return 'the request was refused as a whole';
 }
 
 export function createSupabaseProvider(options: SupabaseProviderOptions): SupabaseProvider {
@@ -71,13 +83,21 @@ export function createSupabaseProvider(options: SupabaseProviderOptions): Supaba
   const maxPayloadBytes = options.maxPayloadBytes ?? SUPABASE_DEFAULT_MAX_PAYLOAD_BYTES;
   const api = new BroadcastApi(options);
   const signer = createRealtimeJwtSigner(options, namespaces);
+  const pacer = new MessagePacer(options.maxMessagesPerSecond ?? SUPABASE_DEFAULT_MESSAGES_PER_SECOND);
+  // Realtime refuses a batch larger than what is left of the second's quota.
+  const batchMessages = Math.max(1, Math.min(SUPABASE_BATCH_MESSAGES, Math.floor(pacer.perSecond / 2)));
   const clientEvents = Object.fromEntries(Object.entries(namespaces).map(([name, rules]) => [name, rules.clientEvents]));
 
   function prepare({ tenant, envelope }: ProviderMessage): Prepared {
     const payload = { ...envelope };
-    const bytes = Buffer.byteLength(JSON.stringify(payload), 'utf8');
-    if (bytes > maxPayloadBytes) {
-      throw new SwitchboardError('payload_too_large', `Event ${envelope.id} is ${bytes} bytes, over Supabase's ${maxPayloadBytes}-byte broadcast limit`);
+    const json = JSON.stringify(payload);
+    const bytes = Buffer.byteLength(json, 'utf8');
+    const termBytes = externalSizeBound(json);
+    if (Math.max(bytes, termBytes) > maxPayloadBytes) {
+      throw new SwitchboardError(
+        'payload_too_large',
+        `Event ${envelope.id} is up to ${termBytes} bytes as Realtime measures it (${bytes} bytes of JSON), over Supabase's ${maxPayloadBytes}-byte broadcast limit`,
+      );
     }
     return { message: { topic: toSupabaseTopic(tenant, envelope.channel), event: envelope.event, payload, private: true }, bytes };
   }
@@ -86,17 +106,19 @@ export function createSupabaseProvider(options: SupabaseProviderOptions): Supaba
   async function sendChunk(items: Prepared[], takenBefore: number, signal: AbortSignal): Promise<void> {
     let outcome;
     try {
+      await pacer.take(items.length, signal);
       outcome = await api.send(items.map((item) => item.message), signal);
     } catch (error) {
       throw new ProviderPublishError(`Supabase broadcast failed: ${(error as Error).message}`, takenBefore, false, { cause: error });
     }
     if (outcome.ok) return;
-    if (refusesMessage(outcome.status) && items.length > 1) {
+    if (outcome.invalid && items.length > 1) {
       // Realtime validates a batch all or nothing, so none of this chunk was sent.
       for (const [index, item] of items.entries()) await sendChunk([item], takenBefore + index, signal);
       return;
     }
-    throw new ProviderPublishError(`Supabase broadcast answered ${outcome.detail}`, takenBefore, refusesMessage(outcome.status));
+    const refused = outcome.invalid;
+    throw new ProviderPublishError(`Supabase broadcast answered ${outcome.detail}${refused ? '' : ` (${requestProblem(outcome.status)})`}`, takenBefore, refused);
   }
 
   return {
@@ -118,7 +140,7 @@ export function createSupabaseProvider(options: SupabaseProviderOptions): Supaba
         }
       }
       let taken = 0;
-      for (const items of chunk(prepared, Math.max(BATCH_BODY_BYTES, maxPayloadBytes + 4096))) {
+      for (const items of chunk(prepared, Math.max(BATCH_BODY_BYTES, maxPayloadBytes + 4096), batchMessages)) {
         await sendChunk(items, taken, signal);
         taken += items.length;
       }
@@ -134,6 +156,18 @@ export function createSupabaseProvider(options: SupabaseProviderOptions): Supaba
         member: { id: grant.user, info: grant.info },
         clientEvents,
       };
+    },
+
+    supabaseAccessToken: (grant: ClientGrant) => signer.sign(grant),
+
+    async terminateUser(tenant: string, user: string): Promise<void> {
+      const outcome = await api.terminate(tenant, user, Math.floor(Date.now() / 1000), AbortSignal.timeout(10_000));
+      if (!outcome.ok) {
+        throw new SwitchboardError(
+          'provider_unavailable',
+          `Supabase did not record the termination (${outcome.detail}): apply providers/supabase/policies.sql; the user's Realtime JWTs still expire within their lifetime`,
+        );
+      }
     },
 
     async close(): Promise<void> {},

@@ -1,7 +1,14 @@
 /**
  * The Realtime JWT a browser joins private channels with. Supabase verifies it with the
- * project's JWT secret or signing keys (it needs `role` and `exp`) and hands its claims
- * to the RLS policies of policies.sql as `auth.jwt()`: `tid`, `caps`, `ns` decide there.
+ * project's JWT secret or signing keys (it needs `role`, `exp` and `iat`) and hands its
+ * claims to the RLS policies of policies.sql: `tid`, `caps`, `ns` decide there.
+ *
+ * It is useless outside Realtime: its role is `switchboard_realtime` (no table privileges,
+ * see policies.sql), not `authenticated`, and its `sub` is `switchboard:{tenant}:{user}`,
+ * never a UUID, so `auth.uid()` policies of the app match no row with it. It lives at most
+ * `ttlSeconds`, so a terminated user's channels close within that time (Realtime closes a
+ * channel when its token expires; the client refreshes it through the BFF, which refuses
+ * revoked capability tokens).
  */
 import { importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
 import type { Namespaces } from '../../src/core/namespaces.js';
@@ -32,12 +39,26 @@ async function signingKey(config: SupabaseProviderOptions['jwtSigningKey']): Pro
   return { key, alg, ...(jwk.kid ? { kid: jwk.kid } : {}) };
 }
 
+/** The database role of policies.sql. */
+export const SWITCHBOARD_REALTIME_ROLE = 'switchboard_realtime';
+export const DEFAULT_REALTIME_JWT_TTL_SECONDS = 120;
+
+/** The JWT subject: the tenant is part of it, and `:` never occurs in a tenant id. */
+export function realtimeSubject(tenant: string, user: string): string {
+  return `switchboard:${tenant}:${user}`;
+}
+
 export interface RealtimeJwtSigner {
-  /** A JWT for `grant` that expires no later than the grant (the capability token). */
+  /** A JWT for `grant` that expires no later than the grant (the capability token), nor after the TTL. */
   sign(grant: ClientGrant): Promise<string>;
 }
 
-export function createRealtimeJwtSigner(options: Pick<SupabaseProviderOptions, 'jwtSigningKey'>, namespaces: Namespaces): RealtimeJwtSigner {
+export function createRealtimeJwtSigner(
+  options: Pick<SupabaseProviderOptions, 'jwtSigningKey' | 'realtimeJwtTtlSeconds'>,
+  namespaces: Namespaces,
+  now: () => number = Date.now,
+): RealtimeJwtSigner {
+  const ttlMs = (options.realtimeJwtTtlSeconds ?? DEFAULT_REALTIME_JWT_TTL_SECONDS) * 1000;
   const key = signingKey(options.jwtSigningKey);
   // Avoid an unhandled rejection before the first token is asked for; sign() rethrows.
   key.catch(() => undefined);
@@ -45,13 +66,14 @@ export function createRealtimeJwtSigner(options: Pick<SupabaseProviderOptions, '
   return {
     async sign(grant) {
       const { key: secret, alg, kid } = await key;
-      return new SignJWT({ role: 'authenticated', tid: grant.tenant, caps: grant.caps, ns, info: grant.info })
+      const issuedAt = now();
+      return new SignJWT({ role: SWITCHBOARD_REALTIME_ROLE, tid: grant.tenant, caps: grant.caps, ns, info: grant.info })
         .setProtectedHeader({ alg, typ: 'JWT', ...(kid ? { kid } : {}) })
-        .setSubject(grant.user)
+        .setSubject(realtimeSubject(grant.tenant, grant.user))
         .setAudience('authenticated')
         .setIssuer('switchboard')
-        .setIssuedAt()
-        .setExpirationTime(Math.floor(grant.expiresAt / 1000))
+        .setIssuedAt(Math.floor(issuedAt / 1000))
+        .setExpirationTime(Math.floor(Math.min(grant.expiresAt, issuedAt + ttlMs) / 1000))
         .sign(secret);
     },
   };

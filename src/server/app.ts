@@ -21,6 +21,7 @@ import { countingDeliveries, RateTracker } from './stats/rate.js';
 import type { DeliveryTuning } from './publish/delivery.js';
 import { createPublishPipeline } from './publish/pipeline.js';
 import { ablyAuthRoutes } from './routes/ably-auth.js';
+import { supabaseAuthRoutes } from './routes/supabase-auth.js';
 import { adminRoutes } from './routes/admin.js';
 import { channelInfoRoutes } from './routes/channel-info.js';
 import { demoRoutes } from './routes/demo.js';
@@ -169,6 +170,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   app.use(tokenRoutes(ctx));
   app.use(pusherAuthRoutes(ctx));
   app.use(ablyAuthRoutes(ctx));
+  app.use(supabaseAuthRoutes(ctx));
   app.use(publishRoutes(ctx));
   app.use(userRoutes(ctx));
   app.use(historyRoutes(ctx));

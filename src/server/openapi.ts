@@ -113,6 +113,13 @@ export function buildOpenApi(): JsonSchema {
           responses: { '200': ok(component(components, 'AblyTokenRequest', ablyTokenRequestSchema, 'output')), ...errors },
         },
       },
+      '/v1/auth/supabase': {
+        post: {
+          summary: 'A fresh short-lived Supabase Realtime JWT for the capability token (refused once the user is terminated)',
+          security: [{ capabilityToken: [] }],
+          responses: { '200': ok({ type: 'object', required: ['accessToken'], properties: { accessToken: { type: 'string' } } }), ...errors },
+        },
+      },
       '/v1/publish': {
         post: {
           summary: 'Publish one event or a batch of up to 100',

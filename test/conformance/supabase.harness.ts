@@ -4,9 +4,9 @@
  * code), whose private-channel decisions come from the shipped RLS policies running in
  * PostgreSQL. Needs PostgreSQL: skipped with a notice on a laptop without it, fails on CI.
  */
-import { createSupabaseProvider } from '../../providers/supabase/index.js';
+import { createSupabaseProvider, type SupabaseProviderOptions } from '../../providers/supabase/index.js';
 import { createRealtimeDatabase } from '../fixtures/supabase-emulator/database.js';
-import { startSupabaseEmulator, type SupabaseEmulator } from '../fixtures/supabase-emulator/server.js';
+import { startSupabaseEmulator, type EmulatorOptions, type SupabaseEmulator } from '../fixtures/supabase-emulator/server.js';
 import { publishAsTenant, startBff, type TestBff } from '../helpers/bff.js';
 import { postgresCheck, requireService } from '../helpers/services.js';
 import type { HarnessOptions, ProviderHarness, RunningBff } from './harness.js';
@@ -27,17 +27,29 @@ export function conformanceView(bff: TestBff): Pick<RunningBff, 'bffUrl' | 'sess
   };
 }
 
-export async function startSupabaseBff(options: HarnessOptions = {}): Promise<SupabaseBff> {
+/** Emulator settings (quotas, JWKS) and provider settings derived from the emulator's keys. */
+export interface SupabaseSetup {
+  emulator?: Omit<EmulatorOptions, 'db'>;
+  provider?: (emulator: SupabaseEmulator) => Partial<SupabaseProviderOptions>;
+}
+
+/** A provider for the emulator's project, with `overrides`. */
+export function supabaseProviderFor(emulator: SupabaseEmulator, overrides: Partial<SupabaseProviderOptions> = {}) {
+  return createSupabaseProvider({
+    url: emulator.url,
+    anonKey: emulator.anonKey,
+    serviceRoleKey: emulator.serviceRoleKey,
+    jwtSigningKey: { secret: emulator.jwtSecret },
+    ...overrides,
+  });
+}
+
+export async function startSupabaseBff(options: HarnessOptions = {}, setup: SupabaseSetup = {}): Promise<SupabaseBff> {
   requireService(postgres, 'PostgreSQL');
   const db = await createRealtimeDatabase();
-  const emulator = await startSupabaseEmulator({ db });
+  const emulator = await startSupabaseEmulator({ db, ...setup.emulator });
   const bff = await startBff({
-    provider: createSupabaseProvider({
-      url: emulator.url,
-      anonKey: emulator.anonKey,
-      serviceRoleKey: emulator.serviceRoleKey,
-      jwtSigningKey: { secret: emulator.jwtSecret },
-    }),
+    provider: supabaseProviderFor(emulator, setup.provider?.(emulator)),
     ...(options.tokenTtlSeconds ? { tokenTtlSeconds: options.tokenTtlSeconds } : {}),
   });
   return {

@@ -15,9 +15,9 @@ import { toSupabaseMembersTopic, toSupabaseTopic } from '../../src/core/provider
 import { connect, type Realtime } from '../../src/client/index.js';
 import { createServerFromEnv } from '../../src/server/from-env.js';
 import { ProviderPublishError } from '../../providers/publish-error.js';
-import { createSupabaseProvider, supabaseProviderOptionsFromEnv, type SupabaseProvider } from '../../providers/supabase/index.js';
+import { supabaseProviderOptionsFromEnv, type SupabaseProvider } from '../../providers/supabase/index.js';
 import type { ProviderMessage } from '../../providers/types.js';
-import { startSupabaseBff, type SupabaseBff } from '../conformance/supabase.harness.js';
+import { startSupabaseBff, supabaseProviderFor, type SupabaseBff } from '../conformance/supabase.harness.js';
 import { waitFor } from '../conformance/suite.js';
 import { signProjectJwt } from '../fixtures/supabase-emulator/server.js';
 import { postgresCheck } from '../helpers/services.js';
@@ -95,9 +95,9 @@ describe.skipIf(postgres === 'skip')('Supabase provider against the Realtime emu
     expect(seqs).toEqual(messages.map((m) => m.envelope.seq));
   });
 
-  it('reports how many were taken when a later call fails, and 5xx/429/401 as retryable', async () => {
+  it('reports how many were taken when a later call fails, and whole-request failures (5xx, 429, 401, 403, 404, 400, 413) as retryable', async () => {
     const messages = Array.from({ length: 60 }, () => message('orders:fail'));
-    for (const status of [500, 429, 401]) {
+    for (const status of [500, 429, 401, 403, 404, 400, 413]) {
       running.emulator.failBroadcasts(status);
       const first = await provider.publish(messages.slice(0, 1), AbortSignal.timeout(5000)).catch((error: unknown) => error);
       expect(first).toBeInstanceOf(ProviderPublishError);
@@ -110,13 +110,7 @@ describe.skipIf(postgres === 'skip')('Supabase provider against the Realtime emu
   });
 
   it('refuses oversized events before the call, after sending the ones before them', async () => {
-    const small = createSupabaseProvider({
-      url: running.emulator.url,
-      anonKey: running.emulator.anonKey,
-      serviceRoleKey: running.emulator.serviceRoleKey,
-      jwtSigningKey: { secret: running.emulator.jwtSecret },
-      maxPayloadBytes: 2000,
-    });
+    const small = supabaseProviderFor(running.emulator, { maxPayloadBytes: 2000 });
     expect(small.limits.maxPayloadBytes).toBe(2000 - 1024);
     const before = running.emulator.restRequests.length;
     const error = await small
@@ -130,13 +124,7 @@ describe.skipIf(postgres === 'skip')('Supabase provider against the Realtime emu
 
   it('finds the message Realtime refuses in a batch and reports it as permanent', async () => {
     // A provider allowing more than the project does: Realtime refuses the whole batch (422).
-    const lax = createSupabaseProvider({
-      url: running.emulator.url,
-      anonKey: running.emulator.anonKey,
-      serviceRoleKey: running.emulator.serviceRoleKey,
-      jwtSigningKey: { secret: running.emulator.jwtSecret },
-      maxPayloadBytes: 600_000,
-    });
+    const lax = supabaseProviderFor(running.emulator, { maxPayloadBytes: 600_000 });
     const before = running.emulator.restRequests.length;
     const error = await lax
       .publish([message('orders:lax'), message('orders:lax', { text: 'x'.repeat(300_000) }), message('orders:lax')], AbortSignal.timeout(5000))
@@ -158,7 +146,7 @@ describe.skipIf(postgres === 'skip')('Supabase provider against the Realtime emu
     expect(toSupabaseMembersTopic('acme', 'chat:x')).toBe('chat:acme:x#members');
   });
 
-  it('gives clients a Realtime JWT for RLS that expires with the capability token', async () => {
+  it('gives clients a short-lived Realtime JWT for RLS in the Switchboard role, never outliving the capability token', async () => {
     const expiresAt = Date.now() + 120_000;
     const caps = resolveCapabilities([{ 'chat:*': ['subscribe', 'presence'] }], 'alice');
     const config = await provider.clientConfig({ tenant: 'acme', user: 'alice', info: { name: 'Alice' }, caps, expiresAt }, { publicUrl: 'http://x' });
@@ -166,8 +154,12 @@ describe.skipIf(postgres === 'skip')('Supabase provider against the Realtime emu
     if (config.name !== 'supabase') throw new Error('unexpected config');
     const { payload, protectedHeader } = await jwtVerify(config.accessToken, new TextEncoder().encode(running.emulator.jwtSecret));
     expect(protectedHeader.alg).toBe('HS256');
-    expect(payload).toMatchObject({ role: 'authenticated', sub: 'alice', tid: 'acme', caps, info: { name: 'Alice' } });
+    expect(payload).toMatchObject({ role: 'switchboard_realtime', sub: 'switchboard:acme:alice', tid: 'acme', caps, info: { name: 'Alice' } });
     expect(payload.exp).toBeLessThanOrEqual(Math.floor(expiresAt / 1000));
+    expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(120);
+    const soon = await provider.clientConfig({ tenant: 'acme', user: 'alice', info: {}, caps, expiresAt: Date.now() + 30_000 }, { publicUrl: 'http://x' });
+    if (soon.name !== 'supabase') throw new Error('unexpected config');
+    expect(decodeJwt(soon.accessToken).exp).toBeLessThanOrEqual(Math.ceil((Date.now() + 30_000) / 1000));
     expect((payload.ns as Record<string, unknown>).chat).toEqual({ presence: true, clientEvents: ['typing'] });
   });
 
@@ -334,6 +326,14 @@ describe('Supabase configuration from the environment', () => {
       jwtSigningKey: { secret: base.SUPABASE_JWT_SECRET },
       maxPayloadBytes: 3_000_000,
     });
+  });
+
+  it('parses the quota and Realtime JWT lifetime settings', () => {
+    expect(supabaseProviderOptionsFromEnv({ ...base, SUPABASE_MAX_MESSAGES_PER_SECOND: '500', SUPABASE_REALTIME_JWT_TTL_S: '60' })).toMatchObject({
+      maxMessagesPerSecond: 500,
+      realtimeJwtTtlSeconds: 60,
+    });
+    expect(() => supabaseProviderOptionsFromEnv({ ...base, SUPABASE_MAX_MESSAGES_PER_SECOND: '0' })).toThrow(/SUPABASE_MAX_MESSAGES_PER_SECOND/);
   });
 
   it('names the variable that is missing or wrong', () => {

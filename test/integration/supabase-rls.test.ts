@@ -9,8 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveCapabilities, type Capabilities, type Operation } from '../../src/core/capabilities.js';
 import { DEFAULT_NAMESPACES } from '../../src/core/namespaces.js';
 import { toSupabaseMembersTopic, toSupabaseTopic } from '../../src/core/provider-names.js';
-import { namespaceClaims } from '../../providers/supabase/realtime-jwt.js';
-import { createRealtimeDatabase, type RealtimeDatabase } from '../fixtures/supabase-emulator/database.js';
+import { decodeJwt } from 'jose';
+import pg from 'pg';
+import { createRealtimeJwtSigner, namespaceClaims, realtimeSubject, SWITCHBOARD_REALTIME_ROLE } from '../../providers/supabase/realtime-jwt.js';
+import { readFile } from 'node:fs/promises';
+import { createRealtimeDatabase, POLICIES_SQL, type RealtimeDatabase } from '../fixtures/supabase-emulator/database.js';
 import { postgresCheck, requireService } from '../helpers/services.js';
 import { expectedAccess, type Action, type Extension, type RealtimeClaims } from '../helpers/supabase-access.js';
 
@@ -28,7 +31,7 @@ const memberCaps = resolveCapabilities(
 );
 
 function claims(overrides: Partial<RealtimeClaims> & { sub?: string; role?: string } = {}): Record<string, unknown> {
-  return { role: 'authenticated', sub: 'alice', tid: 'acme', caps: memberCaps, ns, ...overrides };
+  return { role: SWITCHBOARD_REALTIME_ROLE, sub: realtimeSubject('acme', 'alice'), tid: 'acme', caps: memberCaps, ns, ...overrides };
 }
 
 const decision = await postgresCheck();
@@ -104,7 +107,7 @@ describe.skipIf(decision === 'skip')('Supabase RLS policies on PostgreSQL', () =
   it('resolves {user} channels to the token holder only', async () => {
     expect((await db.authorize(claims(), toSupabaseTopic('acme', 'notifications:alice'))).broadcast.read).toBe(true);
     expect((await db.authorize(claims(), toSupabaseTopic('acme', 'notifications:bob'))).broadcast.read).toBe(false);
-    const bob = claims({ sub: 'bob', caps: resolveCapabilities([{ 'notifications:{user}': ['subscribe'] }], 'bob') });
+    const bob = claims({ sub: realtimeSubject('acme', 'bob'), caps: resolveCapabilities([{ 'notifications:{user}': ['subscribe'] }], 'bob') });
     expect((await db.authorize(bob, toSupabaseTopic('acme', 'notifications:bob'))).broadcast.read).toBe(true);
     expect((await db.authorize(bob, toSupabaseTopic('acme', 'notifications:alice'))).broadcast.read).toBe(false);
   });
@@ -131,7 +134,9 @@ describe.skipIf(decision === 'skip')('Supabase RLS policies on PostgreSQL', () =
     }
     expect(await db.authorize({ ...claims(), caps: 'everything' }, toSupabaseTopic('acme', 'orders:1'))).toEqual(none);
     expect(await db.authorize({ ...claims(), caps: { 'orders:*': 'subscribe' } }, toSupabaseTopic('acme', 'orders:1'))).toEqual(none);
-    expect(await db.authorize({ role: 'authenticated' }, toSupabaseTopic('acme', 'orders:1'))).toEqual(none);
+    expect(await db.authorize({ role: SWITCHBOARD_REALTIME_ROLE }, toSupabaseTopic('acme', 'orders:1'))).toEqual(none);
+    // The claims of an app session (`authenticated`) are not Switchboard's, whatever they carry.
+    expect(await db.authorize(claims({ role: 'authenticated' }), toSupabaseTopic('acme', 'orders:1'))).toEqual(none);
   });
 
   describe('agree with the TypeScript decision on generated inputs', () => {
@@ -188,7 +193,7 @@ describe.skipIf(decision === 'skip')('Supabase RLS policies on PostgreSQL', () =
     it("the policies as Realtime's join check runs them", async () => {
       await fc.assert(
         fc.asyncProperty(caseArb, async ({ claims: generated, topic }) => {
-          const policies = await db.authorize({ role: 'authenticated', sub: 'alice', ...generated }, topic);
+          const policies = await db.authorize({ role: SWITCHBOARD_REALTIME_ROLE, sub: realtimeSubject(generated.tid, 'alice'), ...generated }, topic);
           expect(policies).toEqual({
             broadcast: { read: expectedAccess(generated, topic, 'broadcast', 'read'), write: expectedAccess(generated, topic, 'broadcast', 'write') },
             presence: { read: expectedAccess(generated, topic, 'presence', 'read'), write: expectedAccess(generated, topic, 'presence', 'write') },
@@ -197,5 +202,109 @@ describe.skipIf(decision === 'skip')('Supabase RLS policies on PostgreSQL', () =
         { numRuns: 80 },
       );
     });
+  });
+});
+
+/**
+ * The Realtime JWT outside Realtime: PostgREST (like Storage and GraphQL) connects as
+ * `authenticator`, switches to the token's `role` and sets its claims. A token the BFF
+ * minted must get nothing there from a table protected the usual Supabase way.
+ */
+describe.skipIf(decision === 'skip')('the Realtime JWT is useless outside Realtime', () => {
+  let db: RealtimeDatabase;
+  const owner = '6f1c1a52-0d7c-4a43-9f55-8b7cc3e8e7a1';
+  const minted = async (user: string, tenant = 'acme') => {
+    const signer = createRealtimeJwtSigner({ jwtSigningKey: { secret: 'x'.repeat(40) } }, DEFAULT_NAMESPACES);
+    return decodeJwt(await signer.sign({ tenant, user, info: {}, caps: memberCaps, expiresAt: Date.now() + 60_000 })) as Record<string, unknown>;
+  };
+
+  beforeAll(async () => {
+    requireService(decision, 'PostgreSQL');
+    db = await createRealtimeDatabase();
+    // policies.sql is run again on upgrades: a second run must succeed and change nothing below.
+    await db.query(await readFile(POLICIES_SQL, 'utf8'), []);
+    await db.query(
+      `create table public.notes (id serial primary key, owner uuid not null, body text not null);
+       alter table public.notes enable row level security;
+       create policy "own notes" on public.notes for all to authenticated using (auth.uid() = owner) with check (auth.uid() = owner);
+       grant all on public.notes to anon, authenticated, service_role;
+       grant usage, select on sequence public.notes_id_seq to anon, authenticated, service_role;`,
+      [],
+    );
+    await db.query(`insert into public.notes (owner, body) values ($1, 'secret')`, [owner]);
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  /** What PostgREST does with a verified JWT: switch from authenticator to its role and run the query. */
+  async function asPostgrest(claims: Record<string, unknown>, sql: string): Promise<{ rows: unknown[] } | { code: string }> {
+    const client = new pg.Client({ connectionString: db.url('authenticator') });
+    await client.connect();
+    try {
+      await client.query('begin');
+      await client.query(
+        `select set_config('role', $1, true), set_config('request.jwt.claims', $2, true), set_config('request.jwt.claim.sub', $3, true)`,
+        [claims.role, JSON.stringify(claims), claims.sub ?? ''],
+      );
+      return { rows: (await client.query(sql)).rows };
+    } catch (error) {
+      return { code: String((error as { code?: string }).code) };
+    } finally {
+      await client.query('rollback').catch(() => undefined);
+      await client.end();
+    }
+  }
+
+  it('gets no rows and writes none in an auth.uid() table, even for a user whose id is the owner', async () => {
+    const token = await minted(owner);
+    expect(token.role).toBe(SWITCHBOARD_REALTIME_ROLE);
+    expect(token.sub).not.toBe(owner);
+    // The control: the app's own session for that user reads its note.
+    expect(await asPostgrest({ role: 'authenticated', sub: owner }, 'select body from public.notes')).toEqual({ rows: [{ body: 'secret' }] });
+    expect(await asPostgrest(token, 'select body from public.notes')).toEqual({ code: '42501' });
+    expect(await asPostgrest(token, `insert into public.notes (owner, body) values ('${owner}', 'forged')`)).toEqual({ code: '42501' });
+    expect(await asPostgrest(token, 'select tenant from switchboard.revocations')).toEqual({ code: '42501' });
+    expect(await asPostgrest(token, `select public.switchboard_terminate('acme', 'bob', 0)`)).toEqual({ code: '42501' });
+    expect(await asPostgrest(token, 'select count(*) from realtime.messages')).toEqual({ rows: [{ count: '0' }] });
+  });
+
+  it("still passes Realtime's join check for its own channels", async () => {
+    expect(await db.authorize(await minted('alice'), toSupabaseMembersTopic('acme', 'chat:general'))).toEqual({
+      broadcast: { read: true, write: true },
+      presence: { read: true, write: true },
+    });
+  });
+
+  it('keeps tenants apart and server topics read-only when the project adds `using (true)` policies', async () => {
+    await db.query(
+      `create policy "open read" on realtime.messages for select to public using (true);
+       create policy "open write" on realtime.messages for insert to public with check (true);`,
+      [],
+    );
+    try {
+      const alice = await minted('alice');
+      const none = { broadcast: { read: false, write: false }, presence: { read: false, write: false } };
+      expect(await db.authorize(alice, toSupabaseTopic('globex', 'orders:1001'))).toEqual(none);
+      expect(await db.authorize(alice, toSupabaseMembersTopic('globex', 'chat:general'))).toEqual(none);
+      expect(await db.authorize(alice, toSupabaseTopic('acme', 'orders:1001'))).toEqual({
+        broadcast: { read: true, write: false },
+        presence: { read: false, write: false },
+      });
+    } finally {
+      await db.query(`drop policy "open read" on realtime.messages; drop policy "open write" on realtime.messages;`, []);
+    }
+  });
+
+  it('gives a user terminated after the token was signed nothing, and a later token everything again', async () => {
+    const before = await minted('carol');
+    const topic = toSupabaseMembersTopic('acme', 'chat:general');
+    expect((await db.authorize(before, topic)).broadcast.write).toBe(true);
+    await db.query(`set role service_role; select public.switchboard_terminate('acme', 'carol', $1); reset role;`.replace('$1', String(before.iat)), []);
+    expect(await db.authorize(before, topic)).toEqual({ broadcast: { read: false, write: false }, presence: { read: false, write: false } });
+    // Another tenant's user of the same id is not terminated.
+    expect((await db.authorize(await minted('carol', 'globex'), toSupabaseMembersTopic('globex', 'chat:general'))).broadcast.write).toBe(true);
+    const later = { ...before, iat: Number(before.iat) + 1 };
+    expect((await db.authorize(later, topic)).broadcast.write).toBe(true);
   });
 });
