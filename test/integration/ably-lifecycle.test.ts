@@ -180,9 +180,13 @@ describe('Ably webhook batches', () => {
 });
 
 describe('Terminating a user reaches Ably', () => {
+  /** Users whose app session has ended (the app logs them out as it terminates them). */
+  const loggedOut = new Set<string>();
+
   async function bffClient(tenant: string, user: string): Promise<Ably.Realtime> {
     const session = await bff.devSession(tenant, user);
     const client = emulatorClient(emulator, async () => {
+      if (loggedOut.has(`${tenant}:${user}`)) throw new Ably.ErrorInfo('app session ended', 40100, 401);
       const { token } = (await (await bff.post('/v1/token', {}, session)).json()) as { token: string };
       const answer = await bff.post('/v1/auth/ably', {}, token);
       if (!answer.ok) throw new Ably.ErrorInfo(`BFF answered ${answer.status}`, 40300, 403);
@@ -200,6 +204,8 @@ describe('Terminating a user reaches Ably', () => {
     const disconnections: string[] = [];
     namesake.connection.on('disconnected', () => disconnections.push('disconnected'));
     const before = emulator.requests.length;
+    // Terminate revokes the tokens minted so far; a logout also ends the app's session, so no new one is minted.
+    loggedOut.add('acme:ivy');
     const response = await bff.post('/v1/users/ivy/terminate', {}, API_KEYS.acme);
     expect(response.status).toBe(200);
     const revocation = emulator.requests.slice(before).find((call) => call.path === '/keys/emuApp.emuKey/revokeTokens');

@@ -39,6 +39,8 @@ describe('Redis unreachable', () => {
         PORT: '0',
         HOST: '127.0.0.1',
         SWITCHBOARD_STORE: 'redis',
+        // One process: with the redis store `auto` would start a worker per core, each logging its own outage.
+        SWITCHBOARD_WORKERS: '1',
         REDIS_URL: `redis://127.0.0.1:${await unusedPort()}`,
         SWITCHBOARD_SIGNING_KEYS: JSON.stringify([generatePrivateJwk()]),
       },

@@ -30,6 +30,10 @@ class FakeSocket implements Flushable {
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
 
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done() && waited < 5_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 describe('local outbox (fan-out writes)', () => {
   it('yields to the event loop during a big fan-out, so other work is served between slices', async () => {
     const outbox = new Outbox({ maxDelayMs: 5, sliceMs: 2 });
@@ -38,7 +42,7 @@ describe('local outbox (fan-out writes)', () => {
     let writtenWhenOtherWorkRan = -1;
     // Scheduled after the flush: without slicing it runs only once every socket was written.
     setImmediate(() => setImmediate(() => (writtenWhenOtherWorkRan = sockets.filter((s) => s.written.length > 0).length)));
-    await settle();
+    await until(() => sockets.every((socket) => socket.written.length > 0));
     expect(sockets.every((socket) => socket.written.length === 1)).toBe(true);
     expect(writtenWhenOtherWorkRan).toBeGreaterThan(0);
     expect(writtenWhenOtherWorkRan).toBeLessThan(sockets.length);
@@ -58,7 +62,7 @@ describe('local outbox (fan-out writes)', () => {
     });
     for (const socket of sockets) socket.send(1);
     setImmediate(() => sockets.forEach((socket) => socket.send(2)));
-    await settle();
+    await until(() => sockets.every((socket) => socket.written.length === 2));
     expect(sockets.every((socket) => socket.written.join() === '1,2')).toBe(true);
     // The sockets that had not been written when the second event came got both in one write.
     expect(writes.filter((count) => count === 1).length).toBeGreaterThan(0);
