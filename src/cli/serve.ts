@@ -1,4 +1,5 @@
 import { devAuthEnabled, type Env } from '../server/env.js';
+import type { DescriptorBudget } from '../server/net/descriptors.js';
 import { parseCommandArgs, type Command } from './args.js';
 
 /** What a person starting the server wants to know, and what they should not leave on. */
@@ -21,6 +22,23 @@ export function startupSummary(env: Env, port: number, devAdminKey: string): { l
   return { lines, warnings };
 }
 
+/** The open-files limit and the caps derived from it; a warning when LOCAL_MAX_CONNECTIONS asks for more than it allows. */
+export function capacitySummary(budget: DescriptorBudget, configuredMaxConnections: string | undefined): { line: string; warnings: string[] } {
+  const limit = budget.openFilesLimit;
+  const line =
+    limit === undefined
+      ? `limits    open-files limit unknown: up to ${budget.connectionCap} WebSocket connections`
+      : `limits    open files ${limit}: up to ${budget.connectionCap} WebSocket connections, ${budget.socketCap ?? limit} sockets in all (then 503 / close 4100)`;
+  const configured = Number(configuredMaxConnections);
+  const warnings =
+    configuredMaxConnections?.trim() && configured > budget.connectionCap
+      ? [
+          `LOCAL_MAX_CONNECTIONS=${configured} is more than the open-files limit${limit === undefined ? '' : ` (${limit})`} allows after SWITCHBOARD_RESERVED_DESCRIPTORS: this node stops at ${budget.connectionCap} (raise ulimit -n to go higher)`,
+        ]
+      : [];
+  return { line, warnings };
+}
+
 /** Runs the BFF until SIGINT/SIGTERM, then drains and exits. */
 export const serve: Command = {
   name: 'serve',
@@ -40,11 +58,25 @@ with NODE_ENV=production, it logs JSON lines only.`,
     const running = await listen(app, { port: env.PORT, host: env.HOST });
     const { logger } = app.switchboard;
     const summary = startupSummary(env, running.port, DEV_ADMIN_KEY);
+    const { budget } = app.switchboard.network;
+    const capacity = capacitySummary(budget, env.SWITCHBOARD_PROVIDER === 'local' ? process.env.LOCAL_MAX_CONNECTIONS : undefined);
+    summary.lines.push(capacity.line);
+    summary.warnings.push(...capacity.warnings);
     const human = process.stdout.isTTY && env.NODE_ENV !== 'production';
     if (human) {
       console.log(['Switchboard is running', ...summary.lines.map((line) => `  ${line}`), ...summary.warnings.map((warning) => `  ! ${warning}`), 'Press Ctrl-C to stop.'].join('\n'));
     } else {
-      logger.info({ url: `http://localhost:${running.port}/`, provider: env.SWITCHBOARD_PROVIDER, store: env.SWITCHBOARD_STORE }, 'Switchboard is listening');
+      logger.info(
+        {
+          url: `http://localhost:${running.port}/`,
+          provider: env.SWITCHBOARD_PROVIDER,
+          store: env.SWITCHBOARD_STORE,
+          openFilesLimit: budget.openFilesLimit ?? null,
+          connectionCap: budget.connectionCap,
+          socketCap: budget.socketCap ?? null,
+        },
+        'Switchboard is listening',
+      );
       for (const warning of summary.warnings) logger.warn(warning);
     }
     let stopping = false;

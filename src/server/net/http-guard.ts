@@ -1,0 +1,114 @@
+/**
+ * Protects an HTTP server against half-open and slow requests and descriptor exhaustion:
+ * - every request is bounded: headers within `headersTimeoutMs`, the whole request (body
+ *   included) within `requestTimeoutMs` (Node answers 408 and closes), idle keep-alive
+ *   sockets closed after `keepAliveTimeoutMs`;
+ * - one address holds at most `maxSocketsPerAddress` plain HTTP sockets (a socket that
+ *   upgrades to a WebSocket leaves this count; the WebSocket limits take over). Trusted
+ *   proxies are exempt: they carry many clients, whose own addresses only the request says;
+ * - past `socketCap` inbound sockets a request gets a clean 503 (`refuseOverCapacity`),
+ *   except health checks and metrics; past `hardSocketCap` a socket is closed at once, so
+ *   the process never runs out of descriptors for Redis, the store and established clients.
+ */
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { NextFunction, Request, Response } from 'express';
+import { SwitchboardError } from '../../core/errors.js';
+import { sendProblem } from '../http/problem.js';
+import { AddressLimits } from './address-limits.js';
+import type { ClientAddresses } from './client-address.js';
+import type { Refusals } from './refusals.js';
+
+export interface HttpLimits {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxSocketsPerAddress: number;
+  /** From the descriptor budget; unset when the open-files limit is unknown. */
+  socketCap?: number;
+  hardSocketCap?: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  maxSocketsPerAddress: 256,
+};
+
+/** How often Node checks the header and request timeouts (its default, 30 s, would stretch them by up to that much). */
+export const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
+/** Answered even past the cap: liveness, readiness and the scrape that shows why. */
+const ALWAYS_SERVED = new Set(['/healthz', '/readyz', '/metrics']);
+
+const overCapacity = new WeakSet<Socket>();
+
+export interface GuardedServer {
+  /** Inbound sockets open now (HTTP and upgraded). */
+  openSockets(): number;
+  detach(): void;
+}
+
+export function guardHttpServer(server: Server, limits: HttpLimits, addresses: ClientAddresses, refusals: Refusals): GuardedServer {
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  const perAddress = new AddressLimits({ maxOpen: limits.maxSocketsPerAddress });
+  /** Sockets counted against an address, until they close or upgrade. */
+  const counted = new WeakMap<Socket, string>();
+  let open = 0;
+
+  const release = (socket: Socket) => {
+    const key = counted.get(socket);
+    if (key === undefined) return;
+    counted.delete(socket);
+    perAddress.release(key);
+  };
+
+  const onConnection = (socket: Socket) => {
+    open += 1;
+    socket.once('close', () => {
+      open -= 1;
+      release(socket);
+    });
+    if (limits.hardSocketCap !== undefined && open > limits.hardSocketCap) {
+      refusals.record('http', 'over_capacity');
+      socket.destroy();
+      return;
+    }
+    if (!addresses.peerIsTrustedProxy(socket.remoteAddress)) {
+      const key = addresses.keyOf(socket.remoteAddress);
+      const refusal = perAddress.admit(key, Date.now());
+      if (refusal) {
+        refusals.record('http', refusal);
+        socket.destroy();
+        return;
+      }
+      counted.set(socket, key);
+    }
+    if (limits.socketCap !== undefined && open > limits.socketCap) overCapacity.add(socket);
+  };
+  const onUpgrade = (request: { socket: Socket }) => release(request.socket);
+
+  server.prependListener('connection', onConnection);
+  server.prependListener('upgrade', onUpgrade);
+  return {
+    openSockets: () => open,
+    detach() {
+      server.off('connection', onConnection);
+      server.off('upgrade', onUpgrade);
+    },
+  };
+}
+
+/** Express middleware: a clean 503 on sockets accepted past the cap, except health checks and metrics. */
+export function refuseOverCapacity(refusals: Refusals) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (!overCapacity.has(req.socket) || ALWAYS_SERVED.has(req.path)) return next();
+    refusals.record('http', 'over_capacity');
+    res.setHeader('connection', 'close');
+    res.setHeader('retry-after', '5');
+    sendProblem(res, new SwitchboardError('provider_unavailable', 'Over capacity: too many open connections, try again shortly'));
+  };
+}
