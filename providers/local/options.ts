@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { parseProviderEnv } from '../env-options.js';
 import { DEFAULT_ADDRESS_POLICY, type AddressPolicy } from '../../src/server/net/client-address.js';
-import { descriptorBudget } from '../../src/server/net/descriptors.js';
+import { descriptorBudget, openFilesLimit } from '../../src/server/net/descriptors.js';
 import type { Refusals } from '../../src/server/net/refusals.js';
 
 export const DEV_APP_ID = 'switchboard';
@@ -85,12 +85,14 @@ export interface LocalProviderOptions {
   logger?: LocalLogger;
 }
 
+const DESCRIPTOR_CAP = descriptorBudget(openFilesLimit()).connectionCap;
+
 export const DEFAULT_LOCAL_OPTIONS: LocalProviderOptions = {
   appId: DEV_APP_ID,
   key: DEV_APP_KEY,
   secret: DEV_APP_SECRET,
-  maxConnections: descriptorBudget().connectionCap,
-  descriptorCap: descriptorBudget().connectionCap,
+  maxConnections: DESCRIPTOR_CAP,
+  descriptorCap: DESCRIPTOR_CAP,
   authTimeoutSeconds: 30,
   maxConnectionsPerAddress: 1000,
   connectionRatePerAddress: 20,

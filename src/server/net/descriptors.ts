@@ -49,7 +49,7 @@ export interface DescriptorBudget {
   hardSocketCap: number | undefined;
 }
 
-export function descriptorBudget(limit: number | undefined = openFilesLimit(), reserved = DEFAULT_RESERVED_DESCRIPTORS): DescriptorBudget {
+export function descriptorBudget(limit: number | undefined, reserved = DEFAULT_RESERVED_DESCRIPTORS): DescriptorBudget {
   if (limit === undefined) return { openFilesLimit: undefined, connectionCap: FALLBACK_CONNECTION_CAP, socketCap: undefined, hardSocketCap: undefined };
   const internal = Math.min(INTERNAL_DESCRIPTORS, Math.floor(limit / 8));
   const health = Math.min(HEALTH_DESCRIPTORS, Math.floor(limit / 16));

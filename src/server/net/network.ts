@@ -4,7 +4,7 @@
  * builds it from the environment and hands the same one to the `local` provider.
  */
 import { ClientAddresses, DEFAULT_ADDRESS_POLICY, type AddressPolicy } from './client-address.js';
-import { DEFAULT_RESERVED_DESCRIPTORS, descriptorBudget, type DescriptorBudget } from './descriptors.js';
+import { DEFAULT_RESERVED_DESCRIPTORS, descriptorBudget, openFilesLimit, type DescriptorBudget } from './descriptors.js';
 import { DEFAULT_HTTP_LIMITS, type GuardedServer, type HttpLimits } from './http-guard.js';
 import { Refusals, type RefusalLogger } from './refusals.js';
 
@@ -28,7 +28,7 @@ export interface NetworkOptions {
 }
 
 export function createNetwork(options: NetworkOptions = {}): Network {
-  const budget = descriptorBudget(options.openFilesLimit, options.reservedDescriptors ?? DEFAULT_RESERVED_DESCRIPTORS);
+  const budget = descriptorBudget(options.openFilesLimit ?? openFilesLimit(), options.reservedDescriptors ?? DEFAULT_RESERVED_DESCRIPTORS);
   const addressPolicy = options.addressPolicy ?? DEFAULT_ADDRESS_POLICY;
   return {
     addressPolicy,
