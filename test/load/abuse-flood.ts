@@ -136,14 +136,16 @@ export interface FloodResult {
   flood: { attempted: number; established: number; refused: Record<string, number>; failed: number; stillOpen: number };
   /** `stillOpen`: half-open requests the server holds at the end of the flood. */
   halfOpen: { attempted: number; stillOpen: number; closedByServer: number };
-  legit: { clients: number; connected: number; subscribed: number; received: number; refused: Record<string, number>; connectMsMax: number };
+  legit: { clients: number; connected: number; subscribed: number; received: number; refused: Record<string, number>; closed: Record<string, number>; connectMsMax: number };
   healthz: { ok: number; failed: number; maxMs: number };
   seconds: number;
 }
 
 interface LegitClient {
   ws: WebSocket;
-  received: Promise<boolean>;
+  /** Whether the publish arrives within `ms`. */
+  receive(ms: number): Promise<boolean>;
+  close(): void;
 }
 
 async function legitClient(options: FloodOptions, index: number, result: FloodResult): Promise<LegitClient | undefined> {
@@ -154,6 +156,10 @@ async function legitClient(options: FloodOptions, index: number, result: FloodRe
   const token = (JSON.parse(capability.body) as { token: string }).token;
   const ws = new WebSocket(`ws://127.0.0.1:${options.port}/app/${APP_KEY}?protocol=7`, { localAddress: address, perMessageDeflate: false });
   ws.on('error', () => undefined);
+  let closing = false;
+  ws.on('close', (code) => {
+    if (!closing) result.legit.closed[String(code)] = (result.legit.closed[String(code)] ?? 0) + 1;
+  });
   const frames: { event: string; data?: string; channel?: string }[] = [];
   const waiters: (() => void)[] = [];
   ws.on('message', (raw: Buffer) => {
@@ -184,9 +190,12 @@ async function legitClient(options: FloodOptions, index: number, result: FloodRe
     authorization: `Bearer ${token}`,
   });
   ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel, ...(JSON.parse(auth.body) as object) } }));
-  if (!(await next((frame) => frame.event === 'pusher_internal:subscription_succeeded', 10_000))) return { ws, received: Promise.resolve(false) };
+  if (!(await next((frame) => frame.event === 'pusher_internal:subscription_succeeded', 10_000))) {
+    return { ws, receive: async () => false, close: () => ((closing = true), ws.terminate()) };
+  }
   result.legit.subscribed += 1;
-  return { ws, received: next((frame) => frame.event === 'status' && frame.channel === channel, 15_000).then((frame) => frame !== undefined) };
+  const receive = (ms: number) => next((frame) => frame.event === 'status' && frame.channel === channel, ms).then((frame) => frame !== undefined);
+  return { ws, receive, close: () => ((closing = true), ws.terminate()) };
 }
 
 /** Opens the flood's WebSockets, `inFlight` at a time; the accepted ones stay open (they answer nothing). */
@@ -232,6 +241,8 @@ async function floodHalfOpen(options: FloodOptions, result: FloodResult, held: F
       const socket: FloodSocket = net.connect({ port: options.port, host: '127.0.0.1', localAddress: options.floodAddress });
       result.halfOpen.attempted += 1;
       socket.on('error', () => undefined);
+      // Read (and drop) what the server sends, so that its 408 and close are seen.
+      socket.resume();
       socket.once('connect', () => {
         socket.write('POST /v1/publish HTTP/1.1\r\nHost: flood\r\n');
         held.push(socket);
@@ -263,7 +274,7 @@ export async function runFlood(options: FloodOptions): Promise<FloodResult> {
   const result: FloodResult = {
     flood: { attempted: 0, established: 0, refused: {}, failed: 0, stillOpen: 0 },
     halfOpen: { attempted: 0, stillOpen: 0, closedByServer: 0 },
-    legit: { clients: options.legitClients, connected: 0, subscribed: 0, received: 0, refused: {}, connectMsMax: 0 },
+    legit: { clients: options.legitClients, connected: 0, subscribed: 0, received: 0, refused: {}, closed: {}, connectMsMax: 0 },
     healthz: { ok: 0, failed: 0, maxMs: 0 },
     seconds: 0,
   };
@@ -291,7 +302,7 @@ export async function runFlood(options: FloodOptions): Promise<FloodResult> {
       for (const client of batch) if (client) legit.push(client);
     }
     await request(options.port, options.legitAddresses[0] ?? '127.0.0.1', 'POST', '/v1/publish', { channel: 'orders:flood', event: 'status', data: { during: 'flood' } }, { authorization: `Bearer ${FLOOD_API_KEY}` });
-    const received = await Promise.all(legit.map((client) => client.received));
+    const received = await Promise.all(legit.map((client) => client.receive(15_000)));
     result.legit.received = received.filter(Boolean).length;
     await flood;
     await probes;
@@ -301,7 +312,8 @@ export async function runFlood(options: FloodOptions): Promise<FloodResult> {
     result.halfOpen.stillOpen = halfOpen.filter((socket) => !socket.destroyed && !socket.readableEnded).length;
   } finally {
     result.seconds = (Date.now() - started) / 1000;
-    for (const ws of [...floodSockets, ...legit.map((client) => client.ws)]) ws.terminate();
+    for (const client of legit) client.close();
+    for (const ws of floodSockets) ws.terminate();
     for (const socket of halfOpen) {
       socket.closedByUs = true;
       socket.destroy();

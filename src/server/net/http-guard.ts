@@ -66,7 +66,8 @@ export function guardHttpServer(server: Server, limits: HttpLimits, addresses: C
     perAddress.release(key);
   };
 
-  const onConnection = (socket: Socket) => {
+  /** Counts the socket and answers whether the server may serve it; a refused one is destroyed. */
+  const admit = (socket: Socket): boolean => {
     open += 1;
     socket.once('close', () => {
       open -= 1;
@@ -75,7 +76,7 @@ export function guardHttpServer(server: Server, limits: HttpLimits, addresses: C
     if (limits.hardSocketCap !== undefined && open > limits.hardSocketCap) {
       refusals.record('http', 'over_capacity');
       socket.destroy();
-      return;
+      return false;
     }
     if (!addresses.peerIsTrustedProxy(socket.remoteAddress)) {
       const key = addresses.keyOf(socket.remoteAddress);
@@ -83,20 +84,30 @@ export function guardHttpServer(server: Server, limits: HttpLimits, addresses: C
       if (refusal) {
         refusals.record('http', refusal);
         socket.destroy();
-        return;
+        return false;
       }
       counted.set(socket, key);
     }
     if (limits.socketCap !== undefined && open > limits.socketCap) overCapacity.add(socket);
+    return true;
+  };
+  // The server's own connection handling (HTTP parser, TLS) runs behind a gate: a refused
+  // socket costs an accept and a close, nothing more, which matters while one address floods.
+  const downstream = server.listeners('connection') as ((socket: Socket) => void)[];
+  for (const listener of downstream) server.off('connection', listener);
+  const gate = (socket: Socket) => {
+    if (!admit(socket)) return;
+    for (const listener of downstream) listener.call(server, socket);
   };
   const onUpgrade = (request: { socket: Socket }) => release(request.socket);
 
-  server.prependListener('connection', onConnection);
+  server.on('connection', gate);
   server.prependListener('upgrade', onUpgrade);
   return {
     openSockets: () => open,
     detach() {
-      server.off('connection', onConnection);
+      server.off('connection', gate);
+      for (const listener of downstream) server.on('connection', listener);
       server.off('upgrade', onUpgrade);
     },
   };
