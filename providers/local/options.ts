@@ -20,7 +20,7 @@ export interface LocalProviderOptions {
   key: string;
   /** HMAC secret for channel authorization and the HTTP API. Never logged. */
   secret: string;
-  /** Connections across all nodes (scale-out). Default: what this process's open-files limit allows (`descriptorCap`). */
+  /** Connections across all nodes (scale-out). Default: none beyond each node's `descriptorCap`. */
   maxConnections: number;
   /** This node's cap from its open-files limit, whatever `maxConnections` says (see src/server/net/descriptors.ts). */
   descriptorCap: number;
@@ -91,7 +91,7 @@ export const DEFAULT_LOCAL_OPTIONS: LocalProviderOptions = {
   appId: DEV_APP_ID,
   key: DEV_APP_KEY,
   secret: DEV_APP_SECRET,
-  maxConnections: DESCRIPTOR_CAP,
+  maxConnections: Number.POSITIVE_INFINITY,
   descriptorCap: DESCRIPTOR_CAP,
   authTimeoutSeconds: 30,
   maxConnectionsPerAddress: 1000,
@@ -169,8 +169,9 @@ export function localProviderOptionsFromEnv(env: Record<string, string | undefin
   const d = DEFAULT_LOCAL_OPTIONS;
   const maxConnections = e.LOCAL_MAX_CONNECTIONS ?? d.maxConnections;
   const unauthenticated = e.LOCAL_MAX_UNAUTHENTICATED_CONNECTIONS;
-  if (unauthenticated !== undefined && unauthenticated >= maxConnections) {
-    throw new Error(`Invalid LOCAL_MAX_UNAUTHENTICATED_CONNECTIONS: must be below the connection cap (${maxConnections}), so that connections that signed in always have room`);
+  const cap = Math.min(maxConnections, d.descriptorCap);
+  if (unauthenticated !== undefined && unauthenticated >= cap) {
+    throw new Error(`Invalid LOCAL_MAX_UNAUTHENTICATED_CONNECTIONS: must be below the connection cap (${cap}), so that connections that signed in always have room`);
   }
   return {
     ...d,

@@ -33,9 +33,8 @@ async function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppCo
       // Nodes sharing a Redis event log share its Redis for fan-out too, unless LOCAL_REDIS_URL says otherwise.
       const redisUrl = options.redisUrl ?? (env.SWITCHBOARD_STORE === 'redis' ? env.REDIS_URL : undefined);
       const { budget, addressPolicy, refusals } = network;
-      // Without LOCAL_MAX_CONNECTIONS the cap is what the open-files limit leaves after SWITCHBOARD_RESERVED_DESCRIPTORS.
-      const maxConnections = source.LOCAL_MAX_CONNECTIONS?.trim() ? options.maxConnections : budget.connectionCap;
-      return createLocalProvider({ ...options, maxConnections, descriptorCap: budget.connectionCap, addressPolicy, refusals, redisUrl, logger });
+      // Each node stops at what its open-files limit leaves after SWITCHBOARD_RESERVED_DESCRIPTORS, whatever LOCAL_MAX_CONNECTIONS says.
+      return createLocalProvider({ ...options, descriptorCap: budget.connectionCap, addressPolicy, refusals, redisUrl, logger });
     }
     case 'pusher':
       return createPusherProvider({ ...pusherProviderOptionsFromEnv(source), namespaces: config.namespaces });

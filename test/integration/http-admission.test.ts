@@ -4,10 +4,14 @@
  * bounded in time, one address holds a limited number of sockets, and past the cap
  * requests get a clean 503 (WebSockets 4100) while /healthz and /readyz keep answering.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createLocalProvider } from '../../providers/local/index.js';
 import { toPusherChannel } from '../../src/core/provider-names.js';
+import { attachToServer } from '../../src/server/index.js';
 import { createNetwork, type NetworkOptions } from '../../src/server/net/network.js';
 import { startBff, type TestBff } from '../helpers/bff.js';
 import { grant, onCleanup } from '../helpers/local-harness.js';
@@ -102,5 +106,27 @@ describe('BFF: the connection cap derived from the open-files limit', () => {
     expect(metrics).toMatch(/switchboard_websocket_connection_cap 36/);
     expect(metrics).toMatch(/switchboard_connections_refused_total\{kind="websocket",reason="over_capacity"\} 1/);
     expect(metrics).toMatch(/switchboard_connections_refused_total\{kind="http",reason="over_capacity"\} 1/);
+  });
+});
+
+describe('BFF mounted in another Express app', () => {
+  it('attachToServer applies the timeouts and the per-address limit to that server, and serves the WebSockets', async () => {
+    const bff = await bffWith({ http: { headersTimeoutMs: 700, requestTimeoutMs: 1_400, maxSocketsPerAddress: 2 } });
+    const outer = express();
+    outer.use(bff.app);
+    const server = createServer(outer);
+    attachToServer(bff.app, server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onCleanup(async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const { port } = server.address() as AddressInfo;
+    expect({ headers: server.headersTimeout, request: server.requestTimeout }).toEqual({ headers: 700, request: 1_400 });
+    await Promise.all([rawConnect(port, '127.0.0.8'), rawConnect(port, '127.0.0.8')]);
+    expect((await (await rawConnect(port, '127.0.0.8')).closed).text).toBe('');
+    const client = new RawClient(new WebSocket(`ws://127.0.0.1:${port}/app/${KEY}?protocol=7`, { localAddress: '127.0.0.9' }));
+    onCleanup(() => client.ws.terminate());
+    await client.next('pusher:connection_established');
   });
 });

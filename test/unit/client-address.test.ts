@@ -5,6 +5,8 @@ import { AddressLimits } from '../../src/server/net/address-limits.js';
 import { ClientAddresses, parseCidr } from '../../src/server/net/client-address.js';
 import { descriptorBudget, parseOpenFilesLimit } from '../../src/server/net/descriptors.js';
 import { networkProblems, parseEnv, readEnv } from '../../src/server/env.js';
+import { checkConfiguration } from '../../src/server/from-env.js';
+import { localProviderOptionsFromEnv } from '../../providers/local/index.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
 
@@ -133,5 +135,25 @@ describe('admission settings', () => {
       'SWITCHBOARD_RESERVED_DESCRIPTORS is 5000, but it must be below the open-files limit of this process (4096).',
     ]);
     expect(parseEnv({ SWITCHBOARD_TRUSTED_PROXIES: '10.0.0.0/8 ::1' }).SWITCHBOARD_TRUSTED_PROXIES).toEqual(['10.0.0.0/8', '::1']);
+  });
+});
+
+describe('local admission settings', () => {
+  it('reads the per-address limits and the deadline, and refuses an unauthenticated share that could fill the cap', async () => {
+    expect(
+      localProviderOptionsFromEnv({
+        LOCAL_AUTH_TIMEOUT_SECONDS: '12',
+        LOCAL_MAX_CONNECTIONS: '100',
+        LOCAL_MAX_UNAUTHENTICATED_CONNECTIONS: '40',
+        LOCAL_MAX_CONNECTIONS_PER_ADDRESS: '9',
+        LOCAL_CONNECTION_RATE_PER_ADDRESS: '3',
+        LOCAL_CONNECTION_BURST_PER_ADDRESS: '4',
+      }),
+    ).toMatchObject({ authTimeoutSeconds: 12, maxConnections: 100, maxUnauthenticatedConnections: 40, maxConnectionsPerAddress: 9, connectionRatePerAddress: 3, connectionBurstPerAddress: 4 });
+    const base = { SWITCHBOARD_CONFIG: '/nonexistent/switchboard.config.json', LOCAL_MAX_CONNECTIONS: '100' };
+    expect((await checkConfiguration({ ...base, LOCAL_MAX_UNAUTHENTICATED_CONNECTIONS: '100' })).problems).toEqual([
+      expect.stringMatching(/^LOCAL_MAX_UNAUTHENTICATED_CONNECTIONS is "100", but it must be below the connection cap \(100\)/),
+    ]);
+    expect((await checkConfiguration({ ...base, LOCAL_CONNECTION_RATE_PER_ADDRESS: '0' })).problems).toEqual([expect.stringMatching(/^LOCAL_CONNECTION_RATE_PER_ADDRESS is "0"/)]);
   });
 });
