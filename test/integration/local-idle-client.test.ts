@@ -26,7 +26,8 @@ async function until(probe: () => boolean, what: string, timeoutMs = 15_000): Pr
 
 describe('client wrapper on the local provider: the sign-in deadline', () => {
   it('reconnects after an idle connection is closed for holding no channel, and then subscribes and receives', async () => {
-    bff = await startBff({ provider: createLocalProvider({ authTimeoutSeconds: 0.5 }) });
+    const provider = createLocalProvider({ authTimeoutSeconds: 0.5 });
+    bff = await startBff({ provider });
     const session = await bff.devSession('acme', 'ana');
     rt = connect({ url: bff.url, session, reconnect: { baseMs: 50, maxMs: 300 } });
     const states: ConnectionState[] = [];
@@ -38,7 +39,7 @@ describe('client wrapper on the local provider: the sign-in deadline', () => {
     const received: unknown[] = [];
     rt.channel('orders:1').subscribe('status', (data) => received.push(data));
     // Subscribed channels make the (new) connection authenticated: it is kept.
-    await until(() => bff!.app.switchboard.provider.stats?.().length !== 0, 'the subscription');
+    await until(() => provider.serverStats().channels === 1, 'the subscription');
     const published = async () => (await bff!.post('/v1/publish', { channel: 'orders:1', event: 'status', data: { n: 1 } }, API_KEYS.acme)).status;
     expect(await published()).toBe(200);
     await until(() => received.length === 1, 'the event');
