@@ -40,10 +40,6 @@ export class Admission {
     this.maxUnauthenticated = Math.min(options.maxUnauthenticatedConnections ?? Math.max(1, Math.floor(cap / 4)), Math.max(1, cap - 1));
   }
 
-  get unauthenticated(): number {
-    return this.pending.size;
-  }
-
   keyOf(request: IncomingMessage): string {
     return this.addresses.keyOf(request.socket.remoteAddress, request.headers['x-forwarded-for']);
   }

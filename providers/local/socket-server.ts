@@ -7,6 +7,7 @@ import { randomInt } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { upgradedToWebSocket } from '../../src/server/net/http-guard.js';
 import { Refusals, type RefusalReason } from '../../src/server/net/refusals.js';
 import { Admission } from './admission.js';
 import { CloseCode, ErrorCode } from './codes.js';
@@ -48,8 +49,6 @@ function closeWithin(ws: WebSocket, ms: number): void {
 
 export interface SocketServerStats {
   connections: number;
-  /** Connections that have not yet subscribed or signed in. */
-  unauthenticated: number;
 }
 
 /** Scale-out: the other nodes' connections (for the cluster-wide limit), and where to report changes of this node's. */
@@ -97,7 +96,7 @@ export class SocketServer {
   }
 
   get stats(): SocketServerStats {
-    return { connections: this.connections.size, unauthenticated: this.admission.unauthenticated };
+    return { connections: this.connections.size };
   }
 
   connection(socketId: string): Connection | undefined {
@@ -181,6 +180,7 @@ export class SocketServer {
     const connection = new Connection(this.newSocketId(), ws, raw, this.connectionContext, now);
     this.connections.set(connection.socketId, connection);
     this.admission.opened(connection, address, now);
+    upgradedToWebSocket(raw);
     this.cluster?.changed();
     connection.enqueue(
       eventFrame('pusher:connection_established', {

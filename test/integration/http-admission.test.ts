@@ -66,6 +66,18 @@ describe('BFF HTTP server: half-open and slow requests', () => {
     const metrics = await (await fetch(`${bff.url}/metrics`)).text();
     expect(metrics).toMatch(/switchboard_connections_refused_total\{kind="http",reason="address_limit"\} 1/);
   });
+
+  it('takes WebSockets out of the plain HTTP count once upgraded, and still destroys upgrades nobody serves', async () => {
+    const bff = await bffWith({ http: { maxSocketsPerAddress: 2 } });
+    for (let i = 0; i < 4; i++) {
+      const client = new RawClient(new WebSocket(`ws://127.0.0.1:${bff.port}/app/${KEY}?protocol=7`, { localAddress: '127.0.0.10' }));
+      onCleanup(() => client.ws.terminate());
+      await client.next('pusher:connection_established');
+    }
+    const orphan = new WebSocket(`ws://127.0.0.1:${bff.port}/somewhere-else`, { localAddress: '127.0.0.11' });
+    const failure = await new Promise<Error>((resolve) => orphan.on('error', resolve));
+    expect(failure.message).toMatch(/socket hang up|ECONNRESET/);
+  });
 });
 
 describe('BFF: the connection cap derived from the open-files limit', () => {

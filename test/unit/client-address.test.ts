@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AddressLimits } from '../../src/server/net/address-limits.js';
 import { ClientAddresses, parseCidr } from '../../src/server/net/client-address.js';
 import { descriptorBudget, parseOpenFilesLimit } from '../../src/server/net/descriptors.js';
+import { Refusals } from '../../src/server/net/refusals.js';
 import { networkProblems, parseEnv, readEnv } from '../../src/server/env.js';
 import { checkConfiguration } from '../../src/server/from-env.js';
 import { localProviderOptionsFromEnv } from '../../providers/local/index.js';
@@ -155,5 +156,23 @@ describe('local admission settings', () => {
       expect.stringMatching(/^LOCAL_MAX_UNAUTHENTICATED_CONNECTIONS is "100", but it must be below the connection cap \(100\)/),
     ]);
     expect((await checkConfiguration({ ...base, LOCAL_CONNECTION_RATE_PER_ADDRESS: '0' })).problems).toEqual([expect.stringMatching(/^LOCAL_CONNECTION_RATE_PER_ADDRESS is "0"/)]);
+  });
+});
+
+describe('refusal log', () => {
+  it('counts every refusal and logs at most once per interval, with the counts since the last message', () => {
+    const logged: object[] = [];
+    let now = 0;
+    const refusals = new Refusals({ warn: (details) => logged.push(details) }, 10_000, () => now);
+    for (let i = 0; i < 500; i++) refusals.record('websocket', 'address_limit');
+    refusals.record('http', 'over_capacity');
+    expect(logged).toEqual([{ refused: { 'websocket:address_limit': 1 } }]);
+    now = 10_000;
+    refusals.record('http', 'over_capacity');
+    expect(logged).toEqual([{ refused: { 'websocket:address_limit': 1 } }, { refused: { 'websocket:address_limit': 499, 'http:over_capacity': 2 } }]);
+    expect(refusals.counts()).toEqual([
+      { kind: 'websocket', reason: 'address_limit', count: 500 },
+      { kind: 'http', reason: 'over_capacity', count: 2 },
+    ]);
   });
 });

@@ -48,10 +48,6 @@ export class AddressLimits {
     if (entry && entry.open > 0) entry.open -= 1;
   }
 
-  openCount(key: string): number {
-    return this.entries.get(key)?.open ?? 0;
-  }
-
   get size(): number {
     return this.entries.size;
   }

@@ -58,7 +58,7 @@ export class ClientAddresses {
     this.trusted = policy.trustedProxies.map(parseCidr);
   }
 
-  isTrustedProxy(address: Address): boolean {
+  private isTrustedProxy(address: Address): boolean {
     return this.trusted.some(([range, bits]) => range.kind() === address.kind() && address.match(range, bits));
   }
 

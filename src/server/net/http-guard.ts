@@ -3,8 +3,8 @@
  * - every request is bounded: headers within `headersTimeoutMs`, the whole request (body
  *   included) within `requestTimeoutMs` (Node answers 408 and closes), idle keep-alive
  *   sockets closed after `keepAliveTimeoutMs`;
- * - one address holds at most `maxSocketsPerAddress` plain HTTP sockets (a socket that
- *   upgrades to a WebSocket leaves this count; the WebSocket limits take over). Trusted
+ * - one address holds at most `maxSocketsPerAddress` plain HTTP sockets (a socket the
+ *   embedded WebSocket server takes over leaves this count, see `upgradedToWebSocket`). Trusted
  *   proxies are exempt: they carry many clients, whose own addresses only the request says;
  * - past `socketCap` inbound sockets a request gets a clean 503 (`refuseOverCapacity`),
  *   except health checks and metrics; past `hardSocketCap` a socket is closed at once, so
@@ -43,6 +43,16 @@ export const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
 const ALWAYS_SERVED = new Set(['/healthz', '/readyz', '/metrics']);
 
 const overCapacity = new WeakSet<Socket>();
+/** Sockets counted against their address's plain-HTTP limit -> how to stop counting them. */
+const countedHttp = new WeakMap<object, () => void>();
+
+/**
+ * Called by a WebSocket server once it took `socket` over: it leaves the per-address
+ * plain-HTTP count (the WebSocket limits take over). A no-op for sockets of unguarded servers.
+ */
+export function upgradedToWebSocket(socket: object): void {
+  countedHttp.get(socket)?.();
+}
 
 export interface GuardedServer {
   /** Inbound sockets open now (HTTP and upgraded). */
@@ -55,23 +65,14 @@ export function guardHttpServer(server: Server, limits: HttpLimits, addresses: C
   server.requestTimeout = limits.requestTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   const perAddress = new AddressLimits({ maxOpen: limits.maxSocketsPerAddress });
-  /** Sockets counted against an address, until they close or upgrade. */
-  const counted = new WeakMap<Socket, string>();
   let open = 0;
-
-  const release = (socket: Socket) => {
-    const key = counted.get(socket);
-    if (key === undefined) return;
-    counted.delete(socket);
-    perAddress.release(key);
-  };
 
   /** Counts the socket and answers whether the server may serve it; a refused one is destroyed. */
   const admit = (socket: Socket): boolean => {
     open += 1;
     socket.once('close', () => {
       open -= 1;
-      release(socket);
+      countedHttp.get(socket)?.();
     });
     if (limits.hardSocketCap !== undefined && open > limits.hardSocketCap) {
       refusals.record('http', 'over_capacity');
@@ -86,7 +87,10 @@ export function guardHttpServer(server: Server, limits: HttpLimits, addresses: C
         socket.destroy();
         return false;
       }
-      counted.set(socket, key);
+      countedHttp.set(socket, () => {
+        countedHttp.delete(socket);
+        perAddress.release(key);
+      });
     }
     if (limits.socketCap !== undefined && open > limits.socketCap) overCapacity.add(socket);
     return true;
@@ -99,16 +103,12 @@ export function guardHttpServer(server: Server, limits: HttpLimits, addresses: C
     if (!admit(socket)) return;
     for (const listener of downstream) listener.call(server, socket);
   };
-  const onUpgrade = (request: { socket: Socket }) => release(request.socket);
-
   server.on('connection', gate);
-  server.prependListener('upgrade', onUpgrade);
   return {
     openSockets: () => open,
     detach() {
       server.off('connection', gate);
       for (const listener of downstream) server.on('connection', listener);
-      server.off('upgrade', onUpgrade);
     },
   };
 }

@@ -22,7 +22,7 @@ export interface RefusalLogger {
   warn(details: object, message: string): void;
 }
 
-export const REFUSAL_LOG_INTERVAL_MS = 10_000;
+const REFUSAL_LOG_INTERVAL_MS = 10_000;
 
 export class Refusals {
   private readonly totals = new Map<string, number>();
