@@ -23,12 +23,14 @@ export function startupSummary(env: Env, port: number, devAdminKey: string): { l
 }
 
 /** The open-files limit and the caps derived from it; a warning when LOCAL_MAX_CONNECTIONS asks for more than it allows. */
-export function capacitySummary(budget: DescriptorBudget, configuredMaxConnections: string | undefined): { line: string; warnings: string[] } {
+export function capacitySummary(budget: DescriptorBudget, local: { maxConnections: string | undefined } | undefined): { line: string; warnings: string[] } {
   const limit = budget.openFilesLimit;
+  const webSockets = local ? `up to ${budget.connectionCap} WebSocket connections, ` : '';
   const line =
     limit === undefined
-      ? `limits    open-files limit unknown: up to ${budget.connectionCap} WebSocket connections`
-      : `limits    open files ${limit}: up to ${budget.connectionCap} WebSocket connections, ${budget.socketCap ?? limit} sockets in all (then 503 / close 4100)`;
+      ? `limits    open-files limit unknown${local ? `: up to ${budget.connectionCap} WebSocket connections` : ''}`
+      : `limits    open files ${limit}: ${webSockets}${budget.socketCap ?? limit} sockets in all (then 503${local ? ' / close 4100' : ''})`;
+  const configuredMaxConnections = local?.maxConnections;
   const configured = Number(configuredMaxConnections);
   const warnings =
     configuredMaxConnections?.trim() && configured > budget.connectionCap
@@ -59,7 +61,7 @@ with NODE_ENV=production, it logs JSON lines only.`,
     const { logger } = app.switchboard;
     const summary = startupSummary(env, running.port, DEV_ADMIN_KEY);
     const { budget } = app.switchboard.network;
-    const capacity = capacitySummary(budget, env.SWITCHBOARD_PROVIDER === 'local' ? process.env.LOCAL_MAX_CONNECTIONS : undefined);
+    const capacity = capacitySummary(budget, env.SWITCHBOARD_PROVIDER === 'local' ? { maxConnections: process.env.LOCAL_MAX_CONNECTIONS } : undefined);
     summary.lines.push(capacity.line);
     summary.warnings.push(...capacity.warnings);
     const human = process.stdout.isTTY && env.NODE_ENV !== 'production';

@@ -5,6 +5,7 @@ import { AddressLimits } from '../../src/server/net/address-limits.js';
 import { ClientAddresses, parseCidr } from '../../src/server/net/client-address.js';
 import { descriptorBudget, parseOpenFilesLimit } from '../../src/server/net/descriptors.js';
 import { Refusals } from '../../src/server/net/refusals.js';
+import { capacitySummary } from '../../src/cli/serve.js';
 import { networkProblems, parseEnv, readEnv } from '../../src/server/env.js';
 import { checkConfiguration } from '../../src/server/from-env.js';
 import { localProviderOptionsFromEnv } from '../../providers/local/index.js';
@@ -174,5 +175,18 @@ describe('refusal log', () => {
       { kind: 'websocket', reason: 'address_limit', count: 500 },
       { kind: 'http', reason: 'over_capacity', count: 2 },
     ]);
+  });
+});
+
+describe('start-up report of the descriptor limit', () => {
+  it('names the limit and the caps, and warns when LOCAL_MAX_CONNECTIONS asks for more than it allows', () => {
+    const budget = descriptorBudget(20_000, 1024);
+    expect(capacitySummary(budget, { maxConnections: undefined })).toEqual({
+      line: 'limits    open files 20000: up to 18976 WebSocket connections, 19808 sockets in all (then 503 / close 4100)',
+      warnings: [],
+    });
+    expect(capacitySummary(budget, undefined).line).toBe('limits    open files 20000: 19808 sockets in all (then 503)');
+    expect(capacitySummary(budget, { maxConnections: '5000' }).warnings).toEqual([]);
+    expect(capacitySummary(budget, { maxConnections: '100000' }).warnings).toEqual([expect.stringMatching(/^LOCAL_MAX_CONNECTIONS=100000 is more than the open-files limit \(20000\) allows.*stops at 18976/)]);
   });
 });
