@@ -93,6 +93,17 @@ describe('per-address limits', () => {
     limits.prune(60_000);
     expect(limits.size).toBe(0);
   });
+
+  it('forgets an address as soon as it holds nothing when there is no rate to remember', () => {
+    const limits = new AddressLimits({ maxOpen: 1 });
+    fc.assert(
+      fc.property(fc.array(fc.string(), { maxLength: 50 }), (keys) => {
+        for (const key of keys) if (limits.admit(key, 0) === undefined) limits.release(key);
+        expect(limits.size).toBe(0);
+      }),
+      { numRuns: RUNS },
+    );
+  });
 });
 
 describe('descriptor budget', () => {

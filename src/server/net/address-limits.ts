@@ -45,7 +45,10 @@ export class AddressLimits {
 
   release(key: string): void {
     const entry = this.entries.get(key);
-    if (entry && entry.open > 0) entry.open -= 1;
+    if (!entry) return;
+    if (entry.open > 0) entry.open -= 1;
+    // Without a rate there is nothing left to remember; with one, prune() waits for the bucket to refill.
+    if (entry.open === 0 && !this.options.rate) this.entries.delete(key);
   }
 
   get size(): number {
