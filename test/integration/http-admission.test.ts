@@ -118,6 +118,15 @@ describe('BFF: the connection cap derived from the open-files limit', () => {
     expect(metrics).toMatch(/switchboard_websocket_connection_cap 36/);
     expect(metrics).toMatch(/switchboard_connections_refused_total\{kind="websocket",reason="over_capacity"\} 1/);
     expect(metrics).toMatch(/switchboard_connections_refused_total\{kind="http",reason="over_capacity"\} 1/);
+
+    // Past the hard cap a socket is closed at once, unanswered: the last descriptors stay for Redis, the store and outgoing requests.
+    const [guarded] = bff.app.switchboard.network.servers;
+    const hard = budget.hardSocketCap ?? 0;
+    await Promise.all(Array.from({ length: hard - (guarded?.openSockets() ?? 0) }, (_, i) => rawConnect(bff.port, `127.0.4.${i % 200}`)));
+    const beyond = await rawConnect(bff.port, '127.0.5.1');
+    beyond.socket.write('GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n');
+    expect((await beyond.closed).text).toBe('');
+    expect(guarded?.openSockets()).toBe(hard);
   });
 });
 
