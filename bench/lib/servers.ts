@@ -61,6 +61,12 @@ async function switchboardEnv(ctx: BenchContext, options: StartOptions): Promise
     LOCAL_APP_KEY: APP_KEY,
     LOCAL_APP_SECRET: APP_SECRET,
     LOCAL_MAX_CONNECTIONS: '100000',
+    // Every load generator connects from 127.0.0.1: the per-address limits would stop it.
+    LOCAL_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
+    LOCAL_CONNECTION_RATE_PER_ADDRESS: '1000000',
+    LOCAL_CONNECTION_BURST_PER_ADDRESS: '1000000',
+    LOCAL_MAX_UNAUTHENTICATED_CONNECTIONS: '50000',
+    SWITCHBOARD_MAX_SOCKETS_PER_ADDRESS: '1000000',
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     ...options.env,
   };

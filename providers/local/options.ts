@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { parseProviderEnv } from '../env-options.js';
+import { DEFAULT_ADDRESS_POLICY, type AddressPolicy } from '../../src/server/net/client-address.js';
+import { descriptorBudget, openFilesLimit } from '../../src/server/net/descriptors.js';
+import type { Refusals } from '../../src/server/net/refusals.js';
 
 export const DEV_APP_ID = 'switchboard';
 export const DEV_APP_KEY = 'switchboard-key';
@@ -9,6 +12,7 @@ export const DEV_APP_SECRET = 'switchboard-secret';
 export interface LocalLogger {
   info(details: object, message: string): void;
   error(details: object, message: string): void;
+  warn?(details: object, message: string): void;
 }
 
 export interface LocalProviderOptions {
@@ -16,7 +20,23 @@ export interface LocalProviderOptions {
   key: string;
   /** HMAC secret for channel authorization and the HTTP API. Never logged. */
   secret: string;
+  /** Connections across all nodes (scale-out). Default: none beyond each node's `descriptorCap`. */
   maxConnections: number;
+  /** This node's cap from its open-files limit, whatever `maxConnections` says (see src/server/net/descriptors.ts). */
+  descriptorCap: number;
+  /** A new connection must subscribe (private/presence) or sign in within this, else it is closed with 4009 (as Pusher's authorized connections). */
+  authTimeoutSeconds: number;
+  /** Connections that have not yet subscribed or signed in; keeps the cap out of reach of anonymous sockets. Default: a quarter of the cap. */
+  maxUnauthenticatedConnections?: number;
+  /** Connections one address (see addressPolicy) may hold open. */
+  maxConnectionsPerAddress: number;
+  /** New connections one address may open per second, after a burst of `connectionBurstPerAddress`. */
+  connectionRatePerAddress: number;
+  connectionBurstPerAddress: number;
+  /** Whose `X-Forwarded-For` is believed, and how IPv6 addresses are grouped. */
+  addressPolicy: AddressPolicy;
+  /** Where refusals are counted and logged (shared with the BFF's /metrics); a private one when unset. */
+  refusals?: Refusals;
   maxChannelsPerConnection: number;
   /** Default for presence channels whose signed authorization names no namespace limit (Pusher: 100). */
   presenceMaxMembers: number;
@@ -70,11 +90,19 @@ export interface LocalProviderOptions {
   logger?: LocalLogger;
 }
 
+const DESCRIPTOR_CAP = descriptorBudget(openFilesLimit()).connectionCap;
+
 export const DEFAULT_LOCAL_OPTIONS: LocalProviderOptions = {
   appId: DEV_APP_ID,
   key: DEV_APP_KEY,
   secret: DEV_APP_SECRET,
-  maxConnections: 10_000,
+  maxConnections: Number.POSITIVE_INFINITY,
+  descriptorCap: DESCRIPTOR_CAP,
+  authTimeoutSeconds: 30,
+  maxConnectionsPerAddress: 1000,
+  connectionRatePerAddress: 20,
+  connectionBurstPerAddress: 100,
+  addressPolicy: DEFAULT_ADDRESS_POLICY,
   maxChannelsPerConnection: 100,
   presenceMaxMembers: 100,
   presenceMaxUserInfoBytes: 1024,
@@ -104,6 +132,11 @@ const envSchema = z.object({
   LOCAL_APP_KEY: credential(/^[A-Za-z0-9_-]{1,64}$/),
   LOCAL_APP_SECRET: z.string().min(8).max(256).optional(),
   LOCAL_MAX_CONNECTIONS: int(1, 10_000_000),
+  LOCAL_AUTH_TIMEOUT_SECONDS: seconds,
+  LOCAL_MAX_UNAUTHENTICATED_CONNECTIONS: int(1, 10_000_000),
+  LOCAL_MAX_CONNECTIONS_PER_ADDRESS: int(1, 10_000_000),
+  LOCAL_CONNECTION_RATE_PER_ADDRESS: int(1, 1_000_000),
+  LOCAL_CONNECTION_BURST_PER_ADDRESS: int(1, 1_000_000),
   LOCAL_MAX_CHANNELS_PER_CONNECTION: int(1, 100_000),
   LOCAL_PRESENCE_MAX_MEMBERS: int(1, 100_000),
   LOCAL_PRESENCE_MAX_USER_INFO_BYTES: int(1, 1024 * 1024),
@@ -141,12 +174,23 @@ export function localProviderOptionsFromEnv(env: Record<string, string | undefin
     if (problems.length > 0) throw new Error(problems.join('\n'));
   }
   const d = DEFAULT_LOCAL_OPTIONS;
+  const maxConnections = e.LOCAL_MAX_CONNECTIONS ?? d.maxConnections;
+  const unauthenticated = e.LOCAL_MAX_UNAUTHENTICATED_CONNECTIONS;
+  const cap = Math.min(maxConnections, d.descriptorCap);
+  if (unauthenticated !== undefined && unauthenticated >= cap) {
+    throw new Error(`Invalid LOCAL_MAX_UNAUTHENTICATED_CONNECTIONS: must be below the connection cap (${cap}), so that connections that signed in always have room`);
+  }
   return {
     ...d,
     appId: e.LOCAL_APP_ID ?? d.appId,
     key: e.LOCAL_APP_KEY ?? d.key,
     secret: e.LOCAL_APP_SECRET ?? d.secret,
-    maxConnections: e.LOCAL_MAX_CONNECTIONS ?? d.maxConnections,
+    maxConnections,
+    authTimeoutSeconds: e.LOCAL_AUTH_TIMEOUT_SECONDS ?? d.authTimeoutSeconds,
+    ...(unauthenticated === undefined ? {} : { maxUnauthenticatedConnections: unauthenticated }),
+    maxConnectionsPerAddress: e.LOCAL_MAX_CONNECTIONS_PER_ADDRESS ?? d.maxConnectionsPerAddress,
+    connectionRatePerAddress: e.LOCAL_CONNECTION_RATE_PER_ADDRESS ?? d.connectionRatePerAddress,
+    connectionBurstPerAddress: e.LOCAL_CONNECTION_BURST_PER_ADDRESS ?? d.connectionBurstPerAddress,
     maxChannelsPerConnection: e.LOCAL_MAX_CHANNELS_PER_CONNECTION ?? d.maxChannelsPerConnection,
     presenceMaxMembers: e.LOCAL_PRESENCE_MAX_MEMBERS ?? d.presenceMaxMembers,
     presenceMaxUserInfoBytes: e.LOCAL_PRESENCE_MAX_USER_INFO_BYTES ?? d.presenceMaxUserInfoBytes,

@@ -7,6 +7,9 @@ import { randomInt } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { upgradedToWebSocket } from '../../src/server/net/http-guard.js';
+import { Refusals, type RefusalReason } from '../../src/server/net/refusals.js';
+import { Admission } from './admission.js';
 import { CloseCode, ErrorCode } from './codes.js';
 import { frameChannel } from './client-messages.js';
 import { Connection, type ConnectionContext } from './connection.js';
@@ -24,6 +27,27 @@ const PING_FRAME = textFrame(JSON.stringify({ event: 'pusher:ping', data: '{}' }
 /** ws closes connections sending frames past this; between maxFrameBytes and it clients get a `pusher:error`. */
 const HARD_FRAME_FACTOR = 4;
 const SHUTDOWN_GRACE_MS = 1_000;
+/**
+ * After the server's close frame, how long the peer has to answer it before the socket is
+ * destroyed (ws waits 30 s): refused and expired sockets must give their descriptor back.
+ */
+const CLOSE_GRACE_MS = 2_000;
+const AUTH_TIMEOUT_MESSAGE = 'Connection not authorized within timeout';
+const REFUSAL_MESSAGES: Record<RefusalReason, string> = {
+  over_capacity: 'Over capacity: too many connections',
+  unauthenticated_limit: 'Over capacity: too many connections waiting to subscribe or sign in',
+  address_limit: 'Over capacity: too many connections from this address',
+  rate_limited: 'Over capacity: this address opens connections too fast',
+  auth_timeout: AUTH_TIMEOUT_MESSAGE,
+};
+
+/** Destroys the socket if the peer does not complete the closing handshake in time. */
+function closeWithin(ws: WebSocket, ms: number): void {
+  if (ws.readyState === WebSocket.CLOSED) return;
+  const timer = setTimeout(() => ws.terminate(), ms);
+  timer.unref();
+  ws.once('close', () => clearTimeout(timer));
+}
 
 export interface SocketServerStats {
   connections: number;
@@ -45,7 +69,9 @@ export class SocketServer {
   private readonly detachers: (() => void)[] = [];
   private readonly connectionContext: ConnectionContext;
   private readonly protocol: ProtocolContext;
+  private readonly admission: Admission;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private authTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -69,6 +95,7 @@ export class SocketServer {
       onClosing: (connection) => this.forget(connection),
     };
     this.protocol = { options, hub, ...hooks, signIn: (connection, userId) => this.signIn(connection, userId) };
+    this.admission = new Admission(options, options.refusals ?? new Refusals(warnLogger(options)));
   }
 
   get stats(): SocketServerStats {
@@ -115,13 +142,15 @@ export class SocketServer {
       key = match[1] ?? '';
     }
     const protocol = new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1)).get('protocol');
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.onOpen(ws, socket, key, protocol));
+    const address = this.admission.keyOf(request);
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.onOpen(ws, socket, key, protocol, address));
     return true;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.authTimer) clearInterval(this.authTimer);
     for (const detach of this.detachers.splice(0)) detach();
     const sockets = [...this.connections.values()].map((connection) => connection.ws);
     const allClosed = Promise.all(
@@ -140,19 +169,21 @@ export class SocketServer {
     ws.send(JSON.stringify({ event: 'pusher:error', data: JSON.stringify({ code, message }) }));
     ws.close(code, message.slice(0, 120));
     ws.on('error', () => undefined);
+    closeWithin(ws, CLOSE_GRACE_MS);
   }
 
-  private onOpen(ws: WebSocket, raw: Duplex, key: string, protocol: string | null): void {
+  private onOpen(ws: WebSocket, raw: Duplex, key: string, protocol: string | null, address: string): void {
     if (key !== this.options.key) return this.refuse(ws, CloseCode.appNotFound, `App key ${key.slice(0, 64)} does not exist`);
     if (protocol !== null && !SUPPORTED_PROTOCOLS.has(protocol)) {
       return this.refuse(ws, CloseCode.unsupportedProtocol, 'Unsupported protocol version, use 7');
     }
-    if (this.connections.size + (this.cluster?.connections() ?? 0) >= this.options.maxConnections) {
-      return this.refuse(ws, CloseCode.overCapacity, 'Over capacity: too many connections');
-    }
     const now = Date.now();
+    const refusal = this.admission.admit(address, { here: this.connections.size, elsewhere: this.cluster?.connections() ?? 0 }, now);
+    if (refusal) return this.refuse(ws, CloseCode.overCapacity, REFUSAL_MESSAGES[refusal]);
     const connection = new Connection(this.newSocketId(), ws, raw, this.connectionContext, now);
     this.connections.set(connection.socketId, connection);
+    this.admission.opened(connection, address, now);
+    upgradedToWebSocket(raw);
     this.cluster?.changed();
     connection.enqueue(
       eventFrame('pusher:connection_established', {
@@ -185,6 +216,7 @@ export class SocketServer {
     }
     try {
       handleClientFrame(this.protocol, connection, bytes.toString('utf8'), now);
+      this.admission.noteActivity(connection);
     } catch (error) {
       // A frame the checks above missed must cost its sender the connection, never the process.
       (this.options.logger ?? console).error({ err: error, socketId: connection.socketId }, 'client frame handler failed; dropping the connection');
@@ -196,6 +228,15 @@ export class SocketServer {
   private drop(connection: Connection, code: number, reason: string): void {
     if (!this.forget(connection)) return;
     connection.close(code, reason);
+    closeWithin(connection.ws, CLOSE_GRACE_MS);
+  }
+
+  /** As Pusher's authorized connections: a `pusher:error` 4009, then the close. */
+  private expire(connection: Connection): void {
+    this.admission.refusals.record('websocket', 'auth_timeout');
+    connection.enqueue(errorFrame(ErrorCode.unauthorized, AUTH_TIMEOUT_MESSAGE));
+    connection.flush();
+    this.drop(connection, CloseCode.unauthorized, AUTH_TIMEOUT_MESSAGE);
   }
 
   private signIn(connection: Connection, userId: string): void {
@@ -211,6 +252,7 @@ export class SocketServer {
   private forget(connection: Connection): boolean {
     if (this.connections.get(connection.socketId) !== connection) return false;
     this.connections.delete(connection.socketId);
+    this.admission.forget(connection);
     this.cluster?.changed();
     if (connection.userId !== undefined) {
       const connections = this.users.get(connection.userId);
@@ -247,5 +289,15 @@ export class SocketServer {
       }
     }, interval);
     this.sweepTimer.unref();
+    const authMs = this.options.authTimeoutSeconds * 1000;
+    this.authTimer = setInterval(() => {
+      for (const connection of this.admission.overdue(Date.now())) this.expire(connection);
+    }, Math.min(1_000, Math.max(20, authMs / 4)));
+    this.authTimer.unref();
   }
+}
+
+function warnLogger(options: LocalProviderOptions): { warn(details: object, message: string): void } {
+  const logger = options.logger ?? console;
+  return { warn: (details, message) => (logger.warn ?? logger.info).call(logger, details, message) };
 }

@@ -68,6 +68,8 @@ async function loadPusher(): Promise<PusherClass> {
   return candidate as PusherClass;
 }
 
+const UNAUTHORIZED = 4009;
+
 /** Close codes 4001-4099 mean the app or key is refused (pusher-docs protocol); retrying cannot help. */
 function closeError(code: number | null | undefined, message: string | null | undefined): SwitchboardError {
   const text = `Pusher connection closed${code ? ` (${code})` : ''}${message ? `: ${message}` : ''}`;
@@ -184,7 +186,9 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
         events.emit('warning', warning);
         return;
       }
-      lastError = closeError(code, message);
+      // 4009 also closes a connection that held no channel past the server's deadline (the
+      // local server, like Pusher's authorized connections): only a refusal when channels were at stake.
+      lastError = code === UNAUTHORIZED && entries.size === 0 ? closeError(undefined, message ?? 'idle connection closed') : closeError(code, message);
     });
     client.connection.bind('state_change', ({ current }: { current: string }) => {
       if (live && current !== 'connected') lost(lastError ?? closeError(undefined, `state ${current}`));

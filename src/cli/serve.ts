@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { configurationWarnings } from '../server/config-warnings.js';
 import { devAuthEnabled, type Env } from '../server/env.js';
+import { descriptorBudget, openFilesLimit, type DescriptorBudget } from '../server/net/descriptors.js';
 import { parseCommandArgs, type Command } from './args.js';
 import { onPrimaryStop, reportListening, runPrimary, workerCount } from './workers.js';
 
@@ -25,6 +26,26 @@ export function startupSummary(env: Env, port: number, devAdminKey: string, work
   ];
   return { lines, warnings };
 }
+
+/** The open-files limit and the caps derived from it; a warning when LOCAL_MAX_CONNECTIONS asks for more than it allows. */
+export function capacitySummary(budget: DescriptorBudget, local: { maxConnections: string | undefined } | undefined): { line: string; warnings: string[] } {
+  const limit = budget.openFilesLimit;
+  const webSockets = local ? `up to ${budget.connectionCap} WebSocket connections, ` : '';
+  const line =
+    limit === undefined
+      ? `limits    open-files limit unknown${local ? `: up to ${budget.connectionCap} WebSocket connections` : ''}`
+      : `limits    open files ${limit}: ${webSockets}${budget.socketCap ?? limit} sockets in all (then 503${local ? ' / close 4100' : ''})`;
+  const configuredMaxConnections = local?.maxConnections;
+  const configured = Number(configuredMaxConnections);
+  const warnings =
+    configuredMaxConnections?.trim() && configured > budget.connectionCap
+      ? [
+          `LOCAL_MAX_CONNECTIONS=${configured} is more than the open-files limit${limit === undefined ? '' : ` (${limit})`} allows after SWITCHBOARD_RESERVED_DESCRIPTORS: this node stops at ${budget.connectionCap} (raise ulimit -n to go higher)`,
+        ]
+      : [];
+  return { line, warnings };
+}
+
 
 /** Longest a shutdown may take (draining deliveries, closing connections) before the process exits anyway. */
 export const SHUTDOWN_LIMIT_MS = 10_000;
@@ -55,12 +76,26 @@ SWITCHBOARD_STORE=redis, which they share state through; otherwise one).`,
       import('../server/config-problems.js'),
     ]);
     const human = (env: Env) => process.stdout.isTTY && env.NODE_ENV !== 'production';
-    const announce = (env: Env, port: number, logger: { info(details: object, message: string): void; warn(message: string): void }, workers: number) => {
+    const announce = (env: Env, port: number, logger: { info(details: object, message: string): void; warn(message: string): void }, workers: number, budget: DescriptorBudget) => {
       const summary = startupSummary(env, port, DEV_ADMIN_KEY, workers);
+      const capacity = capacitySummary(budget, env.SWITCHBOARD_PROVIDER === 'local' ? { maxConnections: process.env.LOCAL_MAX_CONNECTIONS } : undefined);
+      summary.lines.push(workers > 1 ? `${capacity.line}, per worker` : capacity.line);
+      summary.warnings.push(...capacity.warnings);
       if (human(env)) {
         console.log(['Switchboard is running', ...summary.lines.map((line) => `  ${line}`), ...summary.warnings.map((warning) => `  ! ${warning}`), 'Press Ctrl-C to stop.'].join('\n'));
       } else {
-        logger.info({ url: `http://localhost:${port}/`, provider: env.SWITCHBOARD_PROVIDER, store: env.SWITCHBOARD_STORE, workers }, 'Switchboard is listening');
+        logger.info(
+          {
+            url: `http://localhost:${port}/`,
+            provider: env.SWITCHBOARD_PROVIDER,
+            store: env.SWITCHBOARD_STORE,
+            workers,
+            openFilesLimit: budget.openFilesLimit ?? null,
+            connectionCap: budget.connectionCap,
+            socketCap: budget.socketCap ?? null,
+          },
+          'Switchboard is listening',
+        );
         for (const warning of summary.warnings) logger.warn(warning);
       }
     };
@@ -73,7 +108,12 @@ SWITCHBOARD_STORE=redis, which they share state through; otherwise one).`,
         if (problems.length > 0) throw new ConfigurationError(problems);
         const logger = createLogger(env.LOG_LEVEL);
         // Workers give up on their own after SHUTDOWN_LIMIT_MS; the primary kills stragglers a little later.
-        await runPrimary({ workers, logger, shutdownGraceMs: SHUTDOWN_LIMIT_MS + 2_000, onListening: (port) => announce(env, port, logger, workers) });
+        await runPrimary({
+          workers,
+          logger,
+          shutdownGraceMs: SHUTDOWN_LIMIT_MS + 2_000,
+          onListening: (port) => announce(env, port, logger, workers, descriptorBudget(openFilesLimit(), env.SWITCHBOARD_RESERVED_DESCRIPTORS)),
+        });
         if (human(env)) console.log('Stopped.');
         return;
       }
@@ -83,7 +123,7 @@ SWITCHBOARD_STORE=redis, which they share state through; otherwise one).`,
     const running = await listen(app, { port: env.PORT, host: env.HOST });
     const { logger } = app.switchboard;
     if (cluster.isWorker) reportListening(running.port);
-    else announce(env, running.port, logger, 1);
+    else announce(env, running.port, logger, 1, app.switchboard.network.budget);
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping && signal === 'primary') return;

@@ -17,6 +17,8 @@ import { DEFAULT_READER_LIMITS, ReaderLimits, type ReaderLimitOptions } from './
 import type { EventStore } from './log/store.js';
 import type { Logger } from './logger.js';
 import { deliveryMetrics, Metrics } from './metrics.js';
+import { refuseOverCapacity } from './net/http-guard.js';
+import { createNetwork, type Network } from './net/network.js';
 import { countingDeliveries, RateTracker } from './stats/rate.js';
 import type { DeliveryTuning } from './publish/delivery.js';
 import { createPublishPipeline } from './publish/pipeline.js';
@@ -76,6 +78,8 @@ export interface ServerOptions {
   lifecycleCluster?: LifecycleCluster;
   /** Provider delivery: timeout, retry backoff, circuit breaker (see publish/delivery.ts). */
   delivery?: Partial<DeliveryTuning>;
+  /** Client addresses, HTTP limits and descriptor budget; defaults (this process's open-files limit) when unset. */
+  network?: Network;
   /** SSE / long-poll: heartbeat, poll timeout, open streams per user and tenant. */
   logReaders?: { stream?: Partial<StreamOptions>; poll?: Partial<PollOptions>; limits?: Partial<ReaderLimitOptions> };
 }
@@ -96,7 +100,9 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     throw new Error('No end-user authentication configured: set AUTH_JWKS_URL or AUTH_JWT_SECRET, or pass authenticate');
   }
   const hub = createEventHub(options.store, options.logger);
+  const network = options.network ?? createNetwork({ logger: options.logger });
   const metrics = new Metrics(options.provider.name, options.provider.stats?.bind(options.provider));
+  metrics.observeNetwork(network);
   const rates = new RateTracker();
   const deliveryFailures = new DeliveryFailureLog();
   const providerHealth = new ProviderHealth(options.provider.name);
@@ -146,6 +152,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     apiKeys: options.apiKeys,
     logger: options.logger,
     publicUrl: options.publicUrl,
+    network,
   };
 
   options.provider.useEventLog?.({
@@ -167,6 +174,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     next(accepting ? undefined : new SwitchboardError('provider_unavailable', 'Server is shutting down'));
   });
   app.use(healthRoutes(ctx.readiness));
+  app.use(refuseOverCapacity(network.refusals));
   app.use(tokenRoutes(ctx));
   app.use(pusherAuthRoutes(ctx));
   app.use(ablyAuthRoutes(ctx));

@@ -11,6 +11,7 @@ import type { EventHub } from './log/hub.js';
 import type { EventStore } from './log/store.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import type { Network } from './net/network.js';
 import type { PublishPipeline } from './publish/pipeline.js';
 import type { RateTracker } from './stats/rate.js';
 import type { CapabilityTokens } from './tokens/capability-token.js';
@@ -44,4 +45,6 @@ export interface SwitchboardContext {
   logger: Logger;
   /** Public origin for provider client config; the request's origin when undefined. */
   publicUrl: string | undefined;
+  /** Client addresses, HTTP limits, descriptor budget, refusals (see net/). */
+  network: Network;
 }

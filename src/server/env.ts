@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { apiKeyListProblems } from './auth/api-keys.js';
 import { ConfigurationError, describeIssue } from './config-problems.js';
 import { signingKeyProblems } from './tokens/signing-keys.js';
+import { parseCidr } from './net/client-address.js';
+import { openFilesLimit } from './net/descriptors.js';
 
 const onOff = z.enum(['on', 'off']);
 const optionalString = z
@@ -33,6 +35,22 @@ const checkedString = (problems: (value: string) => string[]) =>
   optionalString.superRefine((value, ctx) => {
     if (value !== undefined) for (const message of problems(value)) ctx.addIssue({ code: 'custom', message });
   });
+
+/** Proxies whose X-Forwarded-For is believed: addresses or CIDR ranges, comma or space separated. */
+const trustedProxiesSchema = z
+  .string()
+  .transform((value) => value.split(/[\s,]+/).filter((part) => part !== ''))
+  .superRefine((entries, ctx) => {
+    for (const entry of entries) {
+      try {
+        parseCidr(entry);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `must list IP addresses or CIDR ranges (e.g. 10.0.0.0/8, ::1), and "${entry.slice(0, 60)}" is neither` });
+      }
+    }
+  });
+
+const timeoutSeconds = (fallback: number) => z.coerce.number().positive().max(3600).default(fallback);
 
 export const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
@@ -70,6 +88,14 @@ export const envSchema = z.object({
   SWITCHBOARD_WEBHOOK_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   /** `whsec_…` signing secret; two, space separated, while rotating (both sign). */
   SWITCHBOARD_WEBHOOK_SECRET: optionalString.pipe(webhookSecretsSchema.optional()),
+  /** Admission control (see net/): whose X-Forwarded-For counts, how IPv6 is grouped, HTTP timeouts and limits. */
+  SWITCHBOARD_TRUSTED_PROXIES: optionalString.pipe(trustedProxiesSchema.optional()),
+  SWITCHBOARD_IPV6_PREFIX: z.coerce.number().int().min(16).max(128).default(64),
+  SWITCHBOARD_HEADERS_TIMEOUT_SECONDS: timeoutSeconds(10),
+  SWITCHBOARD_REQUEST_TIMEOUT_SECONDS: timeoutSeconds(30),
+  SWITCHBOARD_KEEP_ALIVE_TIMEOUT_SECONDS: timeoutSeconds(5),
+  SWITCHBOARD_MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(10_000_000).default(256),
+  SWITCHBOARD_RESERVED_DESCRIPTORS: z.coerce.number().int().min(64).max(10_000_000).default(1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -88,6 +114,20 @@ export function parseEnv(source: NodeJS.ProcessEnv): Env {
   const { env, problems } = readEnv(source);
   if (!env) throw new ConfigurationError(problems);
   return env;
+}
+
+/** What the single-variable checks cannot see: settings that must agree with each other or with the machine. */
+export function networkProblems(env: Env, limit = openFilesLimit()): string[] {
+  const problems: string[] = [];
+  if (env.SWITCHBOARD_HEADERS_TIMEOUT_SECONDS > env.SWITCHBOARD_REQUEST_TIMEOUT_SECONDS) {
+    problems.push(
+      `SWITCHBOARD_HEADERS_TIMEOUT_SECONDS is ${env.SWITCHBOARD_HEADERS_TIMEOUT_SECONDS}, but it must not exceed SWITCHBOARD_REQUEST_TIMEOUT_SECONDS (${env.SWITCHBOARD_REQUEST_TIMEOUT_SECONDS}).`,
+    );
+  }
+  if (limit !== undefined && env.SWITCHBOARD_RESERVED_DESCRIPTORS >= limit) {
+    problems.push(`SWITCHBOARD_RESERVED_DESCRIPTORS is ${env.SWITCHBOARD_RESERVED_DESCRIPTORS}, but it must be below the open-files limit of this process (${limit}).`);
+  }
+  return problems;
 }
 
 /** The webhook endpoint, when configured; a URL without a secret is refused. */

@@ -14,7 +14,8 @@ import { parseApiKeys } from './auth/api-keys.js';
 import { createAppSessionVerifier } from './auth/session.js';
 import { readAppConfig } from './config-file.js';
 import { ConfigurationError, describeProviderError } from './config-problems.js';
-import { devAuthEnabled, envSchema, readEnv, webhookEndpoint, type Env, type ProviderName } from './env.js';
+import { devAuthEnabled, envSchema, networkProblems, readEnv, webhookEndpoint, type Env, type ProviderName } from './env.js';
+import { createNetwork, type Network } from './net/network.js';
 import { LifecycleCluster } from './lifecycle/cluster.js';
 import { createWebhookOutbox } from './lifecycle/create-outbox.js';
 import { createEventStore, RedisEventStore, type EventStoreOptions } from './log/index.js';
@@ -26,13 +27,15 @@ import { loadSigningKeys } from './tokens/signing-keys.js';
 /** Dev-only admin key so the README walkthrough works on a fresh clone. */
 export const DEV_ADMIN_KEY = 'dev-admin-key-change-me';
 
-async function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppConfig, logger: Logger): Promise<ServerProvider> {
+async function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppConfig, logger: Logger, network: Network): Promise<ServerProvider> {
   switch (env.SWITCHBOARD_PROVIDER) {
     case 'local': {
       const options = localProviderOptionsFromEnv(source);
       // Nodes sharing a Redis event log share its Redis for fan-out too, unless LOCAL_REDIS_URL says otherwise.
       const redisUrl = options.redisUrl ?? (env.SWITCHBOARD_STORE === 'redis' ? env.REDIS_URL : undefined);
-      return createLocalProvider({ ...options, redisUrl, logger });
+      const { budget, addressPolicy, refusals } = network;
+      // Each node stops at what its open-files limit leaves after SWITCHBOARD_RESERVED_DESCRIPTORS, whatever LOCAL_MAX_CONNECTIONS says.
+      return createLocalProvider({ ...options, descriptorCap: budget.connectionCap, addressPolicy, refusals, redisUrl, logger });
     }
     case 'pusher':
       return createPusherProvider({ ...pusherProviderOptionsFromEnv(source), namespaces: config.namespaces });
@@ -160,6 +163,7 @@ export async function checkConfiguration(
   const { env, problems } = readEnv(source);
   problems.push(...providerProblems(source));
   problems.push(...crossProblems(source, options));
+  if (env) problems.push(...networkProblems(env));
   const configFile = envSchema.shape.SWITCHBOARD_CONFIG.safeParse(source.SWITCHBOARD_CONFIG);
   let config: AppConfig | undefined;
   if (configFile.success) {
@@ -168,6 +172,20 @@ export async function checkConfiguration(
     problems.push(...reading.problems);
   }
   return problems.length === 0 && env && config ? { env, config, problems } : { problems };
+}
+
+export function networkFromEnv(env: Env, logger?: Logger): Network {
+  return createNetwork({
+    addressPolicy: { trustedProxies: env.SWITCHBOARD_TRUSTED_PROXIES ?? [], ipv6PrefixLength: env.SWITCHBOARD_IPV6_PREFIX },
+    http: {
+      headersTimeoutMs: env.SWITCHBOARD_HEADERS_TIMEOUT_SECONDS * 1000,
+      requestTimeoutMs: env.SWITCHBOARD_REQUEST_TIMEOUT_SECONDS * 1000,
+      keepAliveTimeoutMs: env.SWITCHBOARD_KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
+      maxSocketsPerAddress: env.SWITCHBOARD_MAX_SOCKETS_PER_ADDRESS,
+    },
+    reservedDescriptors: env.SWITCHBOARD_RESERVED_DESCRIPTORS,
+    logger,
+  });
 }
 
 export async function createServerFromEnv(
@@ -203,9 +221,11 @@ export async function createServerFromEnv(
       : undefined;
   const storeOptions: EventStoreOptions = { kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL, logger };
   const store = await createEventStore(storeOptions);
+  const network = networkFromEnv(env, logger);
   const app = createServer({
     config,
-    provider: await createProvider(env, source, config, logger),
+    network,
+    provider: await createProvider(env, source, config, logger, network),
     store,
     ...(endpoint ? { webhooks: { ...endpoint, outbox: createWebhookOutbox(storeOptions, store) } } : {}),
     // Nodes sharing a Redis log may share channels: occupancy and presence events are made cluster-wide there.

@@ -1,6 +1,7 @@
 export { createServer, type ServerOptions, type SwitchboardApp } from './app.js';
 export { createServerFromEnv, DEV_ADMIN_KEY } from './from-env.js';
-export { listen, type ListeningServer } from './listen.js';
+export { attachToServer, listen, type ListeningServer } from './listen.js';
+export { createNetwork, type Network, type NetworkOptions } from './net/network.js';
 export { ApiKeys, parseApiKeys } from './auth/api-keys.js';
 export { createAppSessionVerifier } from './auth/session.js';
 export type { Identity } from './auth/identity.js';

@@ -6,7 +6,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { TenantStats } from '../../providers/types.js';
 import type { DeliveryObserver } from './publish/delivery.js';
 import type { DeliveryFailureLog } from './publish/delivery-failures.js';
-
+import type { Network } from './net/network.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -59,6 +59,36 @@ export class Metrics {
       row.channels.every((channel) => channel.subscribers !== undefined) ? row.channels.reduce((sum, channel) => sum + (channel.subscribers ?? 0), 0) : undefined,
     );
     snapshotGauge('switchboard_channels', 'Occupied channels', (row) => row.channels.length);
+  }
+
+  /** The descriptor budget, open inbound sockets and admission refusals. */
+  observeNetwork(network: Network): void {
+    const registers = [this.registry];
+    const fixed = (name: string, help: string, value: number | undefined) => {
+      if (value !== undefined) new Gauge({ name, help, registers }).set(value);
+    };
+    fixed('switchboard_open_files_limit', "The process's open-files limit (RLIMIT_NOFILE) the caps are derived from", network.budget.openFilesLimit);
+    fixed('switchboard_websocket_connection_cap', 'WebSocket connections this process accepts (open-files limit minus the reserve)', network.budget.connectionCap);
+    fixed('switchboard_inbound_socket_cap', 'Inbound sockets served normally; past it requests get 503 except health checks', network.http.socketCap);
+    new Gauge({
+      name: 'switchboard_inbound_sockets',
+      help: 'Open inbound sockets (HTTP and WebSocket)',
+      registers,
+      collect() {
+        this.set(network.servers.reduce((sum, server) => sum + server.openSockets(), 0));
+      },
+    });
+    new Counter({
+      name: 'switchboard_connections_refused_total',
+      help: 'Connections and requests refused by admission control, by kind (http, websocket) and reason',
+      labelNames: ['kind', 'reason'],
+      registers,
+      collect() {
+        // The totals live in Refusals (the local provider counts there too); copied on each scrape.
+        this.reset();
+        for (const { kind, reason, count } of network.refusals.counts()) this.inc({ kind, reason }, count);
+      },
+    });
   }
 }
 

@@ -71,9 +71,10 @@ describe('local provider: connection handshake', () => {
   });
 
   it('closes connections over the limit with 4100', async () => {
-    const { port } = await startLocal({ maxConnections: 2 });
-    await RawClient.connected(port);
-    await RawClient.connected(port);
+    const { port, provider } = await startLocal({ maxConnections: 2 });
+    // Subscribed: connections that have not subscribed or signed in can never fill the cap (see local-admission.test.ts).
+    await subscribed(provider, await RawClient.connected(port), 'acme', 'orders:1', false);
+    await subscribed(provider, await RawClient.connected(port), 'acme', 'orders:2', false);
     const third = await RawClient.open(port);
     await third.error(4100);
     expect((await third.closed).code).toBe(4100);
