@@ -165,6 +165,35 @@ describe.each(kinds)('WebhookOutbox contract: $name', (kind) => {
     expect(third?.lastError?.length).toBeLessThan(400);
   });
 
+  it('a claim hands out at most each tenant\'s room and skips tenants without room (__proto__ too)', async () => {
+    const slow = Array.from({ length: 6 }, (_, index) => message(`s${index}`, `slow\u0000c${index}`, 'slow'));
+    await outbox.enqueue([...slow, message('p1', '__proto__\u0000x', '__proto__'), message('a1'), message('b1', 'acme\u0000b')]);
+    const room = { perTenant: 2, tenants: new Map([['__proto__', 0]]) };
+    const claimed = await outbox.claimDue(2_000, 10, LEASE, room);
+    const slowClaimed = ids(claimed).filter((id) => id.startsWith('s'));
+    expect(ids(claimed).sort()).toEqual(['a1', 'b1', ...slowClaimed].sort());
+    expect(slowClaimed).toHaveLength(2);
+    // The rest of the slow tenant, one more each time; __proto__ still without room.
+    const third = await outbox.claimDue(2_001, 10, LEASE, { perTenant: 1, tenants: new Map([['__proto__', 0]]) });
+    expect(third).toHaveLength(1);
+    expect(ids(await outbox.claimDue(2_002, 10, LEASE))).toHaveLength(4);
+    expect(await outbox.claimDue(2_003, 10, LEASE)).toEqual([]);
+  });
+
+  it('releaseRetries makes a tenant\'s heads waiting for a retry due at once, not leased ones nor other tenants\'', async () => {
+    await outbox.enqueue([message('a1'), message('a2', 'acme\u0000b'), message('a3', 'acme\u0000c'), message('g1', 'globex\u0000x', 'globex')]);
+    await outbox.claimDue(2_000, 10, LEASE);
+    await outbox.retryLater('a1', 1e12, 'HTTP 500');
+    await outbox.retryLater('a2', 1e12, 'HTTP 500');
+    await outbox.retryLater('g1', 1e12, 'HTTP 500');
+    // a3 stays leased (a request in flight).
+    expect(await outbox.releaseRetries('acme', 3_000)).toBe(2);
+    expect(ids(await outbox.claimDue(3_000, 10, LEASE)).sort()).toEqual(['a1', 'a2']);
+    // Claimed again: leased, no longer waiting.
+    expect(await outbox.releaseRetries('acme', 3_001)).toBe(0);
+    expect(await outbox.claimDue(3_001, 10, LEASE)).toEqual([]);
+  });
+
   it('dead-letters the head, moves its queue on, lists letters newest first per tenant', async () => {
     await outbox.enqueue([message('a1'), message('a2'), message('g1', 'globex\u0000x', 'globex')]);
     await outbox.claimDue(2_000, 10, LEASE);

@@ -446,7 +446,9 @@ export class DeliveryQueue {
     const taken: Taken[] = [];
     for (const [index, state] of candidates.entries()) {
       if (room === 0) {
+        // The batch is full: the rest go back in line and may start calls of their own.
         for (const rest of candidates.slice(index)) this.release(rest, true, true);
+        this.kick();
         break;
       }
       try {
