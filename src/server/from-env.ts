@@ -17,7 +17,9 @@ import { ConfigurationError, describeProviderError } from './config-problems.js'
 import { devAuthEnabled, envSchema, readEnv, webhookEndpoint, type Env, type ProviderName } from './env.js';
 import { LifecycleCluster } from './lifecycle/cluster.js';
 import { createWebhookOutbox } from './lifecycle/create-outbox.js';
+import { SqliteLifecycleLedger } from './lifecycle/sqlite-ledger.js';
 import { createEventStore, RedisEventStore, type EventStoreOptions } from './log/index.js';
+import type { EventStore } from './log/store.js';
 import { createLogger, type Logger } from './logger.js';
 import { MemoryRevocations, RedisRevocations, SqliteRevocations, type TokenRevocations } from './tokens/revocations.js';
 import { loadSigningKeys } from './tokens/signing-keys.js';
@@ -110,6 +112,17 @@ export async function checkConfiguration(source: NodeJS.ProcessEnv = process.env
   return problems.length === 0 && env && config ? { env, config, problems } : { problems };
 }
 
+/**
+ * The embedded server's occupancy and presence beyond one process: cluster-wide when nodes
+ * share a Redis log, reported after a crash for one node on sqlite.
+ */
+function lifecycleTracker(env: Env, store: EventStore, logger: Logger): Pick<ServerOptions, 'lifecycleCluster'> {
+  if (env.SWITCHBOARD_PROVIDER !== 'local') return {};
+  if (store instanceof RedisEventStore) return { lifecycleCluster: new LifecycleCluster({ redis: store.redis, logger }) };
+  if (env.SWITCHBOARD_STORE === 'sqlite') return { lifecycleCluster: new SqliteLifecycleLedger(path.join(env.SWITCHBOARD_DATA_DIR, 'events.sqlite'), logger) };
+  return {};
+}
+
 export async function createServerFromEnv(
   source: NodeJS.ProcessEnv = process.env,
   overrides: Partial<ServerOptions> = {},
@@ -145,7 +158,7 @@ export async function createServerFromEnv(
     store,
     ...(endpoint ? { webhooks: { ...endpoint, outbox: createWebhookOutbox(storeOptions, store) } } : {}),
     // Nodes sharing a Redis log may share channels: occupancy and presence events are made cluster-wide there.
-    ...(store instanceof RedisEventStore && env.SWITCHBOARD_PROVIDER === 'local' ? { lifecycleCluster: new LifecycleCluster({ redis: store.redis, logger }) } : {}),
+    ...lifecycleTracker(env, store, logger),
     signingKeys,
     apiKeys: parseApiKeys(env.SWITCHBOARD_API_KEYS, adminKeys),
     logger,

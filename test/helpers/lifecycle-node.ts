@@ -1,8 +1,11 @@
 /**
  * A BFF node in its own process, for tests that SIGKILL it: local provider scaled out over
- * Redis, Redis event log and webhook outbox, cluster-wide lifecycle events. Configured by
- * argv[2] (JSON); prints `{"port": …}` once listening.
+ * Redis, Redis event log and webhook outbox, cluster-wide lifecycle events; or, with
+ * `dataDir`, a single node on the sqlite store (log, outbox and lifecycle ledger in its
+ * file). Configured by argv[2] (JSON); prints `{"port": …}` once listening.
  */
+import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { z } from 'zod';
 import { createLocalProvider } from '../../providers/local/index.js';
 import { DEFAULT_APP_CONFIG } from '../../src/core/config.js';
@@ -10,6 +13,9 @@ import { createServer } from '../../src/server/app.js';
 import { ApiKeys } from '../../src/server/auth/api-keys.js';
 import { LifecycleCluster } from '../../src/server/lifecycle/cluster.js';
 import { RedisWebhookOutbox } from '../../src/server/lifecycle/redis-outbox.js';
+import { SqliteLifecycleLedger } from '../../src/server/lifecycle/sqlite-ledger.js';
+import { SqliteWebhookOutbox } from '../../src/server/lifecycle/sqlite-outbox.js';
+import { SqliteEventStore } from '../../src/server/log/sqlite-store.js';
 import { listen } from '../../src/server/listen.js';
 import { RedisEventStore } from '../../src/server/log/redis-store.js';
 import { createLogger } from '../../src/server/logger.js';
@@ -22,10 +28,35 @@ export const lifecycleNodeConfigSchema = z.object({
   webhookUrl: z.string(),
   secret: z.string(),
   nodeTtlMs: z.number().int(),
+  /** Set: a single node on the sqlite store in this directory (the Redis settings are unused). */
+  dataDir: z.string().optional(),
 });
 export type LifecycleNodeConfig = z.infer<typeof lifecycleNodeConfigSchema>;
 
+const SENDER_TUNING = { timeoutMs: 500, backoff: { baseMs: 10, capMs: 50 }, pollMs: 20 };
+
+async function startSqliteNode(config: LifecycleNodeConfig & { dataDir: string }) {
+  const logger = createLogger('silent');
+  await mkdir(config.dataDir, { recursive: true });
+  const file = path.join(config.dataDir, 'events.sqlite');
+  const provider = createLocalProvider({ logger: { info() {}, error() {} } });
+  const app = createServer({
+    config: DEFAULT_APP_CONFIG,
+    provider,
+    store: new SqliteEventStore(file),
+    signingKeys: await loadSigningKeys({}),
+    apiKeys: new ApiKeys(),
+    logger,
+    devAuth: true,
+    webhooks: { url: config.webhookUrl, secrets: [config.secret], outbox: new SqliteWebhookOutbox(file), tuning: SENDER_TUNING },
+    lifecycleCluster: new SqliteLifecycleLedger(file, logger),
+  });
+  const running = await listen(app, { host: '127.0.0.1' });
+  return { provider, running };
+}
+
 export async function startLifecycleNode(config: LifecycleNodeConfig) {
+  if (config.dataDir !== undefined) return startSqliteNode({ ...config, dataDir: config.dataDir });
   const logger = createLogger('silent');
   const store = new RedisEventStore({ url: config.redisUrl, keyPrefix: config.storePrefix });
   const provider = createLocalProvider({ redisUrl: config.redisUrl, redisKeyPrefix: config.providerPrefix, heartbeatMs: 200, logger: { info() {}, error() {} } });
@@ -41,7 +72,7 @@ export async function startLifecycleNode(config: LifecycleNodeConfig) {
       url: config.webhookUrl,
       secrets: [config.secret],
       outbox: new RedisWebhookOutbox(store.redis, config.storePrefix),
-      tuning: { timeoutMs: 500, backoff: { baseMs: 10, capMs: 50 }, pollMs: 20 },
+      tuning: SENDER_TUNING,
     },
     lifecycleCluster: new LifecycleCluster({ redis: store.redis, keyPrefix: config.storePrefix, nodeTtlMs: config.nodeTtlMs, logger }),
   });
@@ -52,4 +83,6 @@ export async function startLifecycleNode(config: LifecycleNodeConfig) {
 if (process.argv[1]?.endsWith('lifecycle-node.ts')) {
   const { running } = await startLifecycleNode(lifecycleNodeConfigSchema.parse(JSON.parse(process.argv[2] ?? '{}')));
   process.stdout.write(`${JSON.stringify({ port: running.port })}\n`);
+  // A clean stop, as `switchboard serve` does it.
+  process.once('SIGTERM', () => void running.close().then(() => process.exit(0)));
 }

@@ -26,6 +26,7 @@ import { z } from 'zod';
 import type { WebhookEvent } from '../../../providers/types.js';
 import type { Logger } from '../logger.js';
 import { runScript } from '../log/redis-scripts.js';
+import { cameEvent, goneEvent, isArrival, leavingOrder, parseSubject, subjectOf, type LifecycleTracker, type Subject } from './subjects.js';
 
 /** ARGV: prefix, node, subject. Returns 1 when the subject just gained its first node. */
 const ADD = `
@@ -58,46 +59,6 @@ redis.call('SREM', p .. 'lc:nodes', ARGV[2])
 return emptied
 `;
 
-const subjectSchema = z.union([z.tuple([z.literal('o'), z.string(), z.string()]), z.tuple([z.literal('p'), z.string(), z.string(), z.string()])]);
-type Subject = z.infer<typeof subjectSchema>;
-
-function subjectOf(event: WebhookEvent): Subject | undefined {
-  switch (event.kind) {
-    case 'channel_occupied':
-    case 'channel_vacated':
-      return ['o', event.tenant, event.channel];
-    case 'member_added':
-    case 'member_removed':
-      return ['p', event.tenant, event.channel, event.userId];
-    case 'client_event':
-      return undefined;
-  }
-}
-
-/** The event reported when a subject lost its last node. */
-function goneEvent(subject: Subject): WebhookEvent {
-  return subject[0] === 'o'
-    ? { kind: 'channel_vacated', tenant: subject[1], channel: subject[2] }
-    : { kind: 'member_removed', tenant: subject[1], channel: subject[2], userId: subject[3] };
-}
-
-/** The event reported when a subject gained its first node. */
-function cameEvent(subject: Subject): WebhookEvent {
-  return subject[0] === 'o'
-    ? { kind: 'channel_occupied', tenant: subject[1], channel: subject[2] }
-    : { kind: 'member_added', tenant: subject[1], channel: subject[2], userId: subject[3] };
-}
-
-function parseSubject(text: unknown): Subject | undefined {
-  if (typeof text !== 'string') return undefined;
-  try {
-    const parsed = subjectSchema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export interface ClusterOptions {
   redis: Redis;
   /** The event store's key prefix, default `sb:`. */
@@ -110,11 +71,11 @@ export interface ClusterOptions {
 
 export const DEFAULT_NODE_TTL_MS = 15_000;
 
-export class LifecycleCluster {
+export class LifecycleCluster implements LifecycleTracker {
   readonly nodeId: string;
   private readonly prefix: string;
   private readonly ttlMs: number;
-  private listener: ((event: WebhookEvent) => void) | undefined;
+  private listener: ((event: WebhookEvent) => unknown) | undefined;
   /** This node's transitions go to Redis one at a time, in the order the hub reported them. */
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -130,7 +91,7 @@ export class LifecycleCluster {
   }
 
   /** Starts the heartbeat and reaping; cluster-wide events go to `listener`. */
-  start(listener: (event: WebhookEvent) => void): void {
+  start(listener: (event: WebhookEvent) => unknown): void {
     this.listener = listener;
     void this.tick();
     this.timer = setInterval(() => void this.tick(), Math.max(50, Math.floor(this.ttlMs / 3)));
@@ -147,12 +108,12 @@ export class LifecycleCluster {
   report(event: WebhookEvent): void {
     const subject = subjectOf(event);
     if (!subject) return;
-    const adding = event.kind === 'channel_occupied' || event.kind === 'member_added';
+    const adding = isArrival(event);
     const member = JSON.stringify(subject);
     if (adding) this.mine.add(member);
     else this.mine.delete(member);
     this.enqueue(async () => {
-      if ((await runScript(this.options.redis, adding ? ADD : REMOVE, [], [this.prefix, this.nodeId, member])) === 1) this.listener?.(event);
+      if ((await runScript(this.options.redis, adding ? ADD : REMOVE, [], [this.prefix, this.nodeId, member])) === 1) await this.listener?.(event);
     });
   }
 
@@ -179,17 +140,15 @@ export class LifecycleCluster {
     const subjects = [...this.mine].map(parseSubject).filter((subject): subject is Subject => subject !== undefined);
     subjects.sort((a, b) => (a[0] === b[0] ? 0 : a[0] === 'o' ? -1 : 1));
     for (const subject of subjects) {
-      if ((await runScript(this.options.redis, ADD, [], [this.prefix, this.nodeId, JSON.stringify(subject)])) === 1) this.listener?.(cameEvent(subject));
+      if ((await runScript(this.options.redis, ADD, [], [this.prefix, this.nodeId, JSON.stringify(subject)])) === 1) await this.listener?.(cameEvent(subject));
     }
   }
 
   private async reap(node: string): Promise<void> {
     const emptied = z.array(z.unknown()).parse(await runScript(this.options.redis, REAP, [], [this.prefix, node]));
-    const subjects = emptied.map(parseSubject).filter((subject): subject is Subject => subject !== undefined);
-    // Members leave before their channel is vacated.
-    subjects.sort((a, b) => (a[0] === b[0] ? 0 : a[0] === 'p' ? -1 : 1));
+    const subjects = leavingOrder(emptied.map(parseSubject).filter((subject): subject is Subject => subject !== undefined));
     if (subjects.length > 0) this.options.logger.info({ node, subjects: subjects.length }, 'reaped a silent node: its members left');
-    for (const subject of subjects) this.listener?.(goneEvent(subject));
+    for (const subject of subjects) await this.listener?.(goneEvent(subject));
   }
 
   /** After this node's own leaves were reported: drops whatever is left of it (reporting it) and its heartbeat. */
