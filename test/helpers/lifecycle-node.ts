@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { createLocalProvider } from '../../providers/local/index.js';
 import { DEFAULT_APP_CONFIG } from '../../src/core/config.js';
 import { createServer } from '../../src/server/app.js';
-import { ApiKeys } from '../../src/server/auth/api-keys.js';
+import { parseApiKeys } from '../../src/server/auth/api-keys.js';
 import { LifecycleCluster } from '../../src/server/lifecycle/cluster.js';
 import { RedisWebhookOutbox } from '../../src/server/lifecycle/redis-outbox.js';
 import { SqliteLifecycleLedger } from '../../src/server/lifecycle/sqlite-ledger.js';
@@ -20,6 +20,7 @@ import { listen } from '../../src/server/listen.js';
 import { RedisEventStore } from '../../src/server/log/redis-store.js';
 import { createLogger } from '../../src/server/logger.js';
 import { loadSigningKeys } from '../../src/server/tokens/signing-keys.js';
+import { providerFaultsSchema, withProviderFaults } from './faulty-provider.js';
 
 export const lifecycleNodeConfigSchema = z.object({
   redisUrl: z.string(),
@@ -30,6 +31,12 @@ export const lifecycleNodeConfigSchema = z.object({
   nodeTtlMs: z.number().int(),
   /** Set: a single node on the sqlite store in this directory (the Redis settings are unused). */
   dataDir: z.string().optional(),
+  /** `tenant:key` pairs for `POST /v1/publish`. */
+  tenantKeys: z.string().optional(),
+  /** Redis nodes: faults injected into provider calls (soak runs). */
+  providerFaults: providerFaultsSchema.optional(),
+  /** Webhook sender timing instead of the tests' fast one. */
+  senderTuning: z.object({ timeoutMs: z.number(), pollMs: z.number() }).partial().optional(),
 });
 export type LifecycleNodeConfig = z.infer<typeof lifecycleNodeConfigSchema>;
 
@@ -45,7 +52,7 @@ async function startSqliteNode(config: LifecycleNodeConfig & { dataDir: string }
     provider,
     store: new SqliteEventStore(file),
     signingKeys: await loadSigningKeys({}),
-    apiKeys: new ApiKeys(),
+    apiKeys: parseApiKeys(config.tenantKeys, undefined),
     logger,
     devAuth: true,
     webhooks: { url: config.webhookUrl, secrets: [config.secret], outbox: new SqliteWebhookOutbox(file), tuning: SENDER_TUNING },
@@ -60,19 +67,20 @@ export async function startLifecycleNode(config: LifecycleNodeConfig) {
   const logger = createLogger('silent');
   const store = new RedisEventStore({ url: config.redisUrl, keyPrefix: config.storePrefix });
   const provider = createLocalProvider({ redisUrl: config.redisUrl, redisKeyPrefix: config.providerPrefix, heartbeatMs: 200, logger: { info() {}, error() {} } });
+  if (config.providerFaults) withProviderFaults(provider, config.providerFaults, store.redis);
   const app = createServer({
     config: DEFAULT_APP_CONFIG,
     provider,
     store,
     signingKeys: await loadSigningKeys({}),
-    apiKeys: new ApiKeys(),
+    apiKeys: parseApiKeys(config.tenantKeys, undefined),
     logger,
     devAuth: true,
     webhooks: {
       url: config.webhookUrl,
       secrets: [config.secret],
       outbox: new RedisWebhookOutbox(store.redis, config.storePrefix),
-      tuning: SENDER_TUNING,
+      tuning: { ...SENDER_TUNING, ...config.senderTuning },
     },
     lifecycleCluster: new LifecycleCluster({ redis: store.redis, keyPrefix: config.storePrefix, nodeTtlMs: config.nodeTtlMs, logger }),
   });
