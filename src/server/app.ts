@@ -11,7 +11,7 @@ import { notFound, problemHandler } from './http/problem.js';
 import { fromProviderEvent } from './lifecycle/events.js';
 import type { LifecycleTracker } from './lifecycle/subjects.js';
 import { webhookMetrics } from './lifecycle/metrics.js';
-import { createLifecycle, withDeliveryFailures, type LifecycleListener, type WebhookEndpointOptions } from './lifecycle/index.js';
+import { atomicWebhooksFor, createLifecycle, withDeliveryFailures, type LifecycleListener, type WebhookEndpointOptions } from './lifecycle/index.js';
 import { createEventHub } from './log/hub.js';
 import { DEFAULT_READER_LIMITS, ReaderLimits, type ReaderLimitOptions } from './log/reader-limits.js';
 import type { EventStore } from './log/store.js';
@@ -110,7 +110,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   };
   const { lifecycleCluster } = options;
   if (lifecycleCluster && options.provider.onLifecycle) {
-    lifecycleCluster.start(recordProviderEvent);
+    lifecycleCluster.start(recordProviderEvent, atomicWebhooksFor(lifecycle));
     options.provider.onLifecycle((event) => lifecycleCluster.report(event));
   } else {
     options.provider.onLifecycle?.(emitProviderEvent);

@@ -14,7 +14,7 @@ import { runScript } from '../log/redis-scripts.js';
 import { clipError, MAX_CLAIM_SCAN, type ClaimRoom, type DeadLetter, type OutboxMessage, type PendingMessage, type WebhookOutbox } from './outbox.js';
 
 /** Shared Lua: append one pending message JSON to the tail of its queue. ARGV-free helper. */
-const PUSH = `
+export const OUTBOX_PUSH_LUA = `
 local function push(p, id, orderKey, json)
   if redis.call('HEXISTS', p .. 'wh:m', id) == 1 then return 0 end
   redis.call('HSET', p .. 'wh:m', id, json)
@@ -41,7 +41,7 @@ end
 `;
 
 /** ARGV: prefix, then (id, orderKey, json) per message. */
-const ENQUEUE = `${PUSH}
+const ENQUEUE = `${OUTBOX_PUSH_LUA}
 for i = 2, #ARGV, 3 do push(ARGV[1], ARGV[i], ARGV[i + 1], ARGV[i + 2]) end
 return 0
 `;
@@ -145,7 +145,7 @@ return 1
 `;
 
 /** ARGV: prefix, tenant ('' = any), now, ids... Returns how many moved. */
-const REDELIVER = `${PUSH}
+const REDELIVER = `${OUTBOX_PUSH_LUA}
 local p = ARGV[1]
 local moved = 0
 for i = 4, #ARGV do
@@ -188,16 +188,21 @@ function parseJson(text: unknown): unknown {
 /** Redeliveries are sent to Redis in slices, so one script never holds it for long. */
 const REDELIVER_SLICE = 500;
 
+/** A new message as the outbox keeps it: the ARGV triple `OUTBOX_PUSH_LUA`'s push() takes. */
+export function pushArgs(message: OutboxMessage): [string, string, string] {
+  return [message.id, message.orderKey, JSON.stringify({ ...message, attempts: 0 })];
+}
+
 export class RedisWebhookOutbox implements WebhookOutbox {
   /** `redis` is the event store's client (RedisEventStore.redis); the store closes it. */
   constructor(
     private readonly redis: Redis,
-    private readonly prefix = 'sb:',
+    readonly prefix = 'sb:',
   ) {}
 
   async enqueue(messages: OutboxMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    const args = messages.flatMap((message) => [message.id, message.orderKey, JSON.stringify({ ...message, attempts: 0 })]);
+    const args = messages.flatMap(pushArgs);
     await runScript(this.redis, ENQUEUE, [], [this.prefix, ...args]);
   }
 

@@ -6,14 +6,18 @@
  */
 import { z } from 'zod';
 import type { WebhookEvent } from '../../../providers/types.js';
+import type { AtomicWebhooks } from './cluster.js';
 
 /**
  * Takes the embedded server's own occupancy and presence transitions and reports the
  * lifecycle events they mean, including those a crashed process could not report itself.
  */
 export interface LifecycleTracker {
-  /** Events go to `listener`; a promise it returns settles once the event is recorded. */
-  start(listener: (event: WebhookEvent) => unknown): void;
+  /**
+   * Events go to `listener`; a promise it returns settles once the event is recorded.
+   * `atomic`: trackers on the outbox's Redis write webhooks together with the transitions.
+   */
+  start(listener: (event: WebhookEvent) => unknown, atomic?: AtomicWebhooks): void;
   report(event: WebhookEvent): void;
   /** After the provider reported its last leaves. */
   close(): Promise<void>;
