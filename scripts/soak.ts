@@ -17,15 +17,14 @@
  *
  * Loopback only; needs Redis at REDIS_URL. SOAK_USERS (default 16) simulated users.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { z } from 'zod';
 import { createLocalProvider } from '../providers/local/index.js';
 import { toPusherChannel } from '../src/core/provider-names.js';
 import { RedisEventStore } from '../src/server/log/redis-store.js';
-import type { LifecycleNodeConfig } from '../test/helpers/lifecycle-node.js';
+import { spawnLifecycleNode, type LifecycleNodeConfig } from '../test/helpers/lifecycle-node.js';
 import { testSecret, WebhookReceiver, type ReceiverMode } from '../test/helpers/webhook-receiver.js';
 
 const SECONDS = z.coerce.number().positive().parse(process.env.SOAK_SECONDS ?? 600);
@@ -71,12 +70,8 @@ const kills: { at: number; slot: string }[] = [];
 const heap = new Map<number, { slot: string; samples: [number, number][] }>();
 
 async function startSlot(slot: Slot): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/lifecycle-node.ts', JSON.stringify(nodeConfig)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  slot.port = await new Promise<number>((resolve, reject) => {
-    lines.once('line', (line) => resolve(z.object({ port: z.number() }).parse(JSON.parse(line)).port));
-    child.once('exit', (code) => reject(new Error(`${slot.name} exited with ${code} before listening`)));
-  });
+  const { child, port } = await spawnLifecycleNode(nodeConfig);
+  slot.port = port;
   slot.child = child;
   slot.startedAt = Date.now();
 }

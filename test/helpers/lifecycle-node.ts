@@ -4,8 +4,10 @@
  * `dataDir`, a single node on the sqlite store (log, outbox and lifecycle ledger in its
  * file). Configured by argv[2] (JSON); prints `{"port": …}` once listening.
  */
-import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { createLocalProvider } from '../../providers/local/index.js';
 import { DEFAULT_APP_CONFIG } from '../../src/core/config.js';
@@ -86,6 +88,18 @@ export async function startLifecycleNode(config: LifecycleNodeConfig) {
   });
   const running = await listen(app, { host: '127.0.0.1' });
   return { provider, running };
+}
+
+/** Starts a node in a child process (handed to `onChild` at once, for clean-up); resolves with its port once it listens. */
+export async function spawnLifecycleNode(config: LifecycleNodeConfig, onChild: (child: ChildProcess) => void = () => {}): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/lifecycle-node.ts', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  onChild(child);
+  const lines = createInterface({ input: child.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    lines.once('line', (line) => resolve(z.object({ port: z.number() }).parse(JSON.parse(line)).port));
+    child.once('exit', (code) => reject(new Error(`node exited with ${code} before listening`)));
+  });
+  return { child, port };
 }
 
 if (process.argv[1]?.endsWith('lifecycle-node.ts')) {

@@ -4,8 +4,7 @@
  * the whole cluster; a SIGKILLed node's members leave once, though two survivors reap it.
  * Needs Redis at REDIS_URL (skipped with a notice when unreachable, failing under CI=true).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { WebhookEvent } from '../../providers/types.js';
@@ -18,7 +17,7 @@ import type { OutboxMessage } from '../../src/server/lifecycle/outbox.js';
 import { RedisWebhookOutbox } from '../../src/server/lifecycle/redis-outbox.js';
 import { LifecycleStream } from '../../src/server/lifecycle/stream.js';
 import { grant } from '../helpers/local-harness.js';
-import { startLifecycleNode, type LifecycleNodeConfig } from '../helpers/lifecycle-node.js';
+import { spawnLifecycleNode, startLifecycleNode, type LifecycleNodeConfig } from '../helpers/lifecycle-node.js';
 import { RawClient } from '../helpers/raw-pusher-client.js';
 import { deleteRedisKeys, REDIS_URL, redisCheck, requireService } from '../helpers/services.js';
 import { testSecret, WebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -41,15 +40,8 @@ const children: ChildProcess[] = [];
 let app: WebhookReceiver | undefined;
 let config: LifecycleNodeConfig;
 
-async function spawnNode(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/lifecycle-node.ts', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  const lines = createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
-  });
-  return { child, port };
+function spawnNode(): Promise<{ child: ChildProcess; port: number }> {
+  return spawnLifecycleNode(config, (child) => children.push(child));
 }
 
 /** Joins `user` to the lobby over a socket on `port`; any node's provider signs (same dev secret). */

@@ -3,16 +3,15 @@
  * start it reports the members it had as left and its channels as vacated, once, before
  * anyone connects; a clean stop leaves nothing to report.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLocalProvider } from '../../providers/local/index.js';
 import { toPusherChannel } from '../../src/core/provider-names.js';
 import { grant } from '../helpers/local-harness.js';
-import type { LifecycleNodeConfig } from '../helpers/lifecycle-node.js';
+import { spawnLifecycleNode, type LifecycleNodeConfig } from '../helpers/lifecycle-node.js';
 import { RawClient } from '../helpers/raw-pusher-client.js';
 import { testSecret, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -25,15 +24,8 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function spawnNode(config: LifecycleNodeConfig): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/lifecycle-node.ts', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  cleanups.push(() => void child.kill('SIGKILL'));
-  const lines = createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
-  });
-  return { child, port };
+function spawnNode(config: LifecycleNodeConfig): Promise<{ child: ChildProcess; port: number }> {
+  return spawnLifecycleNode(config, (child) => cleanups.push(() => void child.kill('SIGKILL')));
 }
 
 async function join(port: number, user: string): Promise<RawClient> {
