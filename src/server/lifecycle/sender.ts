@@ -6,9 +6,16 @@
  * on each attempt (receivers reject stale timestamps).
  *
  * Each queue's head is sent alone (per-channel order); heads of different channels go out
- * concurrently. A failed attempt (non-2xx, redirect, timeout, network error) is retried
- * with full-jitter exponential backoff until `retryForMs` after it was queued (default 26
- * hours), then it becomes a dead letter and its channel's queue moves on.
+ * concurrently, at most `perTenantConcurrency` of one tenant's, so an app handler stuck on
+ * one tenant's data leaves the other slots to other tenants. A failed attempt (non-2xx,
+ * redirect, timeout, network error) is retried with full-jitter exponential backoff until
+ * `retryForMs` after it was queued (default 26 hours), then it becomes a dead letter and its
+ * channel's queue moves on.
+ *
+ * After `probeAfterFailures` failures in a row of one tenant's events, that tenant gets one
+ * request at a time (a probe, `probeBackoff` apart); the first one taken makes every head of
+ * the tenant that waits out its own backoff due again, so after an outage the backlog
+ * drains at the endpoint's pace instead of each channel waiting out its backoff.
  */
 import { Webhook } from 'standardwebhooks';
 import { deadline } from '../../core/deadline.js';
