@@ -155,6 +155,11 @@ export interface ServerProvider {
   stats?(): TenantStats[] | Promise<TenantStats[]>;
   /** Verifies a provider webhook's signature and normalizes it; throws `forbidden` when it is not genuine. */
   parseWebhook?(request: WebhookRequest): WebhookEvent[];
+  /**
+   * Webhooks signed with a time: older (or further in the future) than this are refused by
+   * `parseWebhook`, and the BFF refuses a body it has already taken for this long (replays).
+   */
+  readonly webhookMaxAgeMs?: number;
   /** Embedded providers: the BFF hands over its event log once, at start. */
   useEventLog?(log: EventLogReader): void;
   /**

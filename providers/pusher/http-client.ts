@@ -1,5 +1,6 @@
 /** Signed requests to the Pusher HTTP API (pusher-docs rest-api.md). */
 import type { z } from 'zod';
+import { deadline } from '../../src/core/deadline.js';
 import { SwitchboardError } from '../../src/core/errors.js';
 import { signRequest } from '../pusher-protocol/index.js';
 import type { PusherProviderOptions } from './options.js';
@@ -23,6 +24,9 @@ export class PusherHttpStatusError extends SwitchboardError {
   }
 }
 
+/** No Pusher request may hang longer than this, whatever the caller's own signal says. */
+export const PUSHER_REQUEST_TIMEOUT_MS = 10_000;
+
 export class PusherHttpClient {
   private readonly baseUrl: string;
 
@@ -40,19 +44,25 @@ export class PusherHttpClient {
       { method: request.method, path, ...(request.params ? { params: request.params } : {}), ...(body === undefined ? {} : { body }) },
     );
     const fetchImpl = this.options.fetch ?? globalThis.fetch;
+    const limit = deadline(PUSHER_REQUEST_TIMEOUT_MS, ...(request.signal ? [request.signal] : []));
+    let text: string;
     let response: Response;
     try {
-      response = await fetchImpl(`${this.baseUrl}${path}?${query}`, {
-        method: request.method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
-        ...(body === undefined ? {} : { body }),
-        ...(request.signal ? { signal: request.signal } : {}),
-      });
+      try {
+        response = await fetchImpl(`${this.baseUrl}${path}?${query}`, {
+          method: request.method,
+          headers: body === undefined ? {} : { 'content-type': 'application/json' },
+          ...(body === undefined ? {} : { body }),
+          signal: limit.signal,
+        });
+        text = await response.text();
+      } finally {
+        limit.dispose();
+      }
     } catch (error) {
       if (request.signal?.aborted) throw error;
       throw new SwitchboardError('provider_unavailable', `Pusher ${request.method} ${request.path} failed: ${(error as Error).message}`);
     }
-    const text = await response.text();
     if (!response.ok) {
       throw new PusherHttpStatusError(response.status, `Pusher ${request.method} ${request.path} answered ${response.status}: ${text.slice(0, 200)}`);
     }

@@ -25,6 +25,8 @@ export interface PusherProviderOptions {
   namespaces?: Namespaces;
   /** Defaults to the global fetch, looked up per call (so test interceptors apply). */
   fetch?: typeof fetch;
+  /** Inbound webhooks whose `time_ms` is further from now than this are refused (default 5 min). */
+  webhookMaxAgeMs?: number;
 }
 
 const flag = z
@@ -43,6 +45,7 @@ const envSchema = z.object({
   PUSHER_USE_TLS: flag,
   PUSHER_WS_HOST: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'must be a host name without scheme').optional(),
   PUSHER_WS_PORT: z.coerce.number().int().min(1).max(65_535).optional(),
+  PUSHER_WEBHOOK_MAX_AGE_SECONDS: z.coerce.number().int().min(1).max(86_400).optional(),
 });
 
 export function pusherProviderOptionsFromEnv(env: Record<string, string | undefined> = process.env): PusherProviderOptions {
@@ -57,5 +60,6 @@ export function pusherProviderOptionsFromEnv(env: Record<string, string | undefi
     useTLS: e.PUSHER_USE_TLS ?? true,
     ...(e.PUSHER_WS_HOST === undefined ? {} : { wsHost: e.PUSHER_WS_HOST }),
     ...(e.PUSHER_WS_PORT === undefined ? {} : { wsPort: e.PUSHER_WS_PORT }),
+    ...(e.PUSHER_WEBHOOK_MAX_AGE_SECONDS === undefined ? {} : { webhookMaxAgeMs: e.PUSHER_WEBHOOK_MAX_AGE_SECONDS * 1000 }),
   };
 }

@@ -30,7 +30,7 @@ import type {
 import { PusherHttpClient, PusherHttpStatusError } from './http-client.js';
 import { isPermanentHttpStatus, ProviderPublishError } from '../publish-error.js';
 import type { PusherProviderOptions } from './options.js';
-import { parsePusherWebhook } from './webhook.js';
+import { DEFAULT_WEBHOOK_MAX_AGE_MS, parsePusherWebhook } from './webhook.js';
 import { cachedQuery } from '../cached-query.js';
 
 /** Pusher's event data limit (rest-api.md). */
@@ -100,6 +100,7 @@ export function createPusherProvider(options: PusherProviderOptions): PusherProv
   const credentials = { key: options.key, secret: options.secret };
   const namespaces = options.namespaces ?? DEFAULT_NAMESPACES;
   const client = new PusherHttpClient(options);
+  const webhookMaxAgeMs = options.webhookMaxAgeMs ?? DEFAULT_WEBHOOK_MAX_AGE_MS;
   const isPresence = (channel: string): boolean => resolveChannel(namespaces, channel).rules.presence;
   const nameOf = (tenant: string, channel: string): string => toPusherChannel(tenant, channel, isPresence(channel));
 
@@ -218,8 +219,10 @@ export function createPusherProvider(options: PusherProviderOptions): PusherProv
 
     stats: cachedQuery(fetchStats),
 
+    webhookMaxAgeMs,
+
     parseWebhook(request: WebhookRequest): WebhookEvent[] {
-      return parsePusherWebhook(credentials, request);
+      return parsePusherWebhook(credentials, request, { maxAgeMs: webhookMaxAgeMs, now: Date.now() });
     },
 
     async close(): Promise<void> {},

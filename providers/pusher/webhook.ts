@@ -39,7 +39,20 @@ function clientData(data: unknown): JsonValue {
   return isJsonValue(parsed) ? parsed : data;
 }
 
-export function parsePusherWebhook(credentials: PusherCredentials, request: WebhookRequest): WebhookEvent[] {
+/** Pusher webhooks older than this (by their signed `time_ms`) are refused unless configured otherwise. */
+export const DEFAULT_WEBHOOK_MAX_AGE_MS = 5 * 60_000;
+
+export interface WebhookFreshness {
+  /** Refused when `time_ms` is further than this from `now`, either way (a replay, or a clock far off). */
+  maxAgeMs: number;
+  now: number;
+}
+
+export function parsePusherWebhook(
+  credentials: PusherCredentials,
+  request: WebhookRequest,
+  freshness: WebhookFreshness = { maxAgeMs: DEFAULT_WEBHOOK_MAX_AGE_MS, now: Date.now() },
+): WebhookEvent[] {
   const key = header(request.headers, 'x-pusher-key');
   const signature = header(request.headers, 'x-pusher-signature');
   if (key === undefined || signature === undefined || !safeEqual(key, credentials.key) || !verifyWebhookSignature(credentials.secret, request.rawBody, signature)) {
@@ -57,6 +70,9 @@ export function parsePusherWebhook(credentials: PusherCredentials, request: Webh
   if (depthProblem) throw new SwitchboardError('invalid_request', `Pusher webhook body refused: ${depthProblem}`);
   const body = webhookBodySchema.safeParse(json);
   if (!body.success) throw new SwitchboardError('invalid_request', 'Pusher webhook body must be {time_ms, events: [...]}');
+  if (!(Math.abs(freshness.now - body.data.time_ms) <= freshness.maxAgeMs)) {
+    throw new SwitchboardError('forbidden', `Pusher webhook refused: its time_ms is more than ${Math.round(freshness.maxAgeMs / 1000)} s from now`);
+  }
 
   const events: WebhookEvent[] = [];
   for (const event of body.data.events) {

@@ -9,9 +9,9 @@ import type { Authenticate, SwitchboardContext } from './context.js';
 import { bearerToken } from './http/bearer.js';
 import { notFound, problemHandler } from './http/problem.js';
 import { fromProviderEvent } from './lifecycle/events.js';
-import type { LifecycleCluster } from './lifecycle/cluster.js';
+import type { LifecycleTracker } from './lifecycle/subjects.js';
 import { webhookMetrics } from './lifecycle/metrics.js';
-import { createLifecycle, withDeliveryFailures, type LifecycleListener, type WebhookEndpointOptions } from './lifecycle/index.js';
+import { atomicWebhooksFor, createLifecycle, withDeliveryFailures, type LifecycleListener, type WebhookEndpointOptions } from './lifecycle/index.js';
 import { createEventHub } from './log/hub.js';
 import { DEFAULT_READER_LIMITS, ReaderLimits, type ReaderLimitOptions } from './log/reader-limits.js';
 import type { EventStore } from './log/store.js';
@@ -74,8 +74,12 @@ export interface ServerOptions {
   onWebhook?: LifecycleListener;
   /** Sends the lifecycle stream to the app's endpoint, signed, from a durable outbox. */
   webhooks?: WebhookEndpointOptions;
-  /** Several BFF nodes with the embedded server: makes its occupancy and presence events cluster-wide (Redis). */
-  lifecycleCluster?: LifecycleCluster;
+  /**
+   * The embedded server's occupancy and presence events beyond one process: cluster-wide
+   * for several nodes (LifecycleCluster, Redis), or reported after a crash for one node
+   * (SqliteLifecycleLedger).
+   */
+  lifecycleCluster?: LifecycleTracker;
   /** Provider delivery: timeout, retry backoff, circuit breaker (see publish/delivery.ts). */
   delivery?: Partial<DeliveryTuning>;
   /** Client addresses, HTTP limits and descriptor budget; defaults (this process's open-files limit) when unset. */
@@ -111,9 +115,13 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     const input = fromProviderEvent(event);
     if (input) lifecycle.stream.emit([input]);
   };
+  const recordProviderEvent = async (event: WebhookEvent) => {
+    const input = fromProviderEvent(event);
+    if (input) await lifecycle.stream.publish([input]);
+  };
   const { lifecycleCluster } = options;
   if (lifecycleCluster && options.provider.onLifecycle) {
-    lifecycleCluster.start(emitProviderEvent);
+    lifecycleCluster.start(recordProviderEvent, atomicWebhooksFor(lifecycle));
     options.provider.onLifecycle((event) => lifecycleCluster.report(event));
   } else {
     options.provider.onLifecycle?.(emitProviderEvent);

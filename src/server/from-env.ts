@@ -18,7 +18,9 @@ import { devAuthEnabled, envSchema, networkProblems, readEnv, webhookEndpoint, t
 import { createNetwork, type Network } from './net/network.js';
 import { LifecycleCluster } from './lifecycle/cluster.js';
 import { createWebhookOutbox } from './lifecycle/create-outbox.js';
+import { SqliteLifecycleLedger } from './lifecycle/sqlite-ledger.js';
 import { createEventStore, RedisEventStore, type EventStoreOptions } from './log/index.js';
+import type { EventStore } from './log/store.js';
 import { createLogger, type Logger } from './logger.js';
 import { MemoryRevocations, RedisRevocations, SqliteRevocations, type TokenRevocations } from './tokens/revocations.js';
 import { redisKeySlot } from './tokens/shared-signing-keys.js';
@@ -188,6 +190,17 @@ export function networkFromEnv(env: Env, logger?: Logger): Network {
   });
 }
 
+/**
+ * The embedded server's occupancy and presence beyond one process: cluster-wide when nodes
+ * share a Redis log, reported after a crash for one node on sqlite.
+ */
+function lifecycleTracker(env: Env, store: EventStore, logger: Logger): Pick<ServerOptions, 'lifecycleCluster'> {
+  if (env.SWITCHBOARD_PROVIDER !== 'local') return {};
+  if (store instanceof RedisEventStore) return { lifecycleCluster: new LifecycleCluster({ redis: store.redis, logger }) };
+  if (env.SWITCHBOARD_STORE === 'sqlite') return { lifecycleCluster: new SqliteLifecycleLedger(path.join(env.SWITCHBOARD_DATA_DIR, 'events.sqlite'), logger) };
+  return {};
+}
+
 export async function createServerFromEnv(
   source: NodeJS.ProcessEnv = process.env,
   overrides: Partial<ServerOptions> = {},
@@ -229,7 +242,7 @@ export async function createServerFromEnv(
     store,
     ...(endpoint ? { webhooks: { ...endpoint, outbox: createWebhookOutbox(storeOptions, store) } } : {}),
     // Nodes sharing a Redis log may share channels: occupancy and presence events are made cluster-wide there.
-    ...(store instanceof RedisEventStore && env.SWITCHBOARD_PROVIDER === 'local' ? { lifecycleCluster: new LifecycleCluster({ redis: store.redis, logger }) } : {}),
+    ...lifecycleTracker(env, store, logger),
     signingKeys,
     apiKeys: parseApiKeys(env.SWITCHBOARD_API_KEYS, adminKeys),
     logger,

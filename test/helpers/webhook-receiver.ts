@@ -3,7 +3,7 @@
  * Standard Webhooks reference library (`standardwebhooks`) and can misbehave on command:
  * answer 500s, never answer (the sender times out), or go down altogether.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
@@ -43,6 +43,9 @@ export class WebhookReceiver {
   /** Requests whose signature did not verify. */
   rejected = 0;
   mode: ReceiverMode = 'ok';
+  /** Tenants whose events are never answered, whatever `mode` says (a handler stuck on one tenant's data). */
+  readonly hangTenants = new Set<string>();
+  private readonly hanging: { delivery: Delivery; res: ServerResponse }[] = [];
   private server: Server;
   private port = 0;
   private readonly verifier: Webhook;
@@ -77,7 +80,10 @@ export class WebhookReceiver {
           return;
         }
         this.attempts.push(delivery);
-        if (this.mode === 'hang') return;
+        if (this.mode === 'hang' || this.hangTenants.has(delivery.event.data.tenant)) {
+          this.hanging.push({ delivery, res });
+          return;
+        }
         if (this.mode === 'error') {
           res.writeHead(500).end('receiver broken');
           return;
@@ -99,6 +105,16 @@ export class WebhookReceiver {
   async down(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise((resolve) => this.server.close(resolve));
+  }
+
+  /** After `delayMs`, answers 204 to every request still open (a slow app, not a broken one); resolves once answered. */
+  async answerHanging(delayMs = 100): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    for (const { delivery, res } of this.hanging.splice(0)) {
+      if (res.destroyed) continue;
+      this.accepted.push(delivery);
+      res.writeHead(204).end();
+    }
   }
 
   /** Accepted deliveries, first acceptance per id (what an app that dedupes keeps). */

@@ -4,21 +4,31 @@
  * the whole cluster; a SIGKILLed node's members leave once, though two survivors reap it.
  * Needs Redis at REDIS_URL (skipped with a notice when unreachable, failing under CI=true).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { WebhookEvent } from '../../providers/types.js';
+import { fromProviderEvent } from '../../src/server/lifecycle/events.js';
 import { toPusherChannel } from '../../src/core/provider-names.js';
 import { LifecycleCluster } from '../../src/server/lifecycle/cluster.js';
 import { createLogger } from '../../src/server/logger.js';
+import { atomicWebhooksFor, type Lifecycle } from '../../src/server/lifecycle/index.js';
+import type { OutboxMessage } from '../../src/server/lifecycle/outbox.js';
+import { RedisWebhookOutbox } from '../../src/server/lifecycle/redis-outbox.js';
+import { LifecycleStream } from '../../src/server/lifecycle/stream.js';
 import { grant } from '../helpers/local-harness.js';
-import { startLifecycleNode, type LifecycleNodeConfig } from '../helpers/lifecycle-node.js';
+import { spawnLifecycleNode, startLifecycleNode, type LifecycleNodeConfig } from '../helpers/lifecycle-node.js';
 import { RawClient } from '../helpers/raw-pusher-client.js';
 import { deleteRedisKeys, REDIS_URL, redisCheck, requireService } from '../helpers/services.js';
 import { testSecret, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const SECRET = testSecret('cluster');
+
+function fromProvider(event: WebhookEvent) {
+  const input = fromProviderEvent(event);
+  if (!input) throw new Error(`not a lifecycle event: ${event.kind}`);
+  return input;
+}
 const NODE_TTL_MS = 600;
 const LOBBY = toPusherChannel('acme', 'chat:lobby', true);
 const runId = `sbtest:lifecycle:${process.pid}:${Date.now()}`;
@@ -30,15 +40,8 @@ const children: ChildProcess[] = [];
 let app: WebhookReceiver | undefined;
 let config: LifecycleNodeConfig;
 
-async function spawnNode(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/lifecycle-node.ts', JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  const lines = createInterface({ input: child.stdout! });
-  const port = await new Promise<number>((resolve, reject) => {
-    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`node exited with ${code}`)));
-  });
-  return { child, port };
+function spawnNode(): Promise<{ child: ChildProcess; port: number }> {
+  return spawnLifecycleNode(config, (child) => children.push(child));
 }
 
 /** Joins `user` to the lobby over a socket on `port`; any node's provider signs (same dev secret). */
@@ -117,6 +120,51 @@ describe.skipIf(redisDecision === 'skip')('lifecycle events across BFF nodes on 
 
     daveOnA.ws.terminate();
     await expectSeen(['channel.occupied', 'presence.joined carol', 'presence.joined dave', 'presence.left carol', 'presence.left dave', 'channel.vacated']);
+  });
+
+  it("a channel's webhooks are queued in the order Redis decided, however slowly each node records them", async () => {
+    testCount++;
+    const keyPrefix = `${runId}:${testCount}:store:`;
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    const logger = createLogger('silent');
+    const outbox = new RedisWebhookOutbox(redis, keyPrefix);
+    /** A node whose own outbox writes are slow (a loaded process): its stream waits before each enqueue. */
+    const node = (nodeId: string, delayMs: number) => {
+      const slow = Object.assign(Object.create(outbox) as RedisWebhookOutbox, {
+        enqueue: async (messages: OutboxMessage[]) => {
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          await outbox.enqueue(messages);
+        },
+      });
+      const stream = new LifecycleStream({ outbox: slow, logger });
+      const lifecycle: Lifecycle = { stream, outbox: slow, sender: undefined, close: async () => {} };
+      const cluster = new LifecycleCluster({ redis, keyPrefix, nodeId, nodeTtlMs: 60_000, logger });
+      cluster.start(async (event) => void (await stream.publish([fromProvider(event)])), atomicWebhooksFor(lifecycle));
+      return cluster;
+    };
+    const [a, b] = [node('a', 300), node('b', 0)];
+    try {
+      const lobby = { tenant: 'acme', channel: 'chat:lobby' };
+      a.report({ kind: 'member_added', ...lobby, userId: 'ana' });
+      await a.tick();
+      // ana's last tab closes on a, and she opens one on b right after.
+      a.report({ kind: 'member_removed', ...lobby, userId: 'ana' });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      b.report({ kind: 'member_added', ...lobby, userId: 'ana' });
+      await Promise.all([a.tick(), b.tick()]);
+      const order: string[] = [];
+      for (let now = 1; order.length < 3 && now < 20; now++) {
+        for (const head of await outbox.claimDue(Date.now() + now, 10, 1)) {
+          order.push((JSON.parse(head.payload) as { type: string }).type);
+          await outbox.delivered(head.id);
+        }
+      }
+      expect(order).toEqual(['presence.joined', 'presence.left', 'presence.joined']);
+      await a.close();
+      await b.close();
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('a node reaped during a stall adds its members back at its next heartbeat; every change is reported once', async () => {

@@ -99,6 +99,56 @@ describe('lifecycle webhooks to the app', () => {
     }
   });
 
+  it("one tenant's hanging endpoint handler never delays another tenant's webhooks", async () => {
+    const app = await receiver();
+    app.hangTenants.add('slow');
+    // Default slots; requests that would hang for 30 s; no wait for hung ones on close.
+    const { stream } = pipeline(new SqliteWebhookOutbox(await tempFile()), app.url, [SECRET], { timeoutMs: 30_000, pollMs: 20, closeGraceMs: 50 });
+    const slowEvents = Array.from({ length: 20 }, (_, index) => ({ type: 'channel.occupied' as const, data: { tenant: 'slow', channel: `chat:${index}` } }));
+    await stream.publish(slowEvents);
+    await app.waitFor(() => app.attempts.length >= 4);
+    const fast = await stream.publish(Array.from({ length: 5 }, (_, index) => ({ type: 'channel.occupied' as const, data: { tenant: 'acme', channel: `chat:${index}` } })));
+    await app.waitFor(() => app.unique().length === fast.length, 8_000);
+    expect(app.unique().map((delivery) => delivery.id).sort()).toEqual(fast.map((event) => event.id).sort());
+  });
+
+  it('drains the backlog as soon as the endpoint answers again, not when each channel has waited out its own backoff', async () => {
+    const app = await receiver();
+    app.mode = 'error';
+    // Retries of a channel at most 1 h apart, probes of the endpoint every 300 ms at most.
+    const tuning = { ...FAST, backoff: { baseMs: 60 * 60_000, capMs: 60 * 60_000 }, probeBackoff: { baseMs: 300, capMs: 300 }, probeAfterFailures: 2 };
+    const { stream } = pipeline(new SqliteWebhookOutbox(await tempFile()), app.url, [SECRET], tuning);
+    const published: LifecycleEvent[] = [];
+    for (const channel of ['chat:a', 'chat:b', 'chat:c', 'chat:d', 'chat:e', 'chat:f']) published.push(...(await stream.publish(presenceEvents(channel, 3))));
+    // Every channel's head has failed once and waits out an hour.
+    await app.waitFor(() => new Set(app.attempts.map((attempt) => attempt.event.data.channel)).size === 6);
+    app.mode = 'ok';
+    await app.waitFor(() => app.unique().length === published.length, 8_000);
+    expect(byChannel(app.unique())).toEqual(
+      new Map(['chat:a', 'chat:b', 'chat:c', 'chat:d', 'chat:e', 'chat:f'].map((channel) => [channel, published.filter((e) => e.data.channel === channel).map((e) => e.id)])),
+    );
+  });
+
+  it('lets requests in flight finish when closing, so nothing the app took is sent again after a restart', async () => {
+    const file = await tempFile();
+    const app = await receiver();
+    app.mode = 'hang';
+    const first = pipeline(new SqliteWebhookOutbox(file), app.url, [SECRET], { ...FAST, closeGraceMs: 5_000 });
+    const [event] = await first.stream.publish(presenceEvents('chat:a', 1));
+    await app.waitFor(() => app.attempts.length === 1);
+    // The app is slow, not broken: it answers within the shutdown grace.
+    app.mode = 'ok';
+    const answering = app.answerHanging();
+    await first.close();
+    await answering;
+    expect(app.accepted.map((delivery) => delivery.id)).toEqual([event?.id]);
+
+    const second = pipeline(new SqliteWebhookOutbox(file), app.url);
+    second.sender.wake();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(app.attempts).toHaveLength(1);
+  });
+
   it('keeps undelivered events across a restart and sends them with their ids', async () => {
     const app = await receiver();
     app.mode = 'error';

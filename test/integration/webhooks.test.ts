@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 describe('POST /v1/webhooks/:provider', () => {
-  it('verifies Pusher webhooks and hands them to the app as tenant-scoped lifecycle events, ids stable when Pusher retries', async () => {
+  it('verifies Pusher webhooks and hands them to the app as tenant-scoped lifecycle events, a repeated body only once', async () => {
     const received: LifecycleEvent[] = [];
     bff = await startBff({
       provider: createPusherProvider({ ...credentials, useTLS: true }),
@@ -49,9 +49,44 @@ describe('POST /v1/webhooks/:provider', () => {
     expect(joined?.id).not.toBe(vacated?.id);
     expect(Number.isNaN(Date.parse(joined?.timestamp ?? ''))).toBe(false);
 
-    // Pusher retries a request it got no 2xx for: the same events keep their ids.
-    expect((await send(signWebhook(credentials.secret, body))).status).toBe(200);
-    expect(received.slice(2).map((event) => event.id)).toEqual([joined?.id, vacated?.id]);
+    // The same body again (a replay, or Pusher resending after a lost answer): taken once.
+    const replay = await send(signWebhook(credentials.secret, body));
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toEqual({ received: 0, duplicate: true });
+    expect(received).toHaveLength(2);
+  });
+
+  it('refuses a stale Pusher webhook although genuinely signed, and takes a retry of one whose processing failed, with the same ids', async () => {
+    const received: LifecycleEvent[] = [];
+    let failNext = true;
+    bff = await startBff({
+      provider: createPusherProvider({ ...credentials, useTLS: true }),
+      onWebhook: (events) => {
+        if (failNext) {
+          failNext = false;
+          throw new Error('app callback down');
+        }
+        received.push(...events);
+      },
+    });
+    const send = (timeMs: number) => {
+      const body = JSON.stringify({ time_ms: timeMs, events: [{ name: 'member_added', channel: 'presence-chat.acme.lobby', user_id: 'ana' }] });
+      return fetch(`${bff!.url}/v1/webhooks/pusher`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-pusher-key': credentials.key, 'x-pusher-signature': signWebhook(credentials.secret, body) },
+        body,
+      });
+    };
+    const yearAgo = Date.now() - 365 * 24 * 3600_000;
+    expect((await send(yearAgo)).status).toBe(403);
+    expect((await send(Date.now() - 6 * 60_000)).status).toBe(403);
+
+    const at = Date.now();
+    expect((await send(at)).status).toBe(500);
+    const retried = await send(at);
+    expect(retried.status).toBe(200);
+    expect(await retried.json()).toEqual({ received: 1 });
+    expect(received.map((event) => event.type)).toEqual(['presence.joined']);
   });
 
   it('answers 404 for a provider that is not configured', async () => {

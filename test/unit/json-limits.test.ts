@@ -75,7 +75,7 @@ describe('JSON nesting limit', () => {
     const deepBody = `{"time_ms":1,"events":[{"name":"x","extra":${'['.repeat(5000)}${']'.repeat(5000)}}]}`;
     expect(() => parsePusherWebhook(credentials, request(deepBody))).toThrow(/nested deeper than/);
     const deepData = `${'['.repeat(5000)}${']'.repeat(5000)}`;
-    const body = JSON.stringify({ time_ms: 1, events: [{ name: 'client_event', channel: 'presence-chat.acme.lobby', event: 'client-typing', data: deepData, user_id: 'u' }] });
+    const body = JSON.stringify({ time_ms: Date.now(), events: [{ name: 'client_event', channel: 'presence-chat.acme.lobby', event: 'client-typing', data: deepData, user_id: 'u' }] });
     const [event] = parsePusherWebhook(credentials, request(body));
     expect(event).toMatchObject({ kind: 'client_event', tenant: 'acme', data: deepData });
   });

@@ -28,6 +28,8 @@ class ScriptedProvider implements ServerProvider {
   readonly name = 'local' as const;
   readonly limits = { maxPayloadBytes: 64 * 1024, maxBatchSize: 10 };
   mode: Mode = 'up';
+  /** Calls carrying this tenant's events hang until aborted, whatever `mode` says. */
+  hangTenant: string | undefined;
   /** When set, decides per call whether it fails (overrides `mode` 'up'). */
   flaky: (() => boolean) | undefined;
   /** When set, the provider takes this many leading messages, then fails the call (retryably). */
@@ -35,6 +37,8 @@ class ScriptedProvider implements ServerProvider {
   /** Messages the provider refuses for good (ProviderPublishError, permanent). */
   refuse: ((message: ProviderMessage) => boolean) | undefined;
   calls = 0;
+  /** Hanging calls that ended by their abort (the pipeline's timeout). */
+  aborted = 0;
   readonly received: ProviderMessage[] = [];
   readonly violations: string[] = [];
   private readonly lastSeq = new Map<string, number>();
@@ -46,8 +50,17 @@ class ScriptedProvider implements ServerProvider {
   async publish(messages: ProviderMessage[], signal: AbortSignal): Promise<void> {
     this.calls += 1;
     if (this.mode === 'down' || this.flaky?.()) throw new Error('provider down');
-    if (this.mode === 'hang') {
-      await new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+    if (this.mode === 'hang' || messages.some((message) => message.tenant === this.hangTenant)) {
+      await new Promise((_, reject) =>
+        signal.addEventListener(
+          'abort',
+          () => {
+            this.aborted += 1;
+            reject(new Error('aborted'));
+          },
+          { once: true },
+        ),
+      );
     }
     const cut = this.partial?.(messages.length);
     for (const [index, message] of messages.entries()) {
@@ -251,6 +264,31 @@ describe('publish pipeline', () => {
     expect(outcome?.status).toBe('accepted');
     provider.mode = 'up';
     await vi.waitFor(() => expect(provider.seqs('acme', 'orders:1')).toEqual([1]), { timeout: 5000, interval: 5 });
+  });
+
+  it("one tenant's hanging provider calls never delay another tenant: slots, backoff and breaker are per tenant", async () => {
+    const provider = new ScriptedProvider();
+    provider.hangTenant = 'slow';
+    // Default slots; a breaker that opens after two timeouts and stays open for the test.
+    const pipeline = pipelineFor(memoryStore(), provider, { ...FAST, providerTimeoutMs: 3000, breaker: { failureThreshold: 2, openMs: 60_000 } });
+    // Four channels, a full batch each, started one after the other: four hanging calls.
+    const slow: Promise<unknown>[] = [];
+    for (let channel = 0; channel < 4; channel++) {
+      slow.push(pipeline.publish('slow', Array.from({ length: 10 }, (_, index) => msg(`orders:${channel}`, index))));
+      await vi.waitFor(() => expect(provider.calls).toBe(channel + 1), { timeout: 2000, interval: 2 });
+    }
+    const [whileHanging] = await pipeline.publish('acme', [msg('orders:1', 1)]);
+    expect(whileHanging?.status).toBe('delivered');
+    // Delivered while every one of the slow tenant's calls still hung, not after their timeouts.
+    expect(provider.aborted).toBe(0);
+
+    // The slow tenant's calls time out and open its breaker; others are not held back.
+    await Promise.all(slow);
+    await vi.waitFor(() => expect(pipeline.circuitState).toBe('open'), { timeout: 5000, interval: 5 });
+    const [afterTimeouts] = await pipeline.publish('acme', [msg('orders:1', 2)]);
+    expect(afterTimeouts?.status).toBe('delivered');
+    expect(provider.seqs('acme', 'orders:1')).toEqual([1, 2]);
+    expect(provider.received.filter((message) => message.tenant === 'slow')).toEqual([]);
   });
 
   it('opens the breaker after repeated failures, stops calling, then lets one trial through (half-open)', async () => {

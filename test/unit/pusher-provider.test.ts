@@ -297,8 +297,9 @@ describe('hosted Pusher provider: presence and occupancy', () => {
 
 describe('hosted Pusher provider: webhooks', () => {
   const provider = createPusherProvider(options);
+  // Fresh: webhooks older than the window (5 min) are refused.
   const body = JSON.stringify({
-    time_ms: NOW,
+    time_ms: Date.now(),
     events: [
       { name: 'channel_occupied', channel: 'private-orders.acme.1' },
       { name: 'member_added', channel: 'presence-chat.acme.general', user_id: 'ana' },

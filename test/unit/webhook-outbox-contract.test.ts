@@ -165,6 +165,76 @@ describe.each(kinds)('WebhookOutbox contract: $name', (kind) => {
     expect(third?.lastError?.length).toBeLessThan(400);
   });
 
+  it('a claim hands out at most each tenant\'s room and skips tenants without room (__proto__ too)', async () => {
+    const slow = Array.from({ length: 6 }, (_, index) => message(`s${index}`, `slow\u0000c${index}`, 'slow'));
+    await outbox.enqueue([...slow, message('p1', '__proto__\u0000x', '__proto__'), message('a1'), message('b1', 'acme\u0000b')]);
+    const room = { perTenant: 2, tenants: new Map([['__proto__', 0]]) };
+    const claimed = await outbox.claimDue(2_000, 10, LEASE, room);
+    const slowClaimed = ids(claimed).filter((id) => id.startsWith('s'));
+    expect(ids(claimed).sort()).toEqual(['a1', 'b1', ...slowClaimed].sort());
+    expect(slowClaimed).toHaveLength(2);
+    // The rest of the slow tenant, one more each time; __proto__ still without room.
+    const third = await outbox.claimDue(2_001, 10, LEASE, { perTenant: 1, tenants: new Map([['__proto__', 0]]) });
+    expect(third).toHaveLength(1);
+    expect(ids(await outbox.claimDue(2_002, 10, LEASE))).toHaveLength(4);
+    expect(await outbox.claimDue(2_003, 10, LEASE)).toEqual([]);
+  });
+
+  it('a claim never exceeds the limit or any tenant\'s room, and takes every due head it has room for, whatever the tenant ids (property)', async () => {
+    let round = 0;
+    const tenantIds = fc.constantFrom('acme', '__proto__', 'constructor', 'toString', 'a-b_c', 'x'.repeat(64));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(tenantIds, fc.integer({ min: 0, max: 2 })), { minLength: 1, maxLength: 20 }),
+        fc.dictionary(tenantIds, fc.integer({ min: 0, max: 3 }), { noNullPrototype: false }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 1, max: 12 }),
+        async (queues, rooms, perTenant, limit) => {
+          round++;
+          const now = round * 10 * LEASE;
+          await outbox.enqueue(queues.map(([tenant, channel], index) => message(`p${round}-${index}`, `${tenant}\u0000c${channel}:${round}`, tenant)));
+          const room = { perTenant, tenants: new Map(Object.entries(rooms)) };
+          const claimed = await outbox.claimDue(now, limit, LEASE, room);
+          const perClaim = new Map<string, number>();
+          for (const head of claimed) perClaim.set(head.tenant, (perClaim.get(head.tenant) ?? 0) + 1);
+          expect(claimed.length).toBeLessThanOrEqual(limit);
+          for (const [tenant, count] of perClaim) expect(count).toBeLessThanOrEqual(room.tenants.get(tenant) ?? perTenant);
+          // Heads of this round, one per queue: a claim short of its limit skipped only tenants without room.
+          const heads = new Map<string, string>();
+          for (const [tenant, channel] of queues) heads.set(`${tenant}\u0000c${channel}:${round}`, tenant);
+          if (claimed.length < limit) {
+            for (const tenant of new Set(heads.values())) {
+              const available = [...heads.values()].filter((owner) => owner === tenant).length;
+              expect(perClaim.get(tenant) ?? 0).toBe(Math.min(available, room.tenants.get(tenant) ?? perTenant));
+            }
+          }
+          // Leave nothing due for later rounds.
+          for (const head of claimed) await outbox.delivered(head.id);
+          for (let later = now + LEASE; ; later += LEASE) {
+            const rest = await outbox.claimDue(later, 100, LEASE);
+            if (rest.length === 0) break;
+            for (const head of rest) await outbox.delivered(head.id);
+          }
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  it('releaseRetries makes a tenant\'s heads waiting for a retry due at once, not leased ones nor other tenants\'', async () => {
+    await outbox.enqueue([message('a1'), message('a2', 'acme\u0000b'), message('a3', 'acme\u0000c'), message('g1', 'globex\u0000x', 'globex')]);
+    await outbox.claimDue(2_000, 10, LEASE);
+    await outbox.retryLater('a1', 1e12, 'HTTP 500');
+    await outbox.retryLater('a2', 1e12, 'HTTP 500');
+    await outbox.retryLater('g1', 1e12, 'HTTP 500');
+    // a3 stays leased (a request in flight).
+    expect(await outbox.releaseRetries('acme', 3_000)).toBe(2);
+    expect(ids(await outbox.claimDue(3_000, 10, LEASE)).sort()).toEqual(['a1', 'a2']);
+    // Claimed again: leased, no longer waiting.
+    expect(await outbox.releaseRetries('acme', 3_001)).toBe(0);
+    expect(await outbox.claimDue(3_001, 10, LEASE)).toEqual([]);
+  });
+
   it('dead-letters the head, moves its queue on, lists letters newest first per tenant', async () => {
     await outbox.enqueue([message('a1'), message('a2'), message('g1', 'globex\u0000x', 'globex')]);
     await outbox.claimDue(2_000, 10, LEASE);

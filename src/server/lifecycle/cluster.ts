@@ -17,8 +17,10 @@
  * A node that stalled longer than `nodeTtlMs` and was reaped, but lives on, notices at its
  * next heartbeat and adds its subjects again (its members are reported joined again).
  *
- * Limit: events about one channel that two nodes cause within the same few milliseconds may
- * reach the outbox in either order.
+ * With the Redis webhook outbox (`start(…, atomic)`), each transition's webhook is queued by
+ * the same script, so a channel's webhooks are in Redis's order whichever nodes caused them.
+ * Without it (in-process callback only, or another outbox), events about one channel that
+ * two nodes cause within the same few milliseconds may reach it in either order.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -26,76 +28,73 @@ import { z } from 'zod';
 import type { WebhookEvent } from '../../../providers/types.js';
 import type { Logger } from '../logger.js';
 import { runScript } from '../log/redis-scripts.js';
+import type { LifecycleEvent } from './events.js';
+import type { OutboxMessage } from './outbox.js';
+import { OUTBOX_PUSH_LUA, pushArgs } from './redis-outbox.js';
+import { cameEvent, goneEvent, isArrival, leavingOrder, parseSubject, subjectOf, type LifecycleTracker, type Subject } from './subjects.js';
 
-/** ARGV: prefix, node, subject. Returns 1 when the subject just gained its first node. */
-const ADD = `
+/**
+ * A transition and its webhook are written by one script: with `outboxPrefix` set, the
+ * webhook (an outbox message prepared by the caller) is pushed when the transition
+ * happens, so a channel's webhooks are queued in the order Redis decided the transitions,
+ * whichever nodes caused them.
+ */
+/** ARGV: prefix, node, subject[, outboxPrefix, id, orderKey, json]. Returns 1 when the subject just gained its first node. */
+const ADD = `${OUTBOX_PUSH_LUA}
 local p = ARGV[1]
 redis.call('SADD', p .. 'lc:n:' .. ARGV[2], ARGV[3])
-if redis.call('SADD', p .. 'lc:s:' .. ARGV[3], ARGV[2]) == 1 and redis.call('SCARD', p .. 'lc:s:' .. ARGV[3]) == 1 then return 1 end
+if redis.call('SADD', p .. 'lc:s:' .. ARGV[3], ARGV[2]) == 1 and redis.call('SCARD', p .. 'lc:s:' .. ARGV[3]) == 1 then
+  if ARGV[4] then push(ARGV[4], ARGV[5], ARGV[6], ARGV[7]) end
+  return 1
+end
 return 0
 `;
 
-/** ARGV: prefix, node, subject. Returns 1 when the subject just lost its last node. */
-const REMOVE = `
+/** ARGV: prefix, node, subject[, outboxPrefix, id, orderKey, json]. Returns 1 when the subject just lost its last node. */
+const REMOVE = `${OUTBOX_PUSH_LUA}
 local p = ARGV[1]
 redis.call('SREM', p .. 'lc:n:' .. ARGV[2], ARGV[3])
-if redis.call('SREM', p .. 'lc:s:' .. ARGV[3], ARGV[2]) == 1 and redis.call('SCARD', p .. 'lc:s:' .. ARGV[3]) == 0 then return 1 end
+if redis.call('SREM', p .. 'lc:s:' .. ARGV[3], ARGV[2]) == 1 and redis.call('SCARD', p .. 'lc:s:' .. ARGV[3]) == 0 then
+  if ARGV[4] then push(ARGV[4], ARGV[5], ARGV[6], ARGV[7]) end
+  return 1
+end
 return 0
 `;
 
-/** ARGV: prefix, node. Reaps the node unless it is alive; returns the subjects it left empty. */
-const REAP = `
+/**
+ * ARGV: prefix, node, outboxPrefix ('' = none), then (subject, id, orderKey, json) per
+ * prepared subject, in the order their webhooks go out. Reaps the node unless it is alive;
+ * returns the subjects it left empty (prepared ones first, in that order).
+ */
+const REAP = `${OUTBOX_PUSH_LUA}
 local p = ARGV[1]
-if redis.call('EXISTS', p .. 'lc:alive:' .. ARGV[2]) == 1 then return {} end
+local node = ARGV[2]
+if redis.call('EXISTS', p .. 'lc:alive:' .. node) == 1 then return {} end
 local emptied = {}
-for _, subject in ipairs(redis.call('SMEMBERS', p .. 'lc:n:' .. ARGV[2])) do
-  if redis.call('SREM', p .. 'lc:s:' .. subject, ARGV[2]) == 1 and redis.call('SCARD', p .. 'lc:s:' .. subject) == 0 then
+local function drop(subject)
+  if redis.call('SREM', p .. 'lc:s:' .. subject, node) == 1 and redis.call('SCARD', p .. 'lc:s:' .. subject) == 0 then
     table.insert(emptied, subject)
+    return true
   end
+  return false
 end
-redis.call('DEL', p .. 'lc:n:' .. ARGV[2])
-redis.call('SREM', p .. 'lc:nodes', ARGV[2])
+for i = 4, #ARGV, 4 do
+  if redis.call('SISMEMBER', p .. 'lc:n:' .. node, ARGV[i]) == 1 and drop(ARGV[i]) then push(ARGV[3], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]) end
+end
+for _, subject in ipairs(redis.call('SMEMBERS', p .. 'lc:n:' .. node)) do drop(subject) end
+redis.call('DEL', p .. 'lc:n:' .. node)
+redis.call('SREM', p .. 'lc:nodes', node)
 return emptied
 `;
 
-const subjectSchema = z.union([z.tuple([z.literal('o'), z.string(), z.string()]), z.tuple([z.literal('p'), z.string(), z.string(), z.string()])]);
-type Subject = z.infer<typeof subjectSchema>;
-
-function subjectOf(event: WebhookEvent): Subject | undefined {
-  switch (event.kind) {
-    case 'channel_occupied':
-    case 'channel_vacated':
-      return ['o', event.tenant, event.channel];
-    case 'member_added':
-    case 'member_removed':
-      return ['p', event.tenant, event.channel, event.userId];
-    case 'client_event':
-      return undefined;
-  }
-}
-
-/** The event reported when a subject lost its last node. */
-function goneEvent(subject: Subject): WebhookEvent {
-  return subject[0] === 'o'
-    ? { kind: 'channel_vacated', tenant: subject[1], channel: subject[2] }
-    : { kind: 'member_removed', tenant: subject[1], channel: subject[2], userId: subject[3] };
-}
-
-/** The event reported when a subject gained its first node. */
-function cameEvent(subject: Subject): WebhookEvent {
-  return subject[0] === 'o'
-    ? { kind: 'channel_occupied', tenant: subject[1], channel: subject[2] }
-    : { kind: 'member_added', tenant: subject[1], channel: subject[2], userId: subject[3] };
-}
-
-function parseSubject(text: unknown): Subject | undefined {
-  if (typeof text !== 'string') return undefined;
-  try {
-    const parsed = subjectSchema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+/** Webhooks written together with the transitions (the Redis webhook outbox, in the same Redis). */
+export interface AtomicWebhooks {
+  /** The Redis webhook outbox's key prefix. */
+  outboxPrefix: string;
+  /** The lifecycle event a provider event becomes and its outbox message, or undefined when it is none. */
+  prepare(event: WebhookEvent): { event: LifecycleEvent; message: OutboxMessage } | undefined;
+  /** After its webhook was written: the in-process side (callback, sender wake-up). */
+  written(event: LifecycleEvent): unknown;
 }
 
 export interface ClusterOptions {
@@ -110,11 +109,12 @@ export interface ClusterOptions {
 
 export const DEFAULT_NODE_TTL_MS = 15_000;
 
-export class LifecycleCluster {
+export class LifecycleCluster implements LifecycleTracker {
   readonly nodeId: string;
   private readonly prefix: string;
   private readonly ttlMs: number;
-  private listener: ((event: WebhookEvent) => void) | undefined;
+  private listener: ((event: WebhookEvent) => unknown) | undefined;
+  private atomic: AtomicWebhooks | undefined;
   /** This node's transitions go to Redis one at a time, in the order the hub reported them. */
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -130,8 +130,9 @@ export class LifecycleCluster {
   }
 
   /** Starts the heartbeat and reaping; cluster-wide events go to `listener`. */
-  start(listener: (event: WebhookEvent) => void): void {
+  start(listener: (event: WebhookEvent) => unknown, atomic?: AtomicWebhooks): void {
     this.listener = listener;
+    this.atomic = atomic;
     void this.tick();
     this.timer = setInterval(() => void this.tick(), Math.max(50, Math.floor(this.ttlMs / 3)));
     this.timer.unref();
@@ -147,13 +148,19 @@ export class LifecycleCluster {
   report(event: WebhookEvent): void {
     const subject = subjectOf(event);
     if (!subject) return;
-    const adding = event.kind === 'channel_occupied' || event.kind === 'member_added';
+    const adding = isArrival(event);
     const member = JSON.stringify(subject);
     if (adding) this.mine.add(member);
     else this.mine.delete(member);
-    this.enqueue(async () => {
-      if ((await runScript(this.options.redis, adding ? ADD : REMOVE, [], [this.prefix, this.nodeId, member])) === 1) this.listener?.(event);
-    });
+    this.enqueue(() => this.transition(adding ? ADD : REMOVE, member, event));
+  }
+
+  /** Runs ADD or REMOVE for this node; reports the event when the subject changed cluster-wide. */
+  private async transition(script: string, member: string, event: WebhookEvent): Promise<void> {
+    const prepared = this.atomic?.prepare(event);
+    const webhook = prepared && this.atomic ? [this.atomic.outboxPrefix, ...pushArgs(prepared.message)] : [];
+    if ((await runScript(this.options.redis, script, [], [this.prefix, this.nodeId, member, ...webhook])) !== 1) return;
+    await (prepared ? this.atomic?.written(prepared.event) : this.listener?.(event));
   }
 
   private enqueue(task: () => Promise<void>): void {
@@ -178,18 +185,32 @@ export class LifecycleCluster {
     this.options.logger.warn({ node: this.nodeId }, 'this node was reaped as silent; adding its channels and members again');
     const subjects = [...this.mine].map(parseSubject).filter((subject): subject is Subject => subject !== undefined);
     subjects.sort((a, b) => (a[0] === b[0] ? 0 : a[0] === 'o' ? -1 : 1));
-    for (const subject of subjects) {
-      if ((await runScript(this.options.redis, ADD, [], [this.prefix, this.nodeId, JSON.stringify(subject)])) === 1) this.listener?.(cameEvent(subject));
-    }
+    for (const subject of subjects) await this.transition(ADD, JSON.stringify(subject), cameEvent(subject));
   }
 
   private async reap(node: string): Promise<void> {
-    const emptied = z.array(z.unknown()).parse(await runScript(this.options.redis, REAP, [], [this.prefix, node]));
-    const subjects = emptied.map(parseSubject).filter((subject): subject is Subject => subject !== undefined);
-    // Members leave before their channel is vacated.
-    subjects.sort((a, b) => (a[0] === b[0] ? 0 : a[0] === 'p' ? -1 : 1));
-    if (subjects.length > 0) this.options.logger.info({ node, subjects: subjects.length }, 'reaped a silent node: its members left');
-    for (const subject of subjects) this.listener?.(goneEvent(subject));
+    const { redis } = this.options;
+    const prepared = new Map<string, LifecycleEvent>();
+    const webhooks: string[] = [];
+    if (this.atomic && node !== this.nodeId && (await redis.exists(`${this.prefix}lc:alive:${node}`)) === 1) return;
+    if (this.atomic) {
+      const held = (await redis.smembers(`${this.prefix}lc:n:${node}`)).map(parseSubject).filter((subject): subject is Subject => subject !== undefined);
+      for (const subject of leavingOrder(held)) {
+        const key = JSON.stringify(subject);
+        const ready = this.atomic.prepare(goneEvent(subject));
+        if (!ready) continue;
+        prepared.set(key, ready.event);
+        webhooks.push(key, ...pushArgs(ready.message));
+      }
+    }
+    const emptied = z.array(z.string()).parse(await runScript(redis, REAP, [], [this.prefix, node, this.atomic?.outboxPrefix ?? '', ...webhooks]));
+    if (emptied.length > 0) this.options.logger.info({ node, subjects: emptied.length }, 'reaped a silent node: its members left');
+    const unprepared = leavingOrder(emptied.filter((key) => !prepared.has(key)).map(parseSubject).filter((subject): subject is Subject => subject !== undefined));
+    for (const key of emptied) {
+      const event = prepared.get(key);
+      if (event) await this.atomic?.written(event);
+    }
+    for (const subject of unprepared) await this.listener?.(goneEvent(subject));
   }
 
   /** After this node's own leaves were reported: drops whatever is left of it (reporting it) and its heartbeat. */

@@ -2,7 +2,12 @@
  * Lifecycle webhooks, assembled: the stream every source feeds, and (when the app has an
  * endpoint) the durable outbox and the sender that drains it.
  */
+import type { WebhookEvent } from '../../../providers/types.js';
 import type { DeliveryFailure, DeliveryObserver } from '../publish/delivery.js';
+import type { AtomicWebhooks } from './cluster.js';
+import { fromProviderEvent, newLifecycleEvent } from './events.js';
+import { RedisWebhookOutbox } from './redis-outbox.js';
+import { toOutboxMessage } from './stream.js';
 import type { Logger } from '../logger.js';
 import type { LifecycleEventData } from './events.js';
 import type { WebhookOutbox } from './outbox.js';
@@ -55,6 +60,26 @@ export function createLifecycle(options: {
       await sender?.close();
       await endpoint?.outbox.close();
     },
+  };
+}
+
+/**
+ * With the Redis outbox, the cluster tracker writes each transition's webhook in the same
+ * script as the transition (see cluster.ts); it must use the outbox's Redis.
+ */
+export function atomicWebhooksFor(lifecycle: Lifecycle): AtomicWebhooks | undefined {
+  const { outbox, stream } = lifecycle;
+  if (!(outbox instanceof RedisWebhookOutbox)) return undefined;
+  return {
+    outboxPrefix: outbox.prefix,
+    prepare(event: WebhookEvent) {
+      const input = fromProviderEvent(event);
+      if (!input) return undefined;
+      const now = Date.now();
+      const lifecycleEvent = newLifecycleEvent(input, now);
+      return { event: lifecycleEvent, message: toOutboxMessage(lifecycleEvent, now) };
+    },
+    written: (event) => stream.written([event]),
   };
 }
 

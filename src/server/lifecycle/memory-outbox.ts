@@ -1,9 +1,11 @@
 /** In-process outbox for tests and runs with the memory event store (lost on restart, like the log). */
-import { clipError, type DeadLetter, type OutboxMessage, type PendingMessage, type WebhookOutbox } from './outbox.js';
+import { clipError, roomFor, type ClaimRoom, type DeadLetter, type OutboxMessage, type PendingMessage, type WebhookOutbox } from './outbox.js';
 
 interface Queue {
   entries: PendingMessage[];
   dueAt: number;
+  /** The head failed and waits for `dueAt` (as opposed to being leased). */
+  waiting: boolean;
 }
 
 export class MemoryWebhookOutbox implements WebhookOutbox {
@@ -19,23 +21,40 @@ export class MemoryWebhookOutbox implements WebhookOutbox {
     if (this.pendingIds.has(entry.id)) return;
     let queue = this.queues.get(entry.orderKey);
     if (!queue) {
-      queue = { entries: [], dueAt: 0 };
+      queue = { entries: [], dueAt: 0, waiting: false };
       this.queues.set(entry.orderKey, queue);
     }
     queue.entries.push(entry);
     this.pendingIds.set(entry.id, entry.orderKey);
   }
 
-  async claimDue(now: number, limit: number, leaseMs: number): Promise<PendingMessage[]> {
+  async claimDue(now: number, limit: number, leaseMs: number, room?: ClaimRoom): Promise<PendingMessage[]> {
+    const heads = [...this.queues.values()].filter((queue) => queue.entries.length > 0 && queue.dueAt <= now);
+    heads.sort((a, b) => a.dueAt - b.dueAt);
     const due: PendingMessage[] = [];
-    for (const queue of this.queues.values()) {
+    const taken = new Map<string, number>();
+    for (const queue of heads) {
       if (due.length >= limit) break;
-      const head = queue.entries[0];
-      if (!head || queue.dueAt > now) continue;
+      const head = queue.entries[0] as PendingMessage;
+      const count = taken.get(head.tenant) ?? 0;
+      if (roomFor(room, head.tenant, count) <= 0) continue;
+      taken.set(head.tenant, count + 1);
       queue.dueAt = now + leaseMs;
+      queue.waiting = false;
       due.push({ ...head });
     }
     return due;
+  }
+
+  async releaseRetries(tenant: string, now: number): Promise<number> {
+    let released = 0;
+    for (const queue of this.queues.values()) {
+      if (!queue.waiting || queue.entries[0]?.tenant !== tenant) continue;
+      queue.waiting = false;
+      queue.dueAt = now;
+      released++;
+    }
+    return released;
   }
 
   /** The queue whose head is `id`, if it is one. */
@@ -52,6 +71,7 @@ export class MemoryWebhookOutbox implements WebhookOutbox {
     const head = queue.entries.shift();
     this.pendingIds.delete(id);
     queue.dueAt = 0;
+    queue.waiting = false;
     if (queue.entries.length === 0) this.queues.delete(key);
     return head;
   }
@@ -67,6 +87,7 @@ export class MemoryWebhookOutbox implements WebhookOutbox {
     head.attempts += 1;
     head.lastError = clipError(error);
     queue.dueAt = retryAt;
+    queue.waiting = true;
   }
 
   async deadLetter(id: string, error: string, now: number): Promise<void> {

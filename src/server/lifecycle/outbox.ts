@@ -32,11 +32,33 @@ export interface DeadLetter extends OutboxMessage {
   deadAt: number;
 }
 
+/**
+ * How many heads of each tenant one claim may hand out, so that one tenant's slow or
+ * failing endpoint handler never takes every slot of the sender.
+ */
+export interface ClaimRoom {
+  /** For a tenant not listed in `tenants`. */
+  perTenant: number;
+  /** Tenants with less room (requests already in flight, or waiting for a probe); 0 = none. */
+  tenants: ReadonlyMap<string, number>;
+}
+
+/** Due heads looked at per claim when tenants are skipped for lack of room. */
+export const MAX_CLAIM_SCAN = 2000;
+
 export interface WebhookOutbox {
   /** Appends to the tail of each message's queue, in the order given. An id already pending is ignored. */
   enqueue(messages: OutboxMessage[]): Promise<void>;
-  /** Heads of queues due at `now`, at most `limit`; each is leased until `now + leaseMs`. */
-  claimDue(now: number, limit: number, leaseMs: number): Promise<PendingMessage[]>;
+  /**
+   * Heads of queues due at `now`, oldest due first, at most `limit` and at most the room of
+   * each tenant; each is leased until `now + leaseMs`.
+   */
+  claimDue(now: number, limit: number, leaseMs: number, room?: ClaimRoom): Promise<PendingMessage[]>;
+  /**
+   * The endpoint answers this tenant's events again: every head of the tenant waiting for a
+   * retry (not one leased for a request in flight) is due at `now`. Returns how many.
+   */
+  releaseRetries(tenant: string, now: number): Promise<number>;
   /** The app took it: removes the head; the next in its queue is due at once. */
   delivered(id: string): Promise<void>;
   /** Failed attempt: counts it and makes the head due again at `retryAt`. */
@@ -52,6 +74,12 @@ export interface WebhookOutbox {
    */
   redeliver(tenant: string | undefined, ids: string[] | undefined, now: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Room left for `tenant` in a claim that has already taken `taken` of its heads. */
+export function roomFor(room: ClaimRoom | undefined, tenant: string, taken: number): number {
+  if (!room) return Number.POSITIVE_INFINITY;
+  return (room.tenants.get(tenant) ?? room.perTenant) - taken;
 }
 
 /** Longest `lastError` kept; receivers' error pages can be large. */

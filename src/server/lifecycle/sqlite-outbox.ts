@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { openSqlite } from '../log/open-sqlite.js';
 import { z } from 'zod';
-import { clipError, type DeadLetter, type OutboxMessage, type PendingMessage, type WebhookOutbox } from './outbox.js';
+import { clipError, MAX_CLAIM_SCAN, roomFor, type ClaimRoom, type DeadLetter, type OutboxMessage, type PendingMessage, type WebhookOutbox } from './outbox.js';
 
 const NOT_HEAD = Number.MAX_SAFE_INTEGER;
 
@@ -20,7 +20,8 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (
   queued_at INTEGER NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0,
   last_error TEXT,
-  due_at INTEGER NOT NULL
+  due_at INTEGER NOT NULL,
+  waiting INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS webhook_outbox_queue ON webhook_outbox (order_key, seq);
 CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (due_at, seq);
@@ -37,6 +38,13 @@ CREATE TABLE IF NOT EXISTS webhook_dead (
 CREATE INDEX IF NOT EXISTS webhook_dead_by_time ON webhook_dead (dead_at);
 CREATE INDEX IF NOT EXISTS webhook_dead_by_tenant ON webhook_dead (tenant, dead_at);
 `;
+
+/** Files written before heads waiting for a retry were marked. */
+const ADD_WAITING = 'ALTER TABLE webhook_outbox ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0';
+const WAITING_INDEX = 'CREATE INDEX IF NOT EXISTS webhook_outbox_waiting ON webhook_outbox (tenant) WHERE waiting = 1';
+
+/** Due heads read per page while a claim skips tenants without room. */
+const CLAIM_PAGE = 200;
 
 const pendingRowSchema = z.object({
   id: z.string(),
@@ -82,6 +90,9 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
   constructor(file: string) {
     this.db = openSqlite(file, { synchronousNormal: true });
     this.db.exec(SCHEMA);
+    const columns = z.array(z.object({ name: z.string() }).loose()).parse(this.db.prepare('PRAGMA table_info(webhook_outbox)').all());
+    if (!columns.some((column) => column.name === 'waiting')) this.db.exec(ADD_WAITING);
+    this.db.exec(WAITING_INDEX);
     const db = this.db;
     this.sql = {
       exists: db.prepare('SELECT 1 FROM webhook_outbox WHERE id = ?').pluck(),
@@ -89,14 +100,15 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
       insert: db.prepare(
         'INSERT INTO webhook_outbox (id, order_key, tenant, payload, queued_at, due_at) VALUES (@id, @orderKey, @tenant, @payload, @queuedAt, @dueAt)',
       ),
-      due: db.prepare(`SELECT ${COLUMNS} FROM webhook_outbox WHERE due_at <= ? ORDER BY due_at, seq LIMIT ?`),
-      lease: db.prepare('UPDATE webhook_outbox SET due_at = ? WHERE id = ?'),
+      due: db.prepare(`SELECT ${COLUMNS} FROM webhook_outbox WHERE due_at <= ? ORDER BY due_at, seq LIMIT ? OFFSET ?`),
+      lease: db.prepare('UPDATE webhook_outbox SET due_at = ?, waiting = 0 WHERE id = ?'),
+      release: db.prepare('UPDATE webhook_outbox SET due_at = ?, waiting = 0 WHERE tenant = ? AND waiting = 1'),
       head: db.prepare(`SELECT ${COLUMNS} FROM webhook_outbox WHERE id = ? AND due_at < ${NOT_HEAD}`),
       remove: db.prepare('DELETE FROM webhook_outbox WHERE id = ?'),
       promote: db.prepare(
         `UPDATE webhook_outbox SET due_at = 0 WHERE seq = (SELECT MIN(seq) FROM webhook_outbox WHERE order_key = ?)`,
       ),
-      retry: db.prepare(`UPDATE webhook_outbox SET attempts = attempts + 1, last_error = ?, due_at = ? WHERE id = ? AND due_at < ${NOT_HEAD}`),
+      retry: db.prepare(`UPDATE webhook_outbox SET attempts = attempts + 1, last_error = ?, due_at = ?, waiting = 1 WHERE id = ? AND due_at < ${NOT_HEAD}`),
       insertDead: db.prepare(
         `INSERT OR REPLACE INTO webhook_dead (id, order_key, tenant, payload, queued_at, attempts, last_error, dead_at)
          VALUES (@id, @orderKey, @tenant, @payload, @queuedAt, @attempts, @lastError, @deadAt)`,
@@ -118,10 +130,23 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
     this.enqueueTx = db.transaction((messages: OutboxMessage[]) => {
       for (const message of messages) push(message);
     });
-    this.claimTx = db.transaction((now: number, limit: number, leaseMs: number) => {
-      const heads = this.sql.due.all(now, limit).map(toPending);
-      for (const head of heads) this.sql.lease.run(now + leaseMs, head.id);
-      return heads;
+    this.claimTx = db.transaction((now: number, limit: number, leaseMs: number, room: ClaimRoom | undefined) => {
+      const claimed: PendingMessage[] = [];
+      const taken = new Map<string, number>();
+      const page = room ? CLAIM_PAGE : limit;
+      for (let offset = 0; claimed.length < limit && offset < MAX_CLAIM_SCAN; offset += page) {
+        const heads = this.sql.due.all(now, page, offset).map(toPending);
+        for (const head of heads) {
+          const count = taken.get(head.tenant) ?? 0;
+          if (claimed.length >= limit || roomFor(room, head.tenant, count) <= 0) continue;
+          taken.set(head.tenant, count + 1);
+          claimed.push(head);
+        }
+        if (heads.length < page) break;
+      }
+      // Leased only now: a lease moves the head's due time, which would shift later pages.
+      for (const head of claimed) this.sql.lease.run(now + leaseMs, head.id);
+      return claimed;
     });
     this.removeHeadTx = db.transaction((id: string): PendingMessage | undefined => {
       const row = this.sql.head.get(id);
@@ -151,8 +176,12 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
     this.enqueueTx(messages);
   }
 
-  async claimDue(now: number, limit: number, leaseMs: number): Promise<PendingMessage[]> {
-    return this.claimTx(now, limit, leaseMs);
+  async claimDue(now: number, limit: number, leaseMs: number, room?: ClaimRoom): Promise<PendingMessage[]> {
+    return this.claimTx(now, limit, leaseMs, room);
+  }
+
+  async releaseRetries(tenant: string, now: number): Promise<number> {
+    return this.sql.release.run(now, tenant).changes;
   }
 
   async delivered(id: string): Promise<void> {

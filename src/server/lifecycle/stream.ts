@@ -67,6 +67,19 @@ export class LifecycleStream {
     return done;
   }
 
+  /**
+   * Events a source already wrote to the outbox itself (atomically with what caused them):
+   * in order with everything else, they wake the sender and reach the callback.
+   */
+  written(events: LifecycleEvent[]): Promise<void> {
+    const done = this.tail.then(async () => {
+      this.options.queued?.();
+      await this.options.listener?.(events);
+    });
+    this.tail = done.catch(() => undefined);
+    return done;
+  }
+
   /** For sources that cannot wait (the local server's hub): failures are logged. */
   emit(inputs: LifecycleEventData[]): void {
     this.publish(inputs).catch((error: unknown) => {

@@ -100,6 +100,11 @@ export class RedisEventStore implements EventStore {
     return this.connection.health();
   }
 
+  /** What every key of this store starts with (others sharing the Redis put theirs under it too). */
+  get keyPrefix(): string {
+    return this.prefix;
+  }
+
   private keys(tenant: string, channel: string) {
     const base = `${this.prefix}{${tenant}}:${channel}`;
     return { meta: `${base}:meta`, log: `${base}:log`, ids: `${base}:ids`, lease: `${base}:lease`, pending: `${this.prefix}pending` };

@@ -10,6 +10,11 @@
  * The lease is short and renewed while a batch is in flight, so a crashed node's channels
  * move to a survivor within a few seconds, never to two deliverers at once.
  *
+ * Tenants are isolated from each other: a batch carries one tenant's channels, a tenant has
+ * at most `perTenantConcurrency` of the `concurrency` provider calls in flight, and
+ * backoff and circuit breaker are per tenant, so one tenant's hanging or failing calls
+ * never hold up another tenant's deliveries.
+ *
  * One event the provider can never take (refused for good, or no longer mappable to a
  * provider name) is that event's failure, not an outage: it is reported to the observer
  * and the cursor moves past it, so it can never hold up its channel or anyone else's.
@@ -17,6 +22,7 @@
 import { randomUUID } from 'node:crypto';
 import { ProviderPublishError } from '../../../providers/publish-error.js';
 import type { ProviderMessage, ServerProvider } from '../../../providers/types.js';
+import { deadline } from '../../core/deadline.js';
 import type { Envelope } from '../../core/envelope.js';
 import type { Logger } from '../logger.js';
 import { channelKey, type ChannelRef, type EventStore } from '../log/store.js';
@@ -30,6 +36,8 @@ export interface DeliveryTuning {
   breaker: Omit<CircuitBreakerOptions, 'now'>;
   /** Provider calls in flight at once (each covers channels no other call covers). */
   concurrency: number;
+  /** Of those, at most this many for one tenant. */
+  perTenantConcurrency: number;
   /** How long a node keeps a channel's delivery lease without renewing it. */
   leaseMs: number;
   /** How often pending channels are looked up in the store (restart, another node's crash). */
@@ -42,7 +50,8 @@ export const DEFAULT_DELIVERY_TUNING: DeliveryTuning = {
   providerTimeoutMs: 5000,
   backoff: { baseMs: 200, capMs: 30_000 },
   breaker: { failureThreshold: 5, openMs: 10_000 },
-  concurrency: 4,
+  concurrency: 8,
+  perTenantConcurrency: 4,
   leaseMs: 3000,
   sweepMs: 1000,
   closeGraceMs: 2000,
@@ -76,6 +85,16 @@ interface ChannelState {
   /** Another node holds the lease: waiters learn about delivery from the store's cursor. */
   watchingStore: boolean;
 }
+
+/** One tenant's share of the provider: calls in flight, and its own backoff and breaker. */
+interface TenantState {
+  inFlight: number;
+  attempt: number;
+  retryAt: number;
+  breaker: CircuitBreaker;
+}
+
+const CIRCUIT_SEVERITY: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 interface Taken {
   state: ChannelState;
@@ -150,27 +169,41 @@ function abortable(work: Promise<void>, signal: AbortSignal): Promise<void> {
 }
 
 export class DeliveryQueue {
-  readonly breaker: CircuitBreaker;
   private readonly owner = randomUUID();
   private readonly states = new Map<string, ChannelState>();
   /** Channels that may have undelivered events and no batch in flight, oldest first. */
   private readonly ready = new Set<string>();
   private readonly running = new Set<Promise<void>>();
   private readonly shutdown = new AbortController();
+  private readonly tenants = new Map<string, TenantState>();
   private inFlight = 0;
-  private attempt = 0;
-  private retryAt = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(private readonly options: DeliveryOptions) {
-    this.breaker = new CircuitBreaker(options.tuning.breaker);
+  constructor(private readonly options: DeliveryOptions) {}
+
+  /** The worst of the tenants' circuits. */
+  get circuitState(): CircuitState {
+    let worst: CircuitState = 'closed';
+    for (const tenant of this.tenants.values()) if (CIRCUIT_SEVERITY[tenant.breaker.state] > CIRCUIT_SEVERITY[worst]) worst = tenant.breaker.state;
+    return worst;
   }
 
-  get circuitState(): CircuitState {
-    return this.breaker.state;
+  private tenant(name: string): TenantState {
+    let tenant = this.tenants.get(name);
+    if (!tenant) {
+      tenant = { inFlight: 0, attempt: 0, retryAt: 0, breaker: new CircuitBreaker(this.options.tuning.breaker) };
+      this.tenants.set(name, tenant);
+    }
+    return tenant;
+  }
+
+  /** Forgets a tenant with nothing in flight and nothing to remember. */
+  private settleTenant(name: string): void {
+    const tenant = this.tenants.get(name);
+    if (tenant && tenant.inFlight === 0 && tenant.attempt === 0 && tenant.breaker.state === 'closed') this.tenants.delete(name);
   }
 
   /** Picks up what an earlier run (or a crashed node) left pending, now and periodically. */
@@ -248,7 +281,7 @@ export class DeliveryQueue {
   waitFor(ref: ChannelRef, seq: number): Promise<DeliveryOutcome> {
     const state = this.state(ref);
     if (state.cursor !== undefined && state.cursor >= seq) return Promise.resolve(state.failed.has(seq) ? 'refused' : 'delivered');
-    if (this.closed || this.blockedUntil() > Date.now()) return Promise.resolve('pending');
+    if (this.closed || this.blockedUntil(ref.tenant) > Date.now()) return Promise.resolve('pending');
     return new Promise((resolve) => {
       const waiter: Waiter = {
         seq,
@@ -299,32 +332,63 @@ export class DeliveryQueue {
     void poll();
   }
 
-  private blockedUntil(): number {
-    return Math.max(this.retryAt, this.breaker.state === 'open' ? this.breaker.retryAt : 0);
+  private blockedUntil(name: string): number {
+    const tenant = this.tenants.get(name);
+    if (!tenant) return 0;
+    return Math.max(tenant.retryAt, tenant.breaker.state === 'open' ? tenant.breaker.retryAt : 0);
+  }
+
+  /** Calls the tenant may start now: none while backing off, one trial while half-open. */
+  private room(name: string, now: number): number {
+    const tenant = this.tenants.get(name);
+    if (!tenant) return this.options.tuning.perTenantConcurrency;
+    if (this.blockedUntil(name) > now) return 0;
+    const limit = tenant.breaker.state === 'half-open' ? 1 : this.options.tuning.perTenantConcurrency;
+    return limit - tenant.inFlight;
   }
 
   kick(): void {
     if (this.closed) return;
-    const limit = this.breaker.state === 'half-open' ? 1 : this.options.tuning.concurrency;
-    while (this.inFlight < limit && this.ready.size > 0) {
-      const blockedUntil = this.blockedUntil();
-      if (blockedUntil > Date.now()) {
-        // Not trying now: publishes waiting on these channels answer `accepted`.
-        for (const key of this.ready) {
-          const state = this.states.get(key);
-          if (state) this.settleWaiters(state, false);
-        }
-        this.scheduleRetry(blockedUntil);
+    while (this.inFlight < this.options.tuning.concurrency && this.ready.size > 0) {
+      const first = this.takeReady(undefined, Date.now());
+      if (!first) {
+        this.waitForBlockedTenants();
         return;
       }
+      const tenant = this.tenant(first.ref.tenant);
+      tenant.inFlight += 1;
       this.inFlight += 1;
-      const run = this.runBatch().finally(() => {
+      const run = this.runBatch(first, tenant).finally(() => {
+        tenant.inFlight -= 1;
         this.inFlight -= 1;
         this.running.delete(run);
+        this.settleTenant(first.ref.tenant);
         this.kick();
       });
       this.running.add(run);
     }
+  }
+
+  /**
+   * Every ready channel belongs to a tenant that may not start a call now. Publishes waiting
+   * on backed-off tenants' channels answer `accepted`; the next retry is scheduled.
+   */
+  private waitForBlockedTenants(): void {
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const key of this.ready) {
+      const state = this.states.get(key);
+      if (!state) continue;
+      const until = this.blockedUntil(state.ref.tenant);
+      if (until > now) {
+        this.settleWaiters(state, false);
+        next = Math.min(next, until);
+      } else if (this.room(state.ref.tenant, now) > 0) {
+        // Its backoff ended since kick() looked. (A tenant at its limit is kicked again when a call ends.)
+        next = now;
+      }
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.scheduleRetry(next);
   }
 
   private scheduleRetry(at: number): void {
@@ -336,15 +400,22 @@ export class DeliveryQueue {
     this.retryTimer.unref();
   }
 
-  private takeReady(): ChannelState | undefined {
+  /**
+   * The next ready channel of `tenant`, or (tenant undefined) of any tenant that may start a
+   * call now; marked in flight.
+   */
+  private takeReady(tenant: string | undefined, now: number): ChannelState | undefined {
     for (const key of this.ready) {
-      this.ready.delete(key);
       const state = this.states.get(key);
-      if (state && !state.inFlight) {
-        state.inFlight = true;
-        state.again = false;
-        return state;
+      if (!state || state.inFlight) {
+        this.ready.delete(key);
+        continue;
       }
+      if (tenant === undefined ? this.room(state.ref.tenant, now) <= 0 : state.ref.tenant !== tenant) continue;
+      this.ready.delete(key);
+      state.inFlight = true;
+      state.again = false;
+      return state;
     }
     return undefined;
   }
@@ -364,16 +435,22 @@ export class DeliveryQueue {
     return true;
   }
 
-  private async gather(): Promise<Taken[]> {
+  /** `first` and more ready channels of its tenant, with their events after the cursor. */
+  private async gather(first: ChannelState): Promise<Taken[]> {
     const { store, provider } = this.options;
     let room = provider.limits.maxBatchSize;
     // Take the channels synchronously, so a concurrent kick() starts no second batch for them.
-    const candidates: ChannelState[] = [];
-    for (let state = this.takeReady(); state; state = candidates.length < room ? this.takeReady() : undefined) candidates.push(state);
+    const candidates: ChannelState[] = [first];
+    const now = Date.now();
+    for (let state = room > 1 ? this.takeReady(first.ref.tenant, now) : undefined; state; state = candidates.length < room ? this.takeReady(first.ref.tenant, now) : undefined) {
+      candidates.push(state);
+    }
     const taken: Taken[] = [];
     for (const [index, state] of candidates.entries()) {
       if (room === 0) {
+        // The batch is full: the rest go back in line and may start calls of their own.
         for (const rest of candidates.slice(index)) this.release(rest, true, true);
+        this.kick();
         break;
       }
       try {
@@ -409,24 +486,24 @@ export class DeliveryQueue {
     state.again = false;
   }
 
-  private async runBatch(): Promise<void> {
+  private async runBatch(first: ChannelState, tenant: TenantState): Promise<void> {
     let taken: Taken[] = [];
     try {
-      taken = await this.gather();
+      taken = await this.gather(first);
       if (taken.length === 0) return;
-      if (!this.breaker.tryAcquire()) {
+      if (!tenant.breaker.tryAcquire()) {
         for (const { state } of taken) this.release(state, false, true);
         return;
       }
-      await this.send(taken);
+      await this.send(taken, tenant);
     } catch (error) {
       this.options.logger.error({ err: error }, 'delivery to the provider failed unexpectedly');
       for (const { state } of taken) if (state.inFlight) this.release(state, false, true);
-      this.backOff();
+      this.backOff(tenant);
     }
   }
 
-  private async send(taken: Taken[]): Promise<void> {
+  private async send(taken: Taken[], tenant: TenantState): Promise<void> {
     const { provider, tuning, logger, checkDeliverable } = this.options;
     const items: Item[] = taken.flatMap(({ state, events }) =>
       events.map((envelope) => {
@@ -443,9 +520,9 @@ export class DeliveryQueue {
     let error: unknown;
     let refusedByProvider = false;
     if (messages.length > 0) {
-      const signal = AbortSignal.any([AbortSignal.timeout(tuning.providerTimeoutMs), this.shutdown.signal]);
+      const limit = deadline(tuning.providerTimeoutMs, this.shutdown.signal);
       try {
-        await abortable(provider.publish(messages, signal), signal);
+        await abortable(provider.publish(messages, limit.signal), limit.signal);
       } catch (caught) {
         error = caught;
         const partial = caught instanceof ProviderPublishError ? caught : undefined;
@@ -455,6 +532,8 @@ export class DeliveryQueue {
           refused.refusal = partial?.message ?? 'refused by the provider';
           refusedByProvider = true;
         }
+      } finally {
+        limit.dispose();
       }
     }
     const took = messages.slice(0, accepted);
@@ -462,17 +541,17 @@ export class DeliveryQueue {
     const done = this.settleItems(items, outgoing.slice(0, accepted));
     const outage = error !== undefined && !refusedByProvider;
     if (outage) {
-      this.breaker.failure();
-      this.backOff();
-      this.options.observer?.failed(messages.slice(accepted), this.attempt, error);
+      tenant.breaker.failure();
+      this.backOff(tenant);
+      this.options.observer?.failed(messages.slice(accepted), tenant.attempt, error);
       logger.warn(
-        { provider: provider.name, err: error, events: messages.length - accepted, attempt: this.attempt, circuit: this.breaker.state },
+        { provider: provider.name, err: error, events: messages.length - accepted, attempt: tenant.attempt, circuit: tenant.breaker.state },
         'provider did not take the events; they stay pending',
       );
     } else {
-      this.breaker.success();
-      this.attempt = 0;
-      this.retryAt = 0;
+      tenant.breaker.success();
+      tenant.attempt = 0;
+      tenant.retryAt = 0;
     }
     await this.advanceCursors(taken, done, !outage);
   }
@@ -529,10 +608,9 @@ export class DeliveryQueue {
     }
   }
 
-  private backOff(): void {
-    this.attempt += 1;
-    this.retryAt = Date.now() + fullJitterDelay(this.attempt, this.options.tuning.backoff, this.options.random);
-    this.scheduleRetry(this.blockedUntil());
+  private backOff(tenant: TenantState): void {
+    tenant.attempt += 1;
+    tenant.retryAt = Date.now() + fullJitterDelay(tenant.attempt, this.options.tuning.backoff, this.options.random);
   }
 
   async close(): Promise<void> {
