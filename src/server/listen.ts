@@ -13,11 +13,11 @@ export interface ListeningServer {
 /**
  * Serves the app and lets embedded providers (local) take WebSocket upgrades on the
  * same port. When mounting the app as a router in another Express app, call
- * `app.switchboard.provider.attach?.(yourHttpServer)` yourself.
+ * `app.attach(yourHttpServer)` yourself.
  */
 export async function listen(app: SwitchboardApp, options: { port?: number; host?: string } = {}): Promise<ListeningServer> {
   const server = createHttpServer(app);
-  app.switchboard.provider.attach?.(server);
+  app.attach(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host, () => {
