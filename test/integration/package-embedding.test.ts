@@ -87,6 +87,27 @@ describe('the authenticate hook', () => {
   });
 });
 
+describe('a client of an app whose login is a cookie', () => {
+  it('connects without a session token: the token request carries no Authorization and the hook reads the cookie', async () => {
+    const bff = await bffWith({ authenticate: (req) => (req.get('cookie') === 'sid=ana-session' ? { tenant: 'acme', user: 'ana' } : null), devAuth: false });
+    const sent: Headers[] = [];
+    // A browser adds the cookie to same-origin requests by itself; Node's fetch needs it added.
+    const browserLikeFetch: typeof fetch = (input, init) => {
+      const headers = new Headers(init?.headers);
+      sent.push(new Headers(headers));
+      headers.set('cookie', 'sid=ana-session');
+      return fetch(input, { ...init, headers });
+    };
+    const rt = connect({ url: bff.url, fetch: browserLikeFetch, transport: 'sse' });
+    cleanups.push(async () => rt.close());
+    await rt.ready();
+    expect(sent[0]?.has('authorization')).toBe(false);
+    const rejected = connect({ url: bff.url, transport: 'sse' });
+    cleanups.push(async () => rejected.close());
+    await expect(rejected.ready()).rejects.toMatchObject({ code: 'unauthenticated' });
+  });
+});
+
 describe('app.publish (in-process)', () => {
   it('appends to the same event log as POST /v1/publish and answers the same outcomes', async () => {
     const bff = await bffWith({});
