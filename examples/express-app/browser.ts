@@ -1,0 +1,23 @@
+/**
+ * The app's page: connects to Switchboard on the app's own origin. No session token is
+ * passed, so the token request carries the app's login cookie to `authenticate`.
+ * Bundled with: npx esbuild browser.ts --bundle --format=esm --outfile=public/app.js
+ */
+import { connect } from 'switchboard/client';
+
+const log = document.querySelector<HTMLUListElement>('#events');
+const state = document.querySelector<HTMLElement>('#state');
+
+const me = await fetch('/me');
+if (me.ok) {
+  document.body.classList.add('signed-in');
+  const rt = connect({ url: `${location.origin}/realtime` });
+  rt.connection.on('change', (connection) => {
+    if (state) state.textContent = connection;
+  });
+  rt.channel('orders:1001').subscribe('status', (data, meta) => {
+    const item = document.createElement('li');
+    item.textContent = `#${meta.seq} ${JSON.stringify(data)}`;
+    log?.append(item);
+  });
+}
