@@ -78,7 +78,8 @@ async function offerSqlitePrebuild(work: string): Promise<NodeJS.ProcessEnv> {
   await mkdir(prebuilds, { recursive: true });
   const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
   await run('tar', ['-czf', path.join(prebuilds, name), '-C', moduleDir, 'build/Release/better_sqlite3.node'], { cwd: work });
-  return { 'prebuild-install_local-prebuilds': prebuilds };
+  // prebuild-install's per-package setting; npm passes npm_config_* through to install scripts.
+  return { npm_config_better_sqlite3_local_prebuilds: prebuilds };
 }
 
 /** A fresh app depending on the tarball (and on `extra`, which it must find among the package's own dependencies), installed for production. */
