@@ -7,6 +7,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,10 +114,13 @@ export async function installApp(work: string, packed: Packed, extra: string[]):
   return app;
 }
 
-/** Type declarations the app's TypeScript needs, as a user's devDependencies would bring them (linked from this repository). */
+/** Type declarations the app's TypeScript needs, as a user's devDependencies would bring them (linked from this repository unless installed already). */
 export async function linkTypes(app: string, names: string[]): Promise<void> {
   await mkdir(path.join(app, 'node_modules', '@types'), { recursive: true });
-  for (const name of names) await symlink(path.join(REPO_ROOT, 'node_modules', '@types', name), path.join(app, 'node_modules', '@types', name), 'dir');
+  for (const name of names) {
+    const target = path.join(app, 'node_modules', '@types', name);
+    if (!existsSync(target)) await symlink(path.join(REPO_ROOT, 'node_modules', '@types', name), target, 'dir');
+  }
 }
 
 export interface RunningProcess {

@@ -19,6 +19,8 @@ import { launchChromium, skipWithoutChromium } from '../helpers/browser.js';
 import { installApp, linkTypes, packRepository, REPO_ROOT, run, startProcess, type Packed, type RunningProcess } from '../helpers/packed-app.js';
 
 const TENANT_KEY = 'acme-package-test-key-0001';
+/** Compiling, starting processes and a browser take seconds each, many more on a loaded machine. */
+const SLOW = { timeout: 120_000 };
 const DEV_ONLY = ['typescript', 'tsx', 'esbuild', 'vitest', 'fast-check', 'eslint', 'playwright-core', 'msw'];
 
 let work: string;
@@ -74,19 +76,19 @@ describe('the packed tarball', () => {
     expect(manifest).not.toHaveProperty('private');
   });
 
-  it('installs for production without one devDependency', async () => {
+  it('installs for production without one devDependency', SLOW, async () => {
     const stdout = await run('npm', ['ls', '--omit=dev', '--all', '--parseable'], { cwd: app });
     const installed = stdout.split('\n').map((line) => path.basename(line));
     for (const name of DEV_ONLY) expect(installed).not.toContain(name);
   });
 
-  it('runs its CLI right after install: npx switchboard --help', async () => {
+  it('runs its CLI right after install: npx switchboard --help', SLOW, async () => {
     const help = await run('npx', ['--offline', 'switchboard', '--help'], { cwd: app, env: cleanEnv({}) });
     expect(help).toMatch(/^Usage: switchboard <command>/);
     expect(help).toMatch(/\n {2}serve /);
   });
 
-  it('loads every entry point in Node with the production install alone', async () => {
+  it('loads every entry point in Node with the production install alone', SLOW, async () => {
     const nodeEntries = publicEntries(packed.manifest)
       .map(([subpath]) => `switchboard${subpath.slice(1)}`)
       .filter((specifier) => !specifier.endsWith('/browser'));
@@ -94,7 +96,7 @@ describe('the packed tarball', () => {
     await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, env: cleanEnv({}) });
   });
 
-  it('type-checks a TypeScript app importing each entry point, and the examples', async () => {
+  it('type-checks a TypeScript app importing each entry point, and the examples', SLOW, async () => {
     const imports = publicEntries(packed.manifest).map(([subpath], index) => `import * as entry${index} from 'switchboard${subpath.slice(1)}';\nexport const use${index}: object = entry${index};`);
     await writeFile(path.join(app, 'entrypoints.ts'), `${imports.join('\n')}\n`);
     await writeFile(path.join(app, 'receive.ts'), RECEIVER);
@@ -131,8 +133,11 @@ async function devSession(url: string, tenant: string, user: string): Promise<st
 }
 
 describe('switchboard serve from the installed package', () => {
-  it('delivers an event from the publisher example to a Node client', async () => {
+  it('delivers an event from the publisher example to a Node client', SLOW, async () => {
     const url = await serve({ SWITCHBOARD_API_KEYS: `acme:${TENANT_KEY}` });
+    // The pages ship built: the admin page and its script come from the package.
+    expect((await fetch(`${url}/admin`)).status).toBe(200);
+    expect((await fetch(`${url}/assets/admin.js`)).headers.get('content-type')).toMatch(/javascript/);
     const receiver = await start(process.execPath, ['receive.js', url, await devSession(url, 'acme', 'ana'), 'orders:1001'], {}, /connected/);
     const env = cleanEnv({ SWITCHBOARD_URL: url, SWITCHBOARD_API_KEY: TENANT_KEY });
     const first = JSON.parse(await run(process.execPath, ['examples/publisher.js', '1001'], { cwd: app, env })) as unknown;
@@ -159,7 +164,7 @@ describe('Use it in your app: examples/express-app (own login, mounted BFF, in-p
   };
   const token = (cookie?: string) => fetch(`${url}/realtime/v1/token`, { method: 'POST', headers: cookie ? { cookie } : {} });
 
-  it('answers the token request from the app’s session: 401 without one, 403 for a suspended account', async () => {
+  it('answers the token request from the app’s session: 401 without one, 403 for a suspended account', SLOW, async () => {
     const server = await start(process.execPath, ['examples/express-app/server.js'], { PORT: '0', SWITCHBOARD_STORE: 'memory', LOG_LEVEL: 'warn' }, /listening on (http:\/\/\S+)/);
     url = server.match[1] ?? '';
     expect(await problemOf(await token())).toEqual({ status: 401, code: 'unauthenticated', detail: 'Not signed in' });
@@ -171,7 +176,7 @@ describe('Use it in your app: examples/express-app (own login, mounted BFF, in-p
     expect((await fetch(`${url}/realtime/v1/dev/session`, { method: 'POST' })).status).toBe(404);
   });
 
-  it('runs the esbuild-bundled page in Chromium: a publish from an app route reaches it on the app’s own origin', async () => {
+  it('runs the esbuild-bundled page in Chromium: a publish from an app route reaches it on the app’s own origin', SLOW, async () => {
     if (skipWithoutChromium('package example page')) return;
     const exampleDir = path.join(app, 'examples', 'express-app');
     // What the example's comment says to run: npx esbuild browser.ts --bundle --format=esm --outfile=public/app.js
@@ -196,7 +201,7 @@ describe('Use it in your app: examples/express-app (own login, mounted BFF, in-p
 });
 
 describe('Use it in your app: Clerk session tokens (examples/clerk.env)', () => {
-  it('takes user, tenant, name and roles from a Clerk-shaped session token verified with the instance’s JWKS', async () => {
+  it('takes user, tenant, name and roles from a Clerk-shaped session token verified with the instance’s JWKS', SLOW, async () => {
     const { privateKey, publicKey } = await generateKeyPair('RS256');
     const jwk = { ...(await exportJWK(publicKey)), kid: 'ins_2test', alg: 'RS256', use: 'sig' };
     const jwks: Server = createServer((req, res) => {
