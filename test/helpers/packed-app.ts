@@ -2,8 +2,8 @@
  * The package as a user gets it: `npm pack` of a copy of this repository (so the build
  * that `prepack` runs never touches the working tree other tests serve pages from), then
  * `npm ci --offline --omit=dev` of the tarball into a fresh app outside the repository.
- * The app's lockfile lists exactly the packages this repository's lockfile installs for
- * production, so npm resolves everything from its cache, without a registry.
+ * The app's lockfile takes the package's dependency tree (and the app's own extra
+ * dependencies) from this repository's lockfile, so npm installs from its cache, without a registry.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -18,9 +18,40 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Output of builds and runs: copying them would only ship stale files into the package under test. */
 const NOT_COPIED = new Set(['node_modules', 'dist', '.git', 'data', 'test', 'bench', 'examples', path.join('public', 'build')]);
 
-const lockSchema = z.object({
-  packages: z.record(z.string(), z.looseObject({ version: z.string().optional(), dev: z.boolean().optional() })),
+const lockEntrySchema = z.looseObject({
+  version: z.string().optional(),
+  dependencies: z.record(z.string(), z.string()).optional(),
+  optionalDependencies: z.record(z.string(), z.string()).optional(),
+  peerDependencies: z.record(z.string(), z.string()).optional(),
+  peerDependenciesMeta: z.record(z.string(), z.object({ optional: z.boolean().optional() })).optional(),
 });
+const lockSchema = z.object({ packages: z.record(z.string(), lockEntrySchema) });
+type LockEntry = z.infer<typeof lockEntrySchema>;
+
+/** Where Node would find `name` from the package at `from`: its own node_modules, then each parent's. */
+function resolveInLock(packages: Record<string, LockEntry>, from: string, name: string): string | undefined {
+  for (let dir = from; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/node_modules/')))) {
+    const candidate = `${dir === '' ? '' : `${dir}/`}node_modules/${name}`;
+    if (packages[candidate]) return candidate;
+    if (dir === '') return undefined;
+  }
+}
+
+/** The lock entries `roots` need, as this repository's lockfile lays them out, marked as production packages. */
+function productionTree(packages: Record<string, LockEntry>, roots: string[]): Record<string, LockEntry> {
+  const tree: Record<string, LockEntry> = {};
+  const queue = roots.map((name) => ({ from: '', name }));
+  for (let next = queue.shift(); next; next = queue.shift()) {
+    const location = resolveInLock(packages, next.from, next.name);
+    if (!location || tree[location]) continue;
+    const { dev: _dev, devOptional: _devOptional, ...entry } = packages[location] as LockEntry & { dev?: boolean; devOptional?: boolean };
+    tree[location] = entry;
+    const optionalPeers = new Set(Object.entries(entry.peerDependenciesMeta ?? {}).filter(([, meta]) => meta.optional).map(([name]) => name));
+    const needed = [...Object.keys(entry.dependencies ?? {}), ...Object.keys(entry.optionalDependencies ?? {}), ...Object.keys(entry.peerDependencies ?? {}).filter((name) => !optionalPeers.has(name))];
+    queue.push(...needed.map((name) => ({ from: location, name })));
+  }
+  return tree;
+}
 const manifestSchema = z.object({
   name: z.string(),
   version: z.string(),
@@ -83,14 +114,15 @@ async function offerSqlitePrebuild(work: string): Promise<NodeJS.ProcessEnv> {
   return { npm_config_better_sqlite3_local_prebuilds: prebuilds };
 }
 
-/** A fresh app depending on the tarball (and on `extra`, which it must find among the package's own dependencies), installed for production. */
+/** A fresh app depending on the tarball and on `extra` packages (at this repository's versions), installed for production. */
 export async function installApp(work: string, packed: Packed, extra: string[]): Promise<string> {
   const app = path.join(work, 'app');
   await mkdir(app, { recursive: true });
   const tarball = `file:../${path.basename(packed.tarball)}`;
-  const dependencies = { [packed.manifest.name]: tarball, ...Object.fromEntries(extra.map((name) => [name, packed.manifest.dependencies[name] ?? 'missing'])) };
-  const manifest = { name: 'switchboard-user-app', version: '1.0.0', private: true, type: 'module', dependencies, allowScripts: { 'better-sqlite3': true } };
   const repoLock = lockSchema.parse(await readJson(path.join(REPO_ROOT, 'package-lock.json')));
+  const versionOf = (name: string) => repoLock.packages[`node_modules/${name}`]?.version ?? 'not in package-lock.json';
+  const dependencies = { [packed.manifest.name]: tarball, ...Object.fromEntries(extra.map((name) => [name, versionOf(name)])) };
+  const manifest = { name: 'switchboard-user-app', version: '1.0.0', private: true, type: 'module', dependencies, allowScripts: { 'better-sqlite3': true } };
   const integrity = `sha512-${createHash('sha512').update(await readFile(packed.tarball)).digest('base64')}`;
   const packages: Record<string, unknown> = {
     '': { name: manifest.name, version: manifest.version, dependencies },
@@ -102,11 +134,8 @@ export async function installApp(work: string, packed: Packed, extra: string[]):
       engines: packed.manifest.engines,
       bin: Object.fromEntries(Object.entries(packed.manifest.bin ?? {}).map(([name, file]) => [name, file.replace(/^\.\//, '')])),
     },
+    ...productionTree(repoLock.packages, [...Object.keys(packed.manifest.dependencies), ...extra]),
   };
-  // The repository's production tree is the package's dependency tree, laid out the same way.
-  for (const [location, entry] of Object.entries(repoLock.packages)) {
-    if (location.startsWith('node_modules/') && !entry.dev) packages[location] = entry;
-  }
   await writeFile(path.join(app, 'package.json'), JSON.stringify(manifest, null, 2));
   await writeFile(path.join(app, 'package-lock.json'), JSON.stringify({ name: manifest.name, version: manifest.version, lockfileVersion: 3, requires: true, packages }, null, 2));
   const env = { ...process.env, ...(await offerSqlitePrebuild(work)) };
