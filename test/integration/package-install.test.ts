@@ -194,6 +194,14 @@ describe('Use it in your app: examples/express-app (own login, mounted BFF, in-p
       expect(await ship()).toEqual({ id: 'order-1001-shipped', seq: 1, status: 'delivered' });
       await page.waitForFunction(() => document.querySelector('#events li')?.textContent === '#1 {"status":"shipped","by":"Ana"}', undefined, { timeout: 30_000 });
       expect(await ship()).toEqual({ id: 'order-1001-shipped', seq: 1, status: 'duplicate' });
+
+      // switchboard/client/browser: the prebuilt bundle loads as a module in a page without a bundler.
+      const bundleDir = path.join(app, 'node_modules', 'switchboard', 'dist', 'browser');
+      await page.route('**/vendor/switchboard/**', (route) =>
+        route.fulfill({ path: path.join(bundleDir, new URL(route.request().url()).pathname.slice('/vendor/switchboard/'.length)), contentType: 'text/javascript' }),
+      );
+      await page.addScriptTag({ type: 'module', content: "import('/vendor/switchboard/switchboard-client.js').then((client) => { document.body.dataset.bundle = typeof client.connect; });" });
+      await page.waitForFunction(() => document.body.dataset.bundle === 'function', undefined, { timeout: 30_000 });
     } finally {
       await browser.close();
     }
