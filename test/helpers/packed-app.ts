@@ -15,8 +15,8 @@ import { z } from 'zod';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Output of builds and runs: copying them would only ship stale files into the package under test. */
-const NOT_COPIED = new Set(['node_modules', 'dist', '.git', 'data', 'test', 'bench', 'examples', path.join('public', 'build')]);
+/** Output of builds and runs (stale files must not reach the package under test), local secrets, and what packing never needs. */
+const NOT_COPIED = new Set(['node_modules', 'dist', '.git', '.env', 'data', 'test', 'bench', 'examples', path.join('public', 'build')]);
 
 const lockEntrySchema = z.looseObject({
   version: z.string().optional(),
