@@ -15,9 +15,12 @@ if (me.ok) {
   rt.connection.on('change', (connection) => {
     if (state) state.textContent = connection;
   });
-  rt.channel('orders:1001').subscribe('status', (data, meta) => {
+  const order = rt.channel('orders:1001');
+  order.subscribe('status', (data, meta) => {
     const item = document.createElement('li');
     item.textContent = `#${meta.seq} ${JSON.stringify(data)}`;
     log?.append(item);
   });
+  // Events published from here on arrive live (and after a drop, missed ones are fetched).
+  order.on('subscribed', () => (document.body.dataset.order = 'live'));
 }

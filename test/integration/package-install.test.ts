@@ -188,7 +188,7 @@ describe('Use it in your app: examples/express-app (own login, mounted BFF, in-p
       await page.fill('input[name=user]', 'ana');
       await page.fill('input[name=password]', 'ana-password');
       await page.click('button');
-      await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'connected', undefined, { timeout: 30_000 });
+      await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'connected' && document.body.dataset.order === 'live', undefined, { timeout: 30_000 });
       const cookie = (await page.context().cookies()).map(({ name, value }) => `${name}=${value}`).join('; ');
       const ship = () => fetch(`${url}/orders/1001/ship`, { method: 'POST', headers: { cookie } }).then((response) => response.json());
       expect(await ship()).toEqual({ id: 'order-1001-shipped', seq: 1, status: 'delivered' });
