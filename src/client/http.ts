@@ -35,11 +35,12 @@ function parsed<T>(schema: { safeParse(input: unknown): { success: true; data: T
   return result.data;
 }
 
-export async function fetchToken(bff: Bff, session: string): Promise<ClientToken> {
+/** Without a session token the request relies on the app's cookie (same-origin fetches send it). */
+export async function fetchToken(bff: Bff, session: string | undefined): Promise<ClientToken> {
   const body = await send(
     bff,
     '/v1/token',
-    { method: 'POST', headers: { authorization: `Bearer ${session}`, 'content-type': 'application/json' }, body: '{}' },
+    { method: 'POST', headers: { ...(session === undefined ? {} : { authorization: `Bearer ${session}` }), 'content-type': 'application/json' }, body: '{}' },
     'Token request',
   );
   return parsed(tokenResponseSchema, body, 'Token request');

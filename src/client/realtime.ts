@@ -13,8 +13,11 @@ import type { TransportFactories } from './transports.js';
 export interface ConnectOptions {
   /** The BFF's base URL, e.g. `https://app.example/rt`. */
   url: string;
-  /** The app's session token (or a function returning it), exchanged at `/v1/token`. */
-  session: SessionSource;
+  /**
+   * The app's session token (or a function returning it), exchanged at `/v1/token`. Leave it
+   * out when the app's login is a cookie on the BFF's origin: the token request carries it.
+   */
+  session?: SessionSource;
   /** `sse`: receive over the BFF's event stream only (one-way feeds; no presence or whispers). */
   transport?: 'auto' | 'sse';
   /** Failed provider connection attempts in a row before falling back to SSE; 0 disables. Default 2. */

@@ -31,7 +31,7 @@ export class TokenManager {
 
   constructor(
     private readonly bff: Bff,
-    private readonly session: SessionSource,
+    private readonly session: SessionSource | undefined,
   ) {}
 
   get current(): ClientToken | undefined {

@@ -1,11 +1,13 @@
 import { DeliveryFailureLog } from './publish/delivery-failures.js';
+import type { Server as HttpServer } from 'node:http';
 import express, { type Express } from 'express';
 import type { AppConfig } from '../core/config.js';
 import { SwitchboardError } from '../core/errors.js';
 import type { ServerProvider, WebhookEvent } from '../../providers/types.js';
 import type { ApiKeys } from './auth/api-keys.js';
 import { combineSessionVerifiers, DevSessions, type SessionVerifier } from './auth/session.js';
-import type { Authenticate, SwitchboardContext } from './context.js';
+import { appAuthenticator, type Authenticate } from './auth/app-authenticate.js';
+import type { ResolveIdentity, SwitchboardContext } from './context.js';
 import { bearerToken } from './http/bearer.js';
 import { notFound, problemHandler } from './http/problem.js';
 import { fromProviderEvent } from './lifecycle/events.js';
@@ -18,10 +20,12 @@ import type { EventStore } from './log/store.js';
 import type { Logger } from './logger.js';
 import { deliveryMetrics, Metrics } from './metrics.js';
 import { refuseOverCapacity } from './net/http-guard.js';
+import { guardHttpServer } from './net/http-guard.js';
 import { createNetwork, type Network } from './net/network.js';
 import { countingDeliveries, RateTracker } from './stats/rate.js';
 import type { DeliveryTuning } from './publish/delivery.js';
-import { createPublishPipeline } from './publish/pipeline.js';
+import { createPublishPipeline, type PublishOutcome } from './publish/pipeline.js';
+import { publishFromServer, type ServerPublish } from './publish/server-publish.js';
 import { ablyAuthRoutes } from './routes/ably-auth.js';
 import { supabaseAuthRoutes } from './routes/supabase-auth.js';
 import { adminRoutes } from './routes/admin.js';
@@ -60,7 +64,7 @@ export interface ServerOptions {
   sessionVerifier?: SessionVerifier;
   /** Enables `POST /v1/dev/session`; never in production. */
   devAuth?: boolean;
-  /** Replaces session-JWT verification with the library user's own authentication. */
+  /** Replaces session-JWT verification with the library user's own authentication (see Authenticate for how to reject). */
   authenticate?: Authenticate;
   publicUrl?: string;
   /** When set, GET /metrics requires it as a Bearer token. */
@@ -90,11 +94,22 @@ export interface ServerOptions {
 
 export type SwitchboardApp = Express & {
   switchboard: SwitchboardContext;
+  /**
+   * Publishes from the app's server code, in-process: the same validation, event log and
+   * outcome (`delivered`, `accepted`, `refused`, `duplicate`) as `POST /v1/publish`.
+   */
+  publish(message: ServerPublish): Promise<PublishOutcome>;
+  /**
+   * Readies `server`, the app's own HTTP server when the app is mounted into another Express
+   * app: request timeouts, per-address socket limits and the descriptor cap (see
+   * net/http-guard.ts), and the embedded server's (`local`) WebSocket upgrades. `listen` calls it.
+   */
+  attach(server: HttpServer): void;
   /** Stops accepting work, flushes the pipeline and closes provider and store. */
   shutdown(): Promise<void>;
 };
 
-function sessionAuthenticator(verify: SessionVerifier): Authenticate {
+function sessionAuthenticator(verify: SessionVerifier): ResolveIdentity {
   return async (req) => verify(bearerToken(req));
 }
 
@@ -155,7 +170,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     lifecycle,
     signingKeys: options.signingKeys,
     tokens: new CapabilityTokens(options.signingKeys, options.tokenTtlSeconds ?? 3600, options.revocations),
-    authenticate: options.authenticate ?? sessionAuthenticator(combineSessionVerifiers(options.sessionVerifier, devSessions)),
+    authenticate: options.authenticate ? appAuthenticator(options.authenticate) : sessionAuthenticator(combineSessionVerifiers(options.sessionVerifier, devSessions)),
     devSessions,
     apiKeys: options.apiKeys,
     logger: options.logger,
@@ -208,6 +223,14 @@ export function createServer(options: ServerOptions): SwitchboardApp {
 
   return Object.assign(app, {
     switchboard: ctx,
+    publish: (message: ServerPublish) => {
+      if (!accepting) return Promise.reject(new SwitchboardError('provider_unavailable', 'Server is shutting down'));
+      return publishFromServer(ctx.pipeline, message);
+    },
+    attach: (server: HttpServer) => {
+      network.servers.push(guardHttpServer(server, network.http, network.addresses, network.refusals));
+      options.provider.attach?.(server);
+    },
     async shutdown() {
       accepting = false;
       await ctx.pipeline.close();

@@ -18,7 +18,7 @@ import type { CapabilityTokens } from './tokens/capability-token.js';
 import type { SigningKeys } from './tokens/signing-keys.js';
 
 /** Resolves the end user behind a request to `/v1/token`; throws a SwitchboardError when there is none. */
-export type Authenticate = (req: Request) => Promise<Identity>;
+export type ResolveIdentity = (req: Request) => Promise<Identity>;
 
 /** Everything the routes share, built once by `createServer`. */
 export interface SwitchboardContext {
@@ -39,7 +39,7 @@ export interface SwitchboardContext {
   lifecycle: Lifecycle;
   signingKeys: SigningKeys;
   tokens: CapabilityTokens;
-  authenticate: Authenticate;
+  authenticate: ResolveIdentity;
   devSessions: DevSessions | undefined;
   apiKeys: ApiKeys;
   logger: Logger;

@@ -1,11 +1,16 @@
 export { createServer, type ServerOptions, type SwitchboardApp } from './app.js';
 export { createServerFromEnv, DEV_ADMIN_KEY } from './from-env.js';
-export { attachToServer, listen, type ListeningServer } from './listen.js';
+export { listen, type ListeningServer } from './listen.js';
 export { createNetwork, type Network, type NetworkOptions } from './net/network.js';
 export { ApiKeys, parseApiKeys } from './auth/api-keys.js';
 export { createAppSessionVerifier } from './auth/session.js';
 export type { Identity } from './auth/identity.js';
-export type { Authenticate, SwitchboardContext } from './context.js';
+export type { Authenticate, AppIdentity } from './auth/app-authenticate.js';
+export type { SwitchboardContext } from './context.js';
+export type { ServerPublish } from './publish/server-publish.js';
+export type { PublishOutcome, PublishStatus } from './publish/pipeline.js';
+export type { ServerProvider, ProviderName } from '../../providers/types.js';
+export { SwitchboardError, isSwitchboardError, type ErrorCode } from '../core/errors.js';
 export { loadSigningKeys } from './tokens/signing-keys.js';
 export { loadAppConfig } from './config-file.js';
 export { createLogger } from './logger.js';

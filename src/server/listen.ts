@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SwitchboardApp } from './app.js';
-import { guardHttpServer, TIMEOUT_CHECK_INTERVAL_MS, type GuardedServer } from './net/http-guard.js';
+import { TIMEOUT_CHECK_INTERVAL_MS } from './net/http-guard.js';
 
 export interface ListeningServer {
   server: Server;
@@ -9,20 +9,6 @@ export interface ListeningServer {
   url: string;
   port: number;
   close(): Promise<void>;
-}
-
-/**
- * Readies an HTTP server for the app: request timeouts, per-address socket limits and the
- * descriptor cap (see net/http-guard.ts), and the embedded provider's WebSocket upgrades.
- * `listen` calls it; when the app is mounted in another Express app, call it with that
- * app's HTTP server.
- */
-export function attachToServer(app: SwitchboardApp, server: Server): GuardedServer {
-  const { network } = app.switchboard;
-  const guarded = guardHttpServer(server, network.http, network.addresses, network.refusals);
-  network.servers.push(guarded);
-  app.switchboard.provider.attach?.(server);
-  return guarded;
 }
 
 /** Serves the app, with the embedded provider's WebSockets on the same port. */
@@ -33,7 +19,7 @@ export async function listen(app: SwitchboardApp, options: { port?: number; host
     { headersTimeout: http.headersTimeoutMs, requestTimeout: http.requestTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS },
     app,
   );
-  attachToServer(app, server);
+  app.attach(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host, () => {

@@ -11,7 +11,6 @@ import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createLocalProvider } from '../../providers/local/index.js';
 import { toPusherChannel } from '../../src/core/provider-names.js';
-import { attachToServer } from '../../src/server/index.js';
 import { createNetwork, type NetworkOptions } from '../../src/server/net/network.js';
 import { startBff, type TestBff } from '../helpers/bff.js';
 import { grant, onCleanup } from '../helpers/local-harness.js';
@@ -131,12 +130,12 @@ describe('BFF: the connection cap derived from the open-files limit', () => {
 });
 
 describe('BFF mounted in another Express app', () => {
-  it('attachToServer applies the timeouts and the per-address limit to that server, and serves the WebSockets', async () => {
+  it('app.attach applies the timeouts and the per-address limit to that server, and serves the WebSockets', async () => {
     const bff = await bffWith({ http: { headersTimeoutMs: 700, requestTimeoutMs: 1_400, maxSocketsPerAddress: 2 } });
     const outer = express();
     outer.use(bff.app);
     const server = createServer(outer);
-    attachToServer(bff.app, server);
+    bff.app.attach(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     onCleanup(async () => {
       server.closeAllConnections();

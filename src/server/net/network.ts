@@ -14,7 +14,7 @@ export interface Network {
   http: HttpLimits;
   budget: DescriptorBudget;
   refusals: Refusals;
-  /** HTTP servers guarded so far (see attachToServer). */
+  /** HTTP servers guarded so far (see the app's `attach`). */
   servers: GuardedServer[];
 }
 
