@@ -7,7 +7,7 @@
  * test/integration/abuse-flood.test.ts (small).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -38,6 +38,8 @@ async function freePort(): Promise<number> {
 export async function startServerProcess(env: Record<string, string>, openFiles?: number, timeoutMs = 60_000): Promise<ServerProcess> {
   const port = await freePort();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'sb-flood-'));
+  // The built-in namespaces and roles (a named config file must exist).
+  writeFileSync(path.join(dataDir, 'switchboard.config.json'), '{}');
   const command = `${openFiles === undefined ? '' : `ulimit -n ${openFiles} && `}exec node --import tsx src/cli.ts serve`;
   const child = spawn('bash', ['-c', command], {
     cwd: REPO_DIR,
@@ -49,7 +51,7 @@ export async function startServerProcess(env: Record<string, string>, openFiles?
       SWITCHBOARD_PROVIDER: 'local',
       SWITCHBOARD_STORE: 'memory',
       SWITCHBOARD_DATA_DIR: dataDir,
-      SWITCHBOARD_CONFIG: path.join(dataDir, 'none.json'),
+      SWITCHBOARD_CONFIG: path.join(dataDir, 'switchboard.config.json'),
       SWITCHBOARD_API_KEYS: `acme:${FLOOD_API_KEY}`,
       LOG_LEVEL: 'warn',
       ...env,

@@ -163,7 +163,7 @@ describe('local admission settings', () => {
         LOCAL_CONNECTION_BURST_PER_ADDRESS: '4',
       }),
     ).toMatchObject({ authTimeoutSeconds: 12, maxConnections: 100, maxUnauthenticatedConnections: 40, maxConnectionsPerAddress: 9, connectionRatePerAddress: 3, connectionBurstPerAddress: 4 });
-    const base = { SWITCHBOARD_CONFIG: '/nonexistent/switchboard.config.json', LOCAL_MAX_CONNECTIONS: '100' };
+    const base = { LOCAL_MAX_CONNECTIONS: '100' };
     expect((await checkConfiguration({ ...base, LOCAL_MAX_UNAUTHENTICATED_CONNECTIONS: '100' })).problems).toEqual([
       expect.stringMatching(/^LOCAL_MAX_UNAUTHENTICATED_CONNECTIONS is "100", but it must be below the connection cap \(100\)/),
     ]);
