@@ -65,7 +65,6 @@ async function switchboardEnv(ctx: BenchContext, options: StartOptions): Promise
     LOCAL_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
     LOCAL_CONNECTION_RATE_PER_ADDRESS: '1000000',
     LOCAL_CONNECTION_BURST_PER_ADDRESS: '1000000',
-    LOCAL_MAX_UNAUTHENTICATED_CONNECTIONS: '50000',
     SWITCHBOARD_MAX_SOCKETS_PER_ADDRESS: '1000000',
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     ...options.env,
