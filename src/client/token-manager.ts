@@ -42,10 +42,28 @@ export class TokenManager {
   get(refresh = false): Promise<ClientToken> {
     if (this.closed) return Promise.reject(new SwitchboardError('unauthenticated', 'Client is closed'));
     if (!refresh && this.token && this.token.expiresAt - Date.now() > MIN_REFRESH_MS) return Promise.resolve(this.token);
-    this.pending ??= this.fetch().finally(() => {
-      this.pending = undefined;
+    if (this.pending) return this.pending;
+    const next: Promise<ClientToken> = this.fetch().finally(() => {
+      if (this.pending === next) this.pending = undefined;
     });
-    return this.pending;
+    this.pending = next;
+    return next;
+  }
+
+  /**
+   * A new token from the session as the app answers it now: unlike `get(true)`, it does
+   * not join a request already under way, which may have read the session before it
+   * changed. A refusal leaves the current token in place and is not fatal here: the app
+   * asked, so the app gets the error.
+   */
+  renew(): Promise<ClientToken> {
+    if (this.closed) return Promise.reject(new SwitchboardError('unauthenticated', 'Client is closed'));
+    const before = this.pending?.catch(() => undefined);
+    const next: Promise<ClientToken> = (before ? before.then(() => this.fetch()) : this.fetch()).finally(() => {
+      if (this.pending === next) this.pending = undefined;
+    });
+    this.pending = next;
+    return next;
   }
 
   close(): void {
