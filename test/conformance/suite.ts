@@ -141,6 +141,18 @@ export function defineConformanceSuite(harness: ProviderHarness): void {
         expect(aliceRt.connection.state).toBe('connected');
       }, 20_000);
 
+      it('applies a refresh made while disconnected once the connection is back', async (ctx) => {
+        if (!bff.dropConnections) ctx.skip();
+        const { alice, aliceRt, bobChat } = await renamingPair('chat:offline-rename');
+        const states: string[] = [];
+        aliceRt.connection.on('change', (state) => states.push(state));
+        bff.dropConnections?.();
+        await waitFor(() => states.length > 0, 'alice disconnected');
+        alice.name = 'Alice Offline';
+        await aliceRt.refresh();
+        await waitFor(() => infoOf(bobChat.presence.members(), 'alice')?.['name'] === 'Alice Offline', 'the new name after reconnecting', 15_000);
+      }, 25_000);
+
       it('keeps the connection, token and membership when the BFF refuses the refreshed session', async () => {
         const { alice, aliceRt, bobChat, seenByBob } = await renamingPair('chat:refused');
         const identity = aliceRt.identity;
