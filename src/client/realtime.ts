@@ -29,7 +29,7 @@ export interface ConnectOptions {
   /**
    * A presence member that leaves and is back within this time is reported as one change
    * (e.g. another user re-entering with new info after their `refresh()`), so a real leave
-   * shows this much later. Default 1000 ms; 0 reports leaves at once.
+   * shows this much later. Default 1000 ms; 0 reports leaves at once; at most 60 000.
    */
   presenceLeaveGraceMs?: number;
   fetch?: typeof fetch;
@@ -74,7 +74,13 @@ export interface Realtime {
   close(): void;
 }
 
+const MAX_LEAVE_GRACE_MS = 60_000;
+
 export function connect(options: ConnectOptions): Realtime {
+  const grace = options.presenceLeaveGraceMs;
+  if (grace !== undefined && !(Number.isFinite(grace) && grace >= 0 && grace <= MAX_LEAVE_GRACE_MS)) {
+    throw new SwitchboardError('invalid_request', `presenceLeaveGraceMs must be a number of milliseconds from 0 to ${MAX_LEAVE_GRACE_MS}`);
+  }
   const bff: Bff = { baseUrl: options.url.replace(/\/+$/, ''), fetch: options.fetch ?? globalThis.fetch.bind(globalThis) };
   const tokens = new TokenManager(bff, options.session);
   const supervisor = new Supervisor({

@@ -133,6 +133,18 @@ describe('rt.refresh()', () => {
 
 describe('presence leave grace', () => {
   const GRACE_MS = 20;
+
+  it('refuses a grace that is not a number of milliseconds from 0 to 60 s', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.double({ max: -Number.MIN_VALUE }), fc.double({ min: 60_000.001 }), fc.constantFrom(Number.NaN, Infinity)), (grace) => {
+        expect(() => connect({ url: 'http://bff', session: 's', fetch: fakeBff().fetch, presenceLeaveGraceMs: grace })).toThrow(
+          expect.objectContaining({ code: 'invalid_request' }),
+        );
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   const member = fc.record({ id: fc.constantFrom('alice', 'bob', 'carol', '__proto__'), info: fc.record({ name: fc.constantFrom('A', 'B') }) });
   /** One provider report: its member list, deduplicated by user as transports report it. */
   const report = fc.uniqueArray(member, { selector: (entry) => entry.id, maxLength: 4 });
