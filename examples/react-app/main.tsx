@@ -9,12 +9,13 @@ import { createRoot } from 'react-dom/client';
 import { z } from 'zod';
 import { SwitchboardProvider, useChannelEvent, useConnectionState } from 'switchboard/react';
 import { Chat } from './Chat.js';
+import { DisplayName } from './DisplayName.js';
 import { Dashboard, DashboardEveryEvent } from './Dashboard.js';
 
 const params = new URLSearchParams(location.search);
 const tenant = params.get('tenant') ?? 'acme';
 const user = params.get('user') ?? 'ana';
-const name = params.get('name') ?? user;
+let name = params.get('name') ?? user;
 const room = params.get('room') ?? 'chat:react';
 
 const tokenAnswer = z.object({ token: z.string().min(1) });
@@ -32,6 +33,13 @@ async function post(path: string, body: unknown, bearer?: string): Promise<strin
 let session: Promise<string> | undefined;
 /** The app's session (here the dev login); the client exchanges it for capability tokens itself. */
 const appSession = () => (session ??= post('/v1/dev/session', { tenant, user, name }).then((body) => tokenAnswer.parse(JSON.parse(body)).token));
+
+/** The app changes the user's display name in its own session (here: a new dev login). */
+async function rename(next: string): Promise<void> {
+  name = next;
+  session = undefined;
+  await appSession();
+}
 
 /** Chat messages are published by the app's backend; here the BFF's demo endpoint. */
 async function send(text: string): Promise<void> {
@@ -88,6 +96,7 @@ function ChatApp() {
         {inRoom ? 'Leave the room' : 'Join the room'}
       </button>
       {inRoom ? <Chat room={room} me={user} send={send} /> : null}
+      {inRoom ? <DisplayName room={room} rename={rename} /> : null}
       {inRoom ? <DeliveryCounter /> : null}
     </SwitchboardProvider>
   );

@@ -71,7 +71,7 @@ const tokenRequestSchema = z.object({
 
 const errorInfoSchema = z.object({ code: z.optional(z.nullable(z.number())), statusCode: z.optional(z.nullable(z.number())), message: z.optional(z.nullable(z.string())) });
 const messageSchema = z.object({ name: z.optional(z.nullable(z.string())), clientId: z.optional(z.nullable(z.string())), data: z.unknown() });
-const memberSchema = z.object({ clientId: z.string(), data: z.unknown() });
+const memberSchema = z.object({ clientId: z.string(), data: z.unknown(), timestamp: z.optional(z.number()) });
 const infoSchema = z.record(z.string(), jsonValue);
 
 async function loadAbly(): Promise<{ Realtime: RealtimeClass; ErrorInfo: ErrorInfoClass }> {
@@ -235,7 +235,10 @@ export const createAblyTransport: TransportFactory = (initial: ClientTokenInfo, 
     });
     // Our own enter may be acknowledged before Ably echoes it back.
     if (entry.entered && !parsed.some((member) => member.clientId === config.clientId)) parsed.push({ clientId: config.clientId, data: config.presenceData });
-    return onePerClient(parsed).flatMap((member) => {
+    // A user present on several connections shows the info entered or updated last (e.g. after a
+    // refresh in one tab, or while a dropped connection's entry lingers for Ably's 15 s).
+    const newestFirst = parsed.sort((a, b) => (b.timestamp ?? 0) - (a.timestamp ?? 0));
+    return onePerClient(newestFirst).flatMap((member) => {
       const user = userOfClientId(tenant, member.clientId);
       const info = infoSchema.safeParse(member.data);
       return user === undefined ? [] : [{ id: user, info: info.success ? info.data : {} }];

@@ -60,6 +60,19 @@ const connectionErrorSchema = z.object({
 const jsonValue = z.custom<JsonValue>(() => true);
 const memberSchema = z.object({ id: z.string(), info: z.optional(z.nullable(z.record(z.string(), jsonValue))) });
 
+const channelDataSchema = z.object({ user_info: z.optional(z.unknown()) });
+
+/** The member info a presence authorization signs, as JSON (other fields, e.g. its expiry, change with every token). */
+function signedInfo(authorization: z.infer<typeof pusherAuthSchema>): string | undefined {
+  if (authorization.channel_data === undefined) return undefined;
+  try {
+    const parsed = channelDataSchema.safeParse(JSON.parse(authorization.channel_data));
+    return parsed.success ? JSON.stringify(parsed.data.user_info ?? {}) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function loadPusher(): Promise<PusherClass> {
   const module: { default: unknown } = await import('pusher-js');
   // Node's CommonJS interop and bundlers both put the class on `default`; the typings claim one level more.
@@ -96,6 +109,8 @@ interface Entry {
   handlers: TransportChannelHandlers;
   /** Set once pusher-js is loaded. */
   channel?: PusherChannel;
+  /** Presence: the signed `user_info` the subscription was made with, as JSON. */
+  memberInfo?: string | undefined;
 }
 
 export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo, context: TransportContext): ClientTransport => {
@@ -164,6 +179,8 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
           authorize(socketId, channelName).then(
             (data) => {
               authErrors.delete(channelName);
+              const entry = entries.get(channelName);
+              if (entry) entry.memberInfo = signedInfo(data);
               callback(null, data);
             },
             (error: unknown) => {
@@ -288,20 +305,27 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
     },
 
     updateToken() {
-      // New subscriptions are authorized with the token current when they are sent. The local
-      // server also ends a live subscription when the authorization it was made with expires:
-      // renew each under the new token (subscribing again replaces it, as soketi and Pusher
-      // servers treat a repeated subscribe). Hosted Pusher never expires them, so nothing to do.
-      if (config.name !== 'local' || pusher?.connection.state !== 'connected') return;
+      // New subscriptions are authorized with the token current when they are sent. Live ones:
+      //   - presence info the BFF now signs differently (the app session changed): the server
+      //     keeps a member's info from its first subscribe, so leave and subscribe again;
+      //     the others see member_removed + member_added, which the wrapper shows as one
+      //     change (its leave grace);
+      //   - the local server also ends a subscription when the authorization it was made with
+      //     expires: renew each under the new token (subscribing again replaces it, as soketi
+      //     and Pusher servers treat a repeated subscribe). Hosted Pusher never expires them.
+      if (pusher?.connection.state !== 'connected') return;
       const client = pusher;
       const socketId = client.connection.socket_id;
       for (const entry of entries.values()) {
-        if (entry.channel?.subscribed !== true) continue;
+        if (entry.channel?.subscribed !== true || (config.name !== 'local' && !entry.presence)) continue;
         authorize(socketId, entry.name).then(
           (data) => {
-            if (pusher === client && client.connection.socket_id === socketId && entries.get(entry.name) === entry) {
-              client.send_event('pusher:subscribe', { channel: entry.name, ...data });
-            }
+            if (pusher !== client || client.connection.socket_id !== socketId || entries.get(entry.name) !== entry) return;
+            const newInfo = entry.presence && signedInfo(data) !== entry.memberInfo;
+            if (!newInfo && config.name !== 'local') return;
+            entry.memberInfo = signedInfo(data);
+            if (newInfo) client.send_event('pusher:unsubscribe', { channel: entry.name });
+            client.send_event('pusher:subscribe', { channel: entry.name, ...data });
           },
           // Not renewed: the server ends the subscription at expiry and the channel subscribes again.
           () => undefined,

@@ -334,8 +334,13 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
   }
 
   function updateToken(token: ClientTokenInfo): void {
+    const previousInfo = JSON.stringify(config.member.info);
     config = parseConfig(token);
     setAccessToken(config.accessToken);
+    // The identity's info changed (e.g. a new display name): track again, which replaces this member's meta.
+    if (JSON.stringify(config.member.info) !== previousInfo) {
+      for (const entry of entries) if (entry.target.presence) void entry.members?.track({ info: config.member.info }).catch(() => undefined);
+    }
   }
 
   async function fetchAccessToken(): Promise<string> {

@@ -22,6 +22,8 @@ export interface ChannelHost {
 export interface ChannelCoreOptions {
   /** Deliver events after this seq first (from history), e.g. one the app stored. */
   since?: number;
+  /** How long a member that left stays listed in case it comes back (see `ConnectOptions.presenceLeaveGraceMs`). */
+  leaveGraceMs?: number;
 }
 
 type CoreEvents = {
@@ -33,6 +35,7 @@ type CoreEvents = {
 };
 
 const MAX_QUEUED_WHISPERS = 50;
+export const DEFAULT_LEAVE_GRACE_MS = 1000;
 const RESUBSCRIBE_AFTER_MS = 2000;
 
 interface Waiter {
@@ -46,7 +49,9 @@ export class ChannelCore {
   private subscribedOn: ClientTransport | undefined;
   private live = false;
   private sequencer: Sequencer | undefined;
+  /** The member list as the app sees it: members that just left stay in it for the leave grace. */
   private members: PresenceMember[] = [];
+  private leaving = new Map<string, ReturnType<typeof setTimeout>>();
   private presenceWanted = false;
   private presenceInfo: Record<string, JsonValue> | undefined;
   private waiters: Waiter[] = [];
@@ -168,15 +173,55 @@ export class ChannelCore {
       {
         onEvent: (payload) => this.onEvent(payload),
         onClientEvent: (event, data, from) => this.events.emit('whisper', event, data, from),
-        onPresence: (members) => {
-          this.members = members;
-          this.events.emit('presence', this.memberList);
-        },
+        onPresence: (members) => this.presenceChanged(members),
         onSubscribed: () => this.onSubscribed(),
         onError: (error) => this.onError(error),
       },
       this.presenceWanted ? this.presenceInfo : undefined,
     );
+  }
+
+  /**
+   * A member that leaves and is back within the grace (a re-entry with new signed info:
+   * Pusher-protocol providers re-subscribe, which the others see as a leave and a join)
+   * is one change to the app, with the new info; a real leave shows once the grace ends.
+   */
+  private presenceChanged(reported: PresenceMember[]): void {
+    const fresh = new Map(reported.map((member) => [member.id, member]));
+    const next: PresenceMember[] = [];
+    for (const member of this.members) {
+      const current = fresh.get(member.id);
+      fresh.delete(member.id);
+      if (current) {
+        clearTimeout(this.leaving.get(member.id));
+        this.leaving.delete(member.id);
+        next.push(current);
+      } else if (this.holdLeaving(member.id)) {
+        next.push(member);
+      }
+    }
+    next.push(...fresh.values());
+    this.showMembers(next);
+  }
+
+  /** Whether `id`, absent from the provider's list, stays listed for now. */
+  private holdLeaving(id: string): boolean {
+    const grace = this.options.leaveGraceMs ?? DEFAULT_LEAVE_GRACE_MS;
+    if (grace <= 0) return false;
+    if (this.leaving.has(id)) return true;
+    const timer = setTimeout(() => {
+      this.leaving.delete(id);
+      this.showMembers(this.members.filter((member) => member.id !== id));
+    }, grace);
+    (timer as { unref?: () => void }).unref?.();
+    this.leaving.set(id, timer);
+    return true;
+  }
+
+  private showMembers(next: PresenceMember[]): void {
+    if (JSON.stringify(next) === JSON.stringify(this.members)) return;
+    this.members = next;
+    this.events.emit('presence', this.memberList);
   }
 
   private onEvent(payload: unknown): void {
@@ -229,6 +274,8 @@ export class ChannelCore {
     this.subscription?.unsubscribe();
     this.subscription = undefined;
     this.subscribedOn = undefined;
+    for (const timer of this.leaving.values()) clearTimeout(timer);
+    this.leaving.clear();
     if (this.members.length > 0) {
       this.members = [];
       this.events.emit('presence', []);

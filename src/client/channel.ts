@@ -36,7 +36,8 @@ export interface Presence {
    * Joins the presence set; resolves with this member as the others see it. On
    * Pusher-protocol providers (`local`, `pusher`) member info is what the BFF signed from
    * the capability token (the app's session info), so `info` cannot add to it there, and
-   * any subscription on a presence namespace already makes you a member.
+   * any subscription on a presence namespace already makes you a member. To change your
+   * info, change the app session and call `rt.refresh()`.
    */
   enter(info?: Record<string, JsonValue>): Promise<PresenceMember>;
   /** Leaves, unless event or whisper listeners still need the channel (see `enter`). */

@@ -6,6 +6,7 @@ import { Channel, type EventSchemas } from './channel.js';
 import { ChannelCore } from './channel-core.js';
 import { checkSubscribe } from './checks.js';
 import { Supervisor, type ConnectionState } from './connection.js';
+import { toSwitchboardError } from './errors.js';
 import { fetchHistory, type Bff } from './http.js';
 import { TokenManager, type SessionSource } from './token-manager.js';
 import type { TransportFactories } from './transports.js';
@@ -28,6 +29,12 @@ export interface ConnectOptions {
   reconnect?: Partial<BackoffOptions>;
   /** How long one connection attempt may take. Default 10 s. */
   connectTimeoutMs?: number;
+  /**
+   * A presence member that leaves and is back within this time is reported as one change
+   * (e.g. another user re-entering with new info after their `refresh()`), so a real leave
+   * shows this much later. Default 1000 ms; 0 reports leaves at once; at most 60 000.
+   */
+  presenceLeaveGraceMs?: number;
   fetch?: typeof fetch;
   /** Replace or add provider transports (custom providers, tests). */
   transports?: TransportFactories;
@@ -56,12 +63,27 @@ export interface Realtime {
   readonly connection: ConnectionView;
   /** Resolves once connected the first time; rejects if the client fails (e.g. the session is rejected). */
   ready(): Promise<void>;
+  /**
+   * Asks the BFF for a new capability token now, with the session `session` answers now
+   * (call it after the user's displayed info — name, avatar, status — changed in the app
+   * session). Presence then shows the info the BFF signs from it, to everyone, without a
+   * reconnect: see the README for how each provider applies it. Resolves once the new
+   * token is in use. Rejects (e.g. `unauthenticated` when the BFF refuses the session)
+   * without touching the connection, the current token or the presence membership.
+   */
+  refresh(): Promise<void>;
   /** The user and tenant the BFF issued the token for, once known. */
   readonly identity: { user: string; tenant: string } | undefined;
   close(): void;
 }
 
+const MAX_LEAVE_GRACE_MS = 60_000;
+
 export function connect(options: ConnectOptions): Realtime {
+  const grace = options.presenceLeaveGraceMs;
+  if (grace !== undefined && !(Number.isFinite(grace) && grace >= 0 && grace <= MAX_LEAVE_GRACE_MS)) {
+    throw new SwitchboardError('invalid_request', `presenceLeaveGraceMs must be a number of milliseconds from 0 to ${MAX_LEAVE_GRACE_MS}`);
+  }
   const bff: Bff = { baseUrl: options.url.replace(/\/+$/, ''), fetch: options.fetch ?? globalThis.fetch.bind(globalThis) };
   const tokens = new TokenManager(bff, options.session);
   const supervisor = new Supervisor({
@@ -126,13 +148,23 @@ export function connect(options: ConnectOptions): Realtime {
       if (token) checkSubscribe(token, name);
       let core = cores.get(name);
       if (!core) {
-        core = new ChannelCore(name, host, channelOptions.since !== undefined ? { since: channelOptions.since } : {});
+        core = new ChannelCore(name, host, {
+          ...(channelOptions.since !== undefined ? { since: channelOptions.since } : {}),
+          ...(options.presenceLeaveGraceMs !== undefined ? { leaveGraceMs: options.presenceLeaveGraceMs } : {}),
+        });
         cores.set(name, core);
       }
       return new Channel(core, channelOptions.events ?? ({} as E));
     },
     connection,
     ready: () => ready,
+    async refresh() {
+      try {
+        await tokens.renew();
+      } catch (error) {
+        throw toSwitchboardError(error);
+      }
+    },
     get identity() {
       const token = tokens.current;
       return token ? { user: token.user, tenant: token.tenant } : undefined;

@@ -25,6 +25,8 @@ export function isSessionRejected(error: unknown): boolean {
 export class TokenManager {
   private token: ClientToken | undefined;
   private pending: Promise<ClientToken> | undefined;
+  /** A `renew()` waiting for `pending` to settle; it reads the session once it starts. */
+  private queued: Promise<ClientToken> | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
   readonly events = new Emitter<{ token: [ClientToken]; error: [SwitchboardError, boolean] }>();
@@ -42,10 +44,37 @@ export class TokenManager {
   get(refresh = false): Promise<ClientToken> {
     if (this.closed) return Promise.reject(new SwitchboardError('unauthenticated', 'Client is closed'));
     if (!refresh && this.token && this.token.expiresAt - Date.now() > MIN_REFRESH_MS) return Promise.resolve(this.token);
-    this.pending ??= this.fetch().finally(() => {
-      this.pending = undefined;
+    if (this.pending) return this.pending;
+    const next: Promise<ClientToken> = this.fetch().finally(() => {
+      if (this.pending === next) this.pending = undefined;
     });
-    return this.pending;
+    this.pending = next;
+    return next;
+  }
+
+  /**
+   * A new token from the session as the app answers it now: unlike `get(true)`, it does
+   * not join a request already under way, which may have read the session before it
+   * changed; it queues behind it (calls while one is queued share it, so a burst makes at
+   * most two requests). A refusal leaves the current token in place and is not fatal
+   * here: the app asked, so the app gets the error.
+   */
+  renew(): Promise<ClientToken> {
+    if (this.closed) return Promise.reject(new SwitchboardError('unauthenticated', 'Client is closed'));
+    if (this.queued) return this.queued;
+    const before = this.pending?.catch(() => undefined);
+    const fetched: Promise<ClientToken> = before
+      ? before.then(() => {
+          this.queued = undefined;
+          return this.fetch();
+        })
+      : this.fetch();
+    const next = fetched.finally(() => {
+      if (this.pending === next) this.pending = undefined;
+    });
+    if (before) this.queued = next;
+    this.pending = next;
+    return next;
   }
 
   close(): void {

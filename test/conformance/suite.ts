@@ -25,6 +25,10 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+function infoOf(members: PresenceMember[], id: string): PresenceMember['info'] | undefined {
+  return members.find((member) => member.id === id)?.info;
+}
+
 function ids(members: PresenceMember[]): string[] {
   return members.map((member) => member.id).sort();
 }
@@ -103,6 +107,68 @@ export function defineConformanceSuite(harness: ProviderHarness): void {
       await bobChat.presence.leave();
       await waitFor(() => ids(chat.presence.members()).join() === 'alice', 'bob to leave');
       expect(seen.at(-1)?.map((member) => member.id)).toEqual(['alice']);
+    });
+
+    describe('presence info from a refreshed session', () => {
+      /** Alice, whose session answers her current display name; Bob watching the channel. */
+      async function renamingPair(channel: string) {
+        const alice = { name: 'Alice', ended: false };
+        const session = () => (alice.ended ? 'not-a-session' : bff.session('acme', 'alice', alice.name));
+        const aliceRt = connect({ url: bff.bffUrl, session, reconnect: FAST_RECONNECT });
+        clients.push(aliceRt);
+        const bob = await client('bob');
+        const aliceChat = aliceRt.channel(channel);
+        const bobChat = bob.channel(channel);
+        await aliceChat.presence.enter();
+        await bobChat.presence.enter();
+        await waitFor(() => infoOf(bobChat.presence.members(), 'alice')?.['name'] === 'Alice' && infoOf(aliceChat.presence.members(), 'bob'), 'both present');
+        const seenByBob: PresenceMember[][] = [];
+        bobChat.presence.onChange((members) => seenByBob.push(members));
+        return { alice, aliceRt, aliceChat, bobChat, seenByBob };
+      }
+
+      it("shows a member's new name to the others once, without a leave and a join", async () => {
+        const { alice, aliceRt, aliceChat, bobChat, seenByBob } = await renamingPair('chat:rename');
+        alice.name = 'Alice Cooper';
+        await aliceRt.refresh();
+        await waitFor(() => infoOf(bobChat.presence.members(), 'alice')?.['name'] === 'Alice Cooper', 'the new name at bob', 10_000);
+        await waitFor(() => infoOf(aliceChat.presence.members(), 'alice')?.['name'] === 'Alice Cooper', 'the new name at alice');
+        // Past the leave grace: a leave held back for alice would show by now.
+        await sleep(1500);
+        expect(seenByBob.map((members) => infoOf(members, 'alice'))).toEqual([{ name: 'Alice Cooper' }]);
+        expect(ids(bobChat.presence.members())).toEqual(['alice', 'bob']);
+        expect((await aliceChat.presence.enter()).info).toEqual({ name: 'Alice Cooper' });
+        expect(aliceRt.connection.state).toBe('connected');
+      }, 20_000);
+
+      it('applies a refresh made while disconnected once the connection is back', async (ctx) => {
+        if (!bff.dropConnections) ctx.skip();
+        const { alice, aliceRt, bobChat } = await renamingPair('chat:offline-rename');
+        const states: string[] = [];
+        aliceRt.connection.on('change', (state) => states.push(state));
+        bff.dropConnections?.();
+        await waitFor(() => states.length > 0, 'alice disconnected');
+        alice.name = 'Alice Offline';
+        await aliceRt.refresh();
+        await waitFor(() => infoOf(bobChat.presence.members(), 'alice')?.['name'] === 'Alice Offline', 'the new name after reconnecting', 15_000);
+      }, 25_000);
+
+      it('keeps the connection, token and membership when the BFF refuses the refreshed session', async () => {
+        const { alice, aliceRt, bobChat, seenByBob } = await renamingPair('chat:refused');
+        const identity = aliceRt.identity;
+        alice.name = 'Mallory';
+        alice.ended = true;
+        await expect(aliceRt.refresh()).rejects.toMatchObject({ code: 'unauthenticated' });
+        expect(aliceRt.identity).toEqual(identity);
+        await sleep(1200);
+        expect(seenByBob).toEqual([]);
+        expect(infoOf(bobChat.presence.members(), 'alice')).toEqual({ name: 'Alice' });
+        expect(aliceRt.connection.state).toBe('connected');
+        // Not fatal: once the session is good again, a refresh applies it.
+        alice.ended = false;
+        await aliceRt.refresh();
+        await waitFor(() => infoOf(bobChat.presence.members(), 'alice')?.['name'] === 'Mallory', 'the name after a good refresh', 10_000);
+      }, 20_000);
     });
 
     it('delivers whispers to the other members, not back to the sender', async () => {

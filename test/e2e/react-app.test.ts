@@ -105,6 +105,26 @@ describe.skipIf(skipWithoutChromium('e2e React example app'))('React example app
     await ana.page.getByLabel('Message').fill('');
   });
 
+  it('shows a new display name to the other user once, without a leave and a join', async () => {
+    await member(bo.page, 'ana').waitFor();
+    // Counted in Bo's page: a leave would remove Ana's list item, a re-render with the new name keeps it.
+    await bo.page.evaluate(() => {
+      const seen = { removed: 0 };
+      Object.assign(window, { anaSeen: seen });
+      new MutationObserver((records) => {
+        for (const record of records) for (const node of record.removedNodes) if (node instanceof HTMLElement && node.dataset['user'] === 'ana') seen.removed++;
+      }).observe(document.body, { subtree: true, childList: true });
+    });
+    await ana.page.getByLabel('Display name').fill('Ana Two');
+    await ana.page.getByRole('button', { name: 'Rename' }).click();
+    await member(bo.page, 'ana').filter({ hasText: 'Ana Two' }).waitFor();
+    await member(ana.page, 'ana').filter({ hasText: 'Ana Two (you)' }).waitFor();
+    // Past the client's leave grace (1 s): a leave held back would show by now.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(await bo.page.evaluate(() => (window as unknown as { anaSeen: { removed: number } }).anaSeen.removed)).toBe(0);
+    expect(await member(bo.page, 'ana').textContent()).toBe('Ana Two');
+  });
+
   it('leaves presence when the chat component unmounts, and shows the history when it mounts again', async () => {
     await ana.page.getByRole('button', { name: 'Leave the room' }).click();
     await member(bo.page, 'ana').waitFor({ state: 'detached' });

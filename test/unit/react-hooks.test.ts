@@ -305,3 +305,70 @@ describe('switchboard/react hooks', () => {
     await until(() => !transports[0]?.subscriptions.has('chat:lobby'), 'left: the presence subscription is gone');
   });
 });
+
+describe('usePresence update()', () => {
+  it("re-signs this user's info from the changed session; members and me show it as one change; a refusal changes nothing", async () => {
+    const { factory, transports } = countingTransport();
+    let refuse = false;
+    const tokens: string[] = [];
+    const fetchToken: typeof fetch = async (input, init) => {
+      const session = new Headers(init?.headers).get('authorization') ?? '';
+      if (String(input).endsWith('/v1/token') && refuse) return Response.json({ code: 'unauthenticated', detail: 'session ended' }, { status: 401 });
+      return Response.json({ ...token, token: session });
+    };
+    let name = 'Ana';
+    const options = {
+      url: 'http://bff.test',
+      session: () => `session-of-${name}`,
+      fetch: fetchToken,
+      transports: {
+        local: ((info, context) => {
+          const transport = factory(info, context);
+          transport.updateToken = (next) => tokens.push(next.token);
+          return transport;
+        }) satisfies typeof factory,
+      },
+    };
+    let api: ReturnType<typeof usePresence> | undefined;
+    const updates = new Set<unknown>();
+    let renders = 0;
+    function Room(): ReactNode {
+      api = usePresence('chat:lobby');
+      updates.add(api.update);
+      renders++;
+      const { members, me } = api;
+      return h('output', null, `${me?.info.name ?? '-'}|${members.map((member) => `${member.id}=${String(member.info.name)}`).join(',')}`);
+    }
+    await render(h(StrictMode, null, h(SwitchboardProvider, { options }, h(Room))));
+    const handlers = await act(async () => {
+      await waitFor(() => transports[0]?.subscriptions.has('chat:lobby'), 'subscribed');
+      return live(transports, 'chat:lobby');
+    });
+    await act(async () => handlers.onPresence([{ id: 'ana', info: { name: 'Ana' } }, { id: 'bo', info: { name: 'Bo' } }]));
+    await until(() => container.textContent === 'Ana|ana=Ana,bo=Bo', 'members and me');
+
+    name = 'Ana Banana';
+    await act(async () => api?.update());
+    expect(tokens).toEqual(['Bearer session-of-Ana Banana']);
+    // The provider re-enters: a leave and a join (Pusher protocol), shown as one change.
+    const before = renders;
+    await act(async () => {
+      handlers.onPresence([{ id: 'bo', info: { name: 'Bo' } }]);
+      handlers.onPresence([{ id: 'bo', info: { name: 'Bo' } }, { id: 'ana', info: { name: 'Ana Banana' } }]);
+    });
+    await until(() => container.textContent === 'Ana Banana|ana=Ana Banana,bo=Bo', 'the new name for members and me');
+    expect(renders - before).toBeLessThanOrEqual(2); // one commit; StrictMode renders each twice
+
+    refuse = true;
+    name = 'Mallory';
+    let failure: unknown;
+    await act(async () => {
+      await api?.update().catch((error: unknown) => (failure = error));
+    });
+    expect(failure).toMatchObject({ code: 'unauthenticated' });
+    expect(tokens).toHaveLength(1);
+    expect(container.textContent).toBe('Ana Banana|ana=Ana Banana,bo=Bo');
+    expect(transports).toHaveLength(1);
+    expect(updates.size).toBe(1);
+  });
+});
