@@ -6,7 +6,7 @@
  */
 import { RealtimeClient, type RealtimeChannel } from '@supabase/realtime-js';
 import fc from 'fast-check';
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { eventNameProblem, payloadBytes, type Envelope, type JsonValue } from '../../src/core/envelope.js';
@@ -294,6 +294,42 @@ describe.skipIf(postgres === 'skip')('Supabase Realtime as it behaves live', () 
       const request = modern.emulator.restRequests.at(-1);
       expect(request?.status).toBe(202);
       expect(request?.headers).toEqual({ apikey: modern.emulator.secretKey, authorization: undefined, 'content-type': 'application/json' });
+    });
+
+    const wrongAnonKey = () =>
+      new SignJWT({ role: 'anon', iss: 'supabase' }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime('1y').sign(new TextEncoder().encode('another-project-secret-0123456789abcdef'));
+
+    it('the emulator refuses a wrong apikey at the WebSocket handshake as Realtime does: 401 with the reason', async () => {
+      const handshake = (apikey: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const socket = new WebSocket(`${running.emulator.url.replace('http', 'ws')}/realtime/v1/websocket?apikey=${encodeURIComponent(apikey)}&vsn=2.0.0`, 'phoenix');
+          socket.on('unexpected-response', (_request, response) => {
+            let body = '';
+            response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+          });
+          socket.on('open', () => reject(new Error('the handshake was accepted')));
+          socket.on('error', () => undefined);
+        });
+      expect(await handshake(await wrongAnonKey())).toEqual({ status: 401, body: JSON.stringify({ error: 'Failed to validate JWT signature' }) });
+      expect(await handshake('sb_publishable_notakeyofthisproject')).toEqual({ status: 401, body: JSON.stringify({ error: 'The token provided is not a valid JWT' }) });
+    });
+
+    it.each([
+      ['a legacy anon key of another project', wrongAnonKey],
+      ['a publishable key the project does not know', async () => 'sb_publishable_notakeyofthisproject'],
+    ])('fails the connection for %s with a reason naming SUPABASE_ANON_KEY, not endless reconnecting', async (_what, key) => {
+      const anonKey = await key();
+      const misconfigured = await start({ provider: () => ({ anonKey }) });
+      const rt = await client(misconfigured);
+      await waitFor(() => rt.connection.state === 'failed' || undefined, 'the connection to fail', 15_000);
+      expect(rt.connection.error).toMatchObject({ code: 'forbidden' });
+      expect(rt.connection.error?.message).toMatch(/SUPABASE_ANON_KEY/);
+      const probes = () => misconfigured.emulator.restRequests.filter((request) => request.status === 401).length;
+      expect(probes()).toBe(1);
+      await sleep(2500);
+      expect(rt.connection.state).toBe('failed');
+      expect(probes()).toBe(1);
     });
 
     async function signingKey(kid: string): Promise<{ privateJwk: JWK; publicJwk: JWK }> {
