@@ -134,6 +134,14 @@ export interface ServerProvider {
    * `channelName` (`invalid_channel`, with the limit), so the BFF rejects them at publish.
    */
   publish(messages: ProviderMessage[], signal: AbortSignal): Promise<void>;
+  /**
+   * Why the provider would refuse this event for its size when it measures size its own
+   * way, beyond the JSON bytes `limits.maxPayloadBytes` bounds (Supabase: the Erlang term
+   * size). The BFF asks before an event is logged and refuses it with `payload_too_large`
+   * (413), so `publish` must never refuse for size what this let through: answer for the
+   * largest envelope the event can travel in (any id, seq and ts).
+   */
+  payloadProblem?(event: Pick<Envelope, 'channel' | 'event' | 'data'>): string | undefined;
   /** The provider part of the `/v1/token` answer (SDK options, provider token). */
   clientConfig(grant: ClientGrant, context: { publicUrl: string }): Promise<ProviderClientConfig>;
   /** Pusher-protocol providers: signs a subscription the BFF has already authorized. */

@@ -22,7 +22,8 @@
  * Realtime allows 100 channels per connection; each Switchboard channel with presence or
  * whispers uses two. A subscription past that is refused here with `rate_limited`.
  * Join refusals that no retry can fix (a JWT the project cannot verify: wrong secret, key
- * id or signing key) are `forbidden`, with Realtime's reason.
+ * id or signing key) are `forbidden`, with Realtime's reason, and so is a connection
+ * refused for a wrong SUPABASE_ANON_KEY (see `handshakeFailure`).
  */
 import type { RealtimeChannel, RealtimeClient } from '@supabase/realtime-js';
 import * as z from 'zod/mini';
@@ -374,6 +375,32 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
     (renewTimer as { unref?: () => void }).unref?.();
   }
 
+  /**
+   * Realtime (and Supabase's gateway) refuse a wrong `apikey` at the WebSocket handshake
+   * with 401, which a browser reports only as a failed connection. The REST broadcast
+   * endpoint checks the same key the same way (`AuthTenant`, open CORS) and shows the
+   * status, so an empty broadcast tells a wrong key (a configuration failure retrying
+   * cannot fix) from an outage.
+   */
+  async function handshakeFailure(): Promise<SwitchboardError> {
+    const outage = new SwitchboardError('provider_unavailable', 'Supabase connection failed');
+    try {
+      const response = await context.fetch(`${config.url}/realtime/v1/api/broadcast`, {
+        method: 'POST',
+        headers: { apikey: config.anonKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ messages: [] }),
+        signal: AbortSignal.timeout(context.connectTimeoutMs),
+      });
+      if (response.status !== 401 && response.status !== 403) return outage;
+      return new SwitchboardError(
+        'forbidden',
+        `Supabase refused SUPABASE_ANON_KEY (HTTP ${response.status}): it is not an anon or publishable key of the project at ${config.url}; fix the BFF's configuration`,
+      );
+    } catch {
+      return outage;
+    }
+  }
+
   return {
     kind: 'supabase',
     features: { presence: true, clientEvents: true, presenceInfo: 'token' },
@@ -383,7 +410,8 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
       const { RealtimeClient: Client, WebSocket: Base } = await loadRealtime();
       let opened: ((error?: SwitchboardError) => void) | undefined;
       const transport = observed(Base, (event) => {
-        if (opened) return opened(event === 'open' ? undefined : new SwitchboardError('provider_unavailable', 'Supabase connection failed'));
+        if (opened && event === 'open') return opened();
+        if (opened) return void handshakeFailure().then((error) => opened?.(error));
         if (event === 'close' && client === current) lost(new SwitchboardError('provider_unavailable', 'Supabase connection lost'));
       });
       const current = new Client(`${config.url.replace(/^http/, 'ws')}/realtime/v1`, {

@@ -8,6 +8,7 @@
  * BFF's `/v1/channels/:channel/presence` and `/occupancy` answer `not_found` for this
  * provider; live presence works in the client wrapper (Realtime presence).
  */
+import type { Envelope } from '../../src/core/envelope.js';
 import { SwitchboardError } from '../../src/core/errors.js';
 import { DEFAULT_NAMESPACES } from '../../src/core/namespaces.js';
 import { toSupabaseTopic } from '../../src/core/provider-names.js';
@@ -29,6 +30,8 @@ import { externalSizeBound } from './term-size.js';
 export const SUPABASE_DEFAULT_MAX_PAYLOAD_BYTES = 256_000;
 /** Room for the envelope around `data` (id ≤128, channel ≤200, event ≤64, seq, ts, keys). */
 const ENVELOPE_HEADROOM_BYTES = 1024;
+/** The id, seq and ts that make an envelope largest, in JSON bytes and in term size (ids are ≤128 ASCII characters). */
+const LARGEST_ENVELOPE_META = { id: 'x'.repeat(128), seq: Number.MAX_SAFE_INTEGER, ts: Number.MAX_SAFE_INTEGER } as const;
 /** Messages per REST call; Realtime rate-limits a batch as a whole against the project's events/s. */
 export const SUPABASE_BATCH_MESSAGES = 50;
 /** The Free plan's messages per second. */
@@ -88,17 +91,19 @@ export function createSupabaseProvider(options: SupabaseProviderOptions): Supaba
   const batchMessages = Math.max(1, Math.min(SUPABASE_BATCH_MESSAGES, Math.floor(pacer.perSecond / 2)));
   const clientEvents = Object.fromEntries(Object.entries(namespaces).map(([name, rules]) => [name, rules.clientEvents]));
 
-  function prepare({ tenant, envelope }: ProviderMessage): Prepared {
-    const payload = { ...envelope };
+  /** Why Realtime would refuse `payload` for its size: its JSON bytes or its Erlang term size (bound) over the limit. */
+  function sizeProblem(payload: Envelope): { problem?: string; bytes: number } {
     const json = JSON.stringify(payload);
     const bytes = Buffer.byteLength(json, 'utf8');
     const termBytes = externalSizeBound(json);
-    if (Math.max(bytes, termBytes) > maxPayloadBytes) {
-      throw new SwitchboardError(
-        'payload_too_large',
-        `Event ${envelope.id} is up to ${termBytes} bytes as Realtime measures it (${bytes} bytes of JSON), over Supabase's ${maxPayloadBytes}-byte broadcast limit`,
-      );
-    }
+    if (Math.max(bytes, termBytes) <= maxPayloadBytes) return { bytes };
+    return { problem: `up to ${termBytes} bytes as Realtime measures it (${bytes} bytes of JSON), over Supabase's ${maxPayloadBytes}-byte broadcast limit`, bytes };
+  }
+
+  function prepare({ tenant, envelope }: ProviderMessage): Prepared {
+    const payload = { ...envelope };
+    const { problem, bytes } = sizeProblem(payload);
+    if (problem) throw new SwitchboardError('payload_too_large', `Event ${envelope.id} is ${problem}`);
     return { message: { topic: toSupabaseTopic(tenant, envelope.channel), event: envelope.event, payload, private: true }, bytes };
   }
 
@@ -126,6 +131,8 @@ export function createSupabaseProvider(options: SupabaseProviderOptions): Supaba
     limits: { maxPayloadBytes: maxPayloadBytes - ENVELOPE_HEADROOM_BYTES, maxBatchSize: 100 },
 
     channelName: (tenant: string, channel: string) => toSupabaseTopic(tenant, channel),
+
+    payloadProblem: ({ channel, event, data }) => sizeProblem({ channel, event, data, ...LARGEST_ENVELOPE_META }).problem,
 
     async publish(messages: ProviderMessage[], signal: AbortSignal): Promise<void> {
       signal.throwIfAborted();

@@ -192,7 +192,9 @@ export function createServer(options: ServerOptions): SwitchboardApp {
   app.disable('x-powered-by');
   // API answers are per-token and no-store; hashing every history page for an ETag only costs CPU.
   app.set('etag', false);
-  app.set('trust proxy', 'loopback');
+  // req.ip, req.protocol and req.hostname believe X-Forwarded-* only from the proxies the
+  // admission code trusts (SWITCHBOARD_TRUSTED_PROXIES): a client on loopback is no proxy.
+  app.set('trust proxy', (address: string) => network.addresses.peerIsTrustedProxy(address));
   app.use((_req, _res, next) => {
     next(accepting ? undefined : new SwitchboardError('provider_unavailable', 'Server is shutting down'));
   });

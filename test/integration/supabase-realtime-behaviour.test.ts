@@ -5,10 +5,11 @@
  * of asymmetric signing keys, join errors, and terminating a user.
  */
 import { RealtimeClient, type RealtimeChannel } from '@supabase/realtime-js';
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import fc from 'fast-check';
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import type { Envelope } from '../../src/core/envelope.js';
+import { eventNameProblem, payloadBytes, type Envelope, type JsonValue } from '../../src/core/envelope.js';
 import type { SwitchboardError } from '../../src/core/errors.js';
 import { toSupabaseMembersTopic, toSupabaseTopic } from '../../src/core/provider-names.js';
 import { connect, type Realtime } from '../../src/client/index.js';
@@ -18,6 +19,15 @@ import { startSupabaseBff, supabaseProviderFor, type SupabaseBff, type SupabaseS
 import { waitFor } from '../conformance/suite.js';
 import { API_KEYS } from '../helpers/bff.js';
 import { postgresCheck } from '../helpers/services.js';
+import { erlangExternalSize } from '../fixtures/supabase-emulator/external-size.js';
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
+
+async function expectProblem(response: Response, status: number, code: string): Promise<void> {
+  expect(response.status).toBe(status);
+  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  expect(await response.json()).toMatchObject({ code, status, type: `urn:switchboard:problem:${code}` });
+}
 
 const postgres = await postgresCheck();
 
@@ -80,6 +90,70 @@ describe.skipIf(postgres === 'skip')('Supabase Realtime as it behaves live', () 
       expect(error).toMatchObject({ taken: 0, permanent: true });
       expect(running.emulator.restRequests.at(-1)?.status).toBe(422);
     });
+  });
+
+  describe('payload size refused at publish, not later by the provider', () => {
+    // A small plan limit, so shapes that pass the namespace's JSON check can exceed the term size.
+    const LIMIT = 8000;
+    let small: SupabaseBff;
+    beforeAll(async () => {
+      small = await start({ emulator: { maxPayloadBytes: LIMIT }, provider: () => ({ maxPayloadBytes: LIMIT }) });
+    });
+
+    const growing = {
+      floats: Array.from({ length: 1500 }, () => 0.5),
+      'small objects': Array.from({ length: 800 }, () => ({ a: 0 })),
+      'negative integers': Array.from({ length: 2000 }, () => -1),
+      'empty strings': Array.from({ length: 2000 }, () => ''),
+    };
+
+    it.each(Object.entries(growing))('answers 413 for %s under the JSON limit but over Realtime\'s term size: POST /v1/publish, a batch, app.publish', async (_shape, data) => {
+      expect(payloadBytes(data)).toBeLessThanOrEqual(small.bff.provider.limits.maxPayloadBytes);
+      // What Realtime itself would refuse for good (422), padding included.
+      expect(erlangExternalSize(JSON.stringify(data))).toBeGreaterThan(LIMIT + 500);
+      const event = { channel: 'orders:terms', event: 'status', data };
+      const before = small.emulator.restRequests.length;
+      await expectProblem(await small.bff.post('/v1/publish', event, API_KEYS.acme), 413, 'payload_too_large');
+      await expectProblem(await small.bff.post('/v1/publish', { messages: [{ ...event, data: 'fits' }, event] }, API_KEYS.acme), 413, 'payload_too_large');
+      await expect(small.bff.app.publish({ tenant: 'acme', ...event })).rejects.toMatchObject({ code: 'payload_too_large' });
+      expect(small.emulator.restRequests.length).toBe(before);
+      expect(small.bff.app.switchboard.deliveryFailures.forTenant('acme').total).toBe(0);
+    });
+
+    it('never has the provider refuse for size what publish accepted (property)', async () => {
+      const element = fc.constantFrom<JsonValue>(0.5, -1, 300, 2 ** 40, 1.5e300, '', 'ab', null, true, {}, { a: 0 }, [], [0.5]);
+      const homogeneous = fc.tuple(element, fc.integer({ min: 0, max: 2500 })).map(([item, count]) => Array.from({ length: count }, () => item));
+      const mixed = fc.array(
+        fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.boolean(), fc.constant(null), fc.string({ maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 2 }), fc.integer({ min: -5, max: 5 }), { maxKeys: 2 })),
+        { minLength: 300, maxLength: 2000 },
+      );
+      const long = fc.string({ unit: 'grapheme', minLength: 1000, maxLength: 7000 });
+      const data: fc.Arbitrary<JsonValue> = fc.oneof(homogeneous, mixed, long, fc.jsonValue() as fc.Arbitrary<JsonValue>);
+      const eventName = fc.oneof(fc.constant('status'), fc.constantFrom('"'.repeat(200), '€'.repeat(200), '😀'.repeat(100)), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 200 }).filter((name) => eventNameProblem(name) === undefined && name.length <= 200));
+      const channel = fc.constantFrom('orders:p', `orders:${'x'.repeat(193)}`);
+      const accepted: string[] = [];
+      let refused = 0;
+      await fc.assert(
+        fc.asyncProperty(channel, eventName, data, async (name, event, payload) => {
+          const outcome = await small.bff.app.publish({ tenant: 'acme', channel: name, event, data: payload }).catch((error: unknown) => {
+            expect(error).toMatchObject({ code: 'payload_too_large' });
+            refused++;
+            return undefined;
+          });
+          if (!outcome) return;
+          expect(outcome.status).not.toBe('refused');
+          accepted.push(outcome.id);
+        }),
+        { numRuns: RUNS },
+      );
+      const sent = () => new Set(small.emulator.restRequests.filter((request) => request.status === 202).flatMap((request) => (request.body as { messages: { payload: { id: string } }[] }).messages.map((item) => item.payload.id)));
+      await waitFor(() => accepted.every((id) => sent().has(id)), 'every accepted event at Realtime', 30_000);
+      expect(small.emulator.restRequests.filter((request) => request.status === 422)).toEqual([]);
+      expect(small.bff.app.switchboard.deliveryFailures.forTenant('acme').total).toBe(0);
+      // The runs straddled the limit: some events were large enough to be refused.
+      expect(refused).toBeGreaterThan(0);
+      expect(accepted.length).toBeGreaterThan(0);
+    }, 120_000);
   });
 
   describe('whole-request failures', () => {
@@ -220,6 +294,42 @@ describe.skipIf(postgres === 'skip')('Supabase Realtime as it behaves live', () 
       const request = modern.emulator.restRequests.at(-1);
       expect(request?.status).toBe(202);
       expect(request?.headers).toEqual({ apikey: modern.emulator.secretKey, authorization: undefined, 'content-type': 'application/json' });
+    });
+
+    const wrongAnonKey = () =>
+      new SignJWT({ role: 'anon', iss: 'supabase' }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt().setExpirationTime('1y').sign(new TextEncoder().encode('another-project-secret-0123456789abcdef'));
+
+    it('the emulator refuses a wrong apikey at the WebSocket handshake as Realtime does: 401 with the reason', async () => {
+      const handshake = (apikey: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const socket = new WebSocket(`${running.emulator.url.replace('http', 'ws')}/realtime/v1/websocket?apikey=${encodeURIComponent(apikey)}&vsn=2.0.0`, 'phoenix');
+          socket.on('unexpected-response', (_request, response) => {
+            let body = '';
+            response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+            response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+          });
+          socket.on('open', () => reject(new Error('the handshake was accepted')));
+          socket.on('error', () => undefined);
+        });
+      expect(await handshake(await wrongAnonKey())).toEqual({ status: 401, body: JSON.stringify({ error: 'Failed to validate JWT signature' }) });
+      expect(await handshake('sb_publishable_notakeyofthisproject')).toEqual({ status: 401, body: JSON.stringify({ error: 'The token provided is not a valid JWT' }) });
+    });
+
+    it.each([
+      ['a legacy anon key of another project', wrongAnonKey],
+      ['a publishable key the project does not know', async () => 'sb_publishable_notakeyofthisproject'],
+    ])('fails the connection for %s with a reason naming SUPABASE_ANON_KEY, not endless reconnecting', async (_what, key) => {
+      const anonKey = await key();
+      const misconfigured = await start({ provider: () => ({ anonKey }) });
+      const rt = await client(misconfigured);
+      await waitFor(() => rt.connection.state === 'failed' || undefined, 'the connection to fail', 15_000);
+      expect(rt.connection.error).toMatchObject({ code: 'forbidden' });
+      expect(rt.connection.error?.message).toMatch(/SUPABASE_ANON_KEY/);
+      const probes = () => misconfigured.emulator.restRequests.filter((request) => request.status === 401).length;
+      expect(probes()).toBe(1);
+      await sleep(2500);
+      expect(rt.connection.state).toBe('failed');
+      expect(probes()).toBe(1);
     });
 
     async function signingKey(kid: string): Promise<{ privateJwk: JWK; publicJwk: JWK }> {

@@ -99,7 +99,7 @@ export function createPublishPipeline(options: PipelineOptions): DeliveringPipel
   delivery.start();
 
   /** Everything the provider could refuse for good is refused here, before the event is logged. */
-  function validate(tenant: string, message: Pick<PublishMessage, 'channel' | 'data'>): Retention {
+  function validate(tenant: string, message: Pick<PublishMessage, 'channel' | 'event' | 'data'>): Retention {
     const { rules } = resolveChannel(namespaces, message.channel);
     // Throws `invalid_channel` with the limit when the provider could never carry the name.
     provider.channelName(tenant, message.channel, rules.presence);
@@ -108,6 +108,8 @@ export function createPublishPipeline(options: PipelineOptions): DeliveringPipel
     if (size > limit) {
       throw new SwitchboardError('payload_too_large', `Payload of ${size} bytes exceeds the limit of ${limit} bytes for "${message.channel}"`);
     }
+    const problem = provider.payloadProblem?.(message);
+    if (problem) throw new SwitchboardError('payload_too_large', `Event for "${message.channel}" is too large for ${provider.name}: ${problem}`);
     return retentionFor(rules);
   }
 
