@@ -78,9 +78,11 @@ describe('lifecycle webhooks to the app', () => {
     await sleep(150); // down: connection refused
     await app.up();
     app.mode = 'error';
-    await sleep(200);
+    // Waits for attempts rather than sleeping: after failures the sender probes at a backoff, later on a loaded machine.
+    await app.waitFor(() => app.attempts.length >= 1);
     app.mode = 'hang';
-    await sleep(350);
+    const beforeHang = app.attempts.length;
+    await app.waitFor(() => app.attempts.length > beforeHang);
     const failedAttempts = app.attempts.length;
     app.mode = 'ok';
     await app.waitFor(() => app.unique().length === published.length);
