@@ -57,7 +57,8 @@ describe('Redis unreachable', () => {
         const response = await fetch(`${url}/readyz`);
         return response.status === 503 ? response : undefined;
       });
-      expect(await ready.json()).toEqual({ status: 'unavailable', failing: ['store'] });
+      // The local provider's fan-out uses the same Redis: it is down too.
+      expect(await ready.json()).toEqual({ status: 'unavailable', failing: ['store', 'fan-out'] });
 
       const started = Date.now();
       const publish = await fetch(`${url}/v1/publish`, {
