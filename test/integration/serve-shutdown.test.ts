@@ -5,13 +5,14 @@
  * SIGTERM exits at once. With two workers, SIGTERM to the primary ends every process in time
  * (that part needs Redis: skipped with a notice when unreachable, failing under CI=true).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Realtime } from '../../src/client/index.js';
-import { generatePrivateJwk } from '../../src/server/tokens/signing-keys.js';
+import { eventuallyValue } from '../helpers/eventually.js';
+import { spawnServe } from '../helpers/serve-process.js';
 import { REDIS_URL, redisCheck, requireService } from '../helpers/services.js';
 import { testSecret, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -32,16 +33,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function eventually<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** `serve` sending lifecycle webhooks to an endpoint that never answers. */
 async function startServe(env: Record<string, string>): Promise<Serve & { receiver: WebhookReceiver }> {
   const secret = testSecret(runId);
@@ -50,28 +41,15 @@ async function startServe(env: Record<string, string>): Promise<Serve & { receiv
   cleanups.push(() => receiver.down());
   const dataDir = await mkdtemp(path.join(tmpdir(), 'switchboard-shutdown-'));
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
-    cwd: new URL('../..', import.meta.url),
-    env: {
-      PATH: process.env.PATH,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      SWITCHBOARD_DATA_DIR: dataDir,
-      SWITCHBOARD_SIGNING_KEYS: JSON.stringify([generatePrivateJwk()]),
-      SWITCHBOARD_WEBHOOK_URL: receiver.url,
-      SWITCHBOARD_WEBHOOK_SECRET: secret,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnServe({ SWITCHBOARD_DATA_DIR: dataDir, SWITCHBOARD_WEBHOOK_URL: receiver.url, SWITCHBOARD_WEBHOOK_SECRET: secret, ...env });
   let stdout = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.resume();
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.resume();
   const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.once('exit', (code) => resolve({ code, at: Date.now() })));
   cleanups.push(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  const port = await eventually(() => {
+  const port = await eventuallyValue(() => {
     if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}: ${stdout}`);
     return /"msg":"Switchboard is listening"/.test(stdout) && /"url":"http:\/\/localhost:(\d+)\/"/.exec(stdout)?.[1];
   }, 90_000);
@@ -90,7 +68,7 @@ async function occupyChannel(serve: Serve & { receiver: WebhookReceiver }): Prom
   cleanups.push(() => rt.close());
   await rt.ready();
   rt.channel('chat:lobby').subscribe('note', () => undefined);
-  await eventually(() => serve.receiver.attempts.some((delivery) => delivery.event.type === 'channel.occupied'));
+  await eventuallyValue(() => serve.receiver.attempts.some((delivery) => delivery.event.type === 'channel.occupied'), 30_000);
 }
 
 function alive(pid: number): boolean {
@@ -120,7 +98,7 @@ describe('serve shutdown when draining cannot finish', () => {
     const serve = await startServe({ SWITCHBOARD_STORE: 'memory', SWITCHBOARD_WORKERS: '1', SWITCHBOARD_SHUTDOWN_TIMEOUT_SECONDS: '60' });
     await occupyChannel(serve);
     serve.child.kill('SIGTERM');
-    await eventually(() => serve.stdout().includes('"msg":"shutting down"'));
+    await eventuallyValue(() => serve.stdout().includes('"msg":"shutting down"'), 30_000);
     const signalled = Date.now();
     serve.child.kill('SIGTERM');
     const { code, at } = await serve.exited;
