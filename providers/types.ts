@@ -18,6 +18,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Router } from 'express';
 import type { Capabilities } from '../src/core/capabilities.js';
 import type { Envelope, JsonValue } from '../src/core/envelope.js';
+import type { ComponentHealth } from '../src/core/health.js';
 import type { SwitchboardError } from '../src/core/errors.js';
 import type { AblyTokenRequest, ProviderClientConfig, TokenResponse } from '../src/core/token-response.js';
 
@@ -181,6 +182,8 @@ export interface ServerProvider {
   attach?(server: HttpServer): void;
   /** Extra HTTP routes the provider serves at the BFF root (local: the Pusher HTTP API). */
   routes?(): Router;
+  /** Embedded providers spread over several nodes (local: its Redis fan-out): whether this node reaches the others. */
+  fanOutHealth?(): ComponentHealth;
   close(): Promise<void>;
 }
 

@@ -11,6 +11,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Router } from 'express';
 import { SwitchboardError } from '../../src/core/errors.js';
 import type { JsonValue } from '../../src/core/envelope.js';
+import type { ComponentHealth } from '../../src/core/health.js';
 import { fromPusherChannel, toPusherChannel, toPusherUserId } from '../../src/core/provider-names.js';
 import type { ProviderClientConfig } from '../../src/core/token-response.js';
 import { SERVER_TO_USER_PREFIX, SOCKET_ID_PATTERN, signChannel, signUser } from '../pusher-protocol/index.js';
@@ -319,6 +320,10 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
 
     scaleOutStats(): ScaleOutStats | undefined {
       return scaleOut?.stats();
+    },
+
+    fanOutHealth(): ComponentHealth {
+      return scaleOut?.health() ?? { ready: true };
     },
 
     onLifecycle(listener: (event: WebhookEvent) => void): void {

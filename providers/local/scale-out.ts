@@ -15,6 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { JsonValue } from '../../src/core/envelope.js';
+import type { ComponentHealth } from '../../src/core/health.js';
 import type { LocalLogger } from './options.js';
 import { PresenceAdmission } from './presence-admission.js';
 import { parseRelayMessage, type RelayMessage } from './relay-messages.js';
@@ -85,6 +86,9 @@ export class ScaleOut {
   private subscribed = false;
   private closed = false;
   private healthy = true;
+  /** While not healthy: since when, and the last connection error. */
+  private unhealthySince = 0;
+  private lastError = 'connection lost';
   private heartbeat: NodeJS.Timeout | undefined;
   private countsTimer: NodeJS.Timeout | undefined;
   private readonly admission: PresenceAdmission;
@@ -174,6 +178,16 @@ export class ScaleOut {
     };
   }
 
+  /** Not ready while either Redis connection is down: other nodes miss this node's events and it misses theirs. */
+  health(): ComponentHealth {
+    if (this.healthy) return { ready: true };
+    return {
+      ready: false,
+      detail: `the local provider's Redis fan-out at ${new URL(this.options.redisUrl).host} is unreachable (${this.lastError}): events reach this node's clients only`,
+      since: this.unhealthySince,
+    };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.heartbeat);
@@ -218,14 +232,17 @@ export class ScaleOut {
   private onReady(): void {
     if (this.healthy || !this.subscribed || this.publisher.status !== 'ready') return;
     this.healthy = true;
+    this.lastError = 'connection lost';
     this.options.logger.info({ node: this.node }, 'local provider: Redis scale-out reconnected');
   }
 
   private onConnectionError(error: Error | undefined): void {
     if (this.closed) return;
     if (this.subscriber.status !== 'ready') this.subscribed = false;
+    if (error) this.lastError = error.message;
     if (!this.healthy) return;
     this.healthy = false;
+    this.unhealthySince = Date.now();
     this.options.logger.error(
       { node: this.node, err: error },
       'local provider: Redis scale-out connection lost; delivering to this node only until it is back',

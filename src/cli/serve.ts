@@ -46,11 +46,11 @@ export function capacitySummary(budget: DescriptorBudget, local: { maxConnection
   return { line, warnings };
 }
 
+const shutdownLimitMs = (env: Env) => env.SWITCHBOARD_SHUTDOWN_TIMEOUT_SECONDS * 1000;
+/** After the limit, a worker that has not exited by itself yet is killed (it normally exits at the limit). */
+const WORKER_KILL_MARGIN_MS = 1_000;
 
-/** Longest a shutdown may take (draining deliveries, closing connections) before the process exits anyway. */
-export const SHUTDOWN_LIMIT_MS = 10_000;
-
-/** Runs the BFF until SIGINT/SIGTERM, then drains and exits; a second signal, or SHUTDOWN_LIMIT_MS, exits at once. */
+/** Runs the BFF until SIGINT/SIGTERM, then drains and exits; a second signal, or SWITCHBOARD_SHUTDOWN_TIMEOUT_SECONDS, exits at once. */
 export const serve: Command = {
   name: 'serve',
   summary: 'Run the BFF, the embedded realtime server and the demo (the default)',
@@ -60,8 +60,9 @@ Runs the BFF with the configuration in the environment (see .env.example; a .env
 the current directory is read first, variables already set win). Ctrl-C drains and stops.
 On a terminal (stdout is a TTY) it prints where the demo, the admin page and the API are;
 otherwise, and always with NODE_ENV=production, it logs JSON lines only (pino), with the
-same warnings as log lines. SIGINT/SIGTERM drain and stop within ${SHUTDOWN_LIMIT_MS / 1000} s; a second signal
-stops at once.
+same warnings as log lines. SIGINT/SIGTERM drain and stop within
+SWITCHBOARD_SHUTDOWN_TIMEOUT_SECONDS (default 10; then it exits anyway, with status 1); a
+second signal stops at once.
 
 SWITCHBOARD_WORKERS=<n>|auto runs n processes on the one port (auto: one per core with
 SWITCHBOARD_STORE=redis, which they share state through; otherwise one).`,
@@ -107,11 +108,11 @@ SWITCHBOARD_STORE=redis, which they share state through; otherwise one).`,
       if (workers > 1) {
         if (problems.length > 0) throw new ConfigurationError(problems);
         const logger = createLogger(env.LOG_LEVEL);
-        // Workers give up on their own after SHUTDOWN_LIMIT_MS; the primary kills stragglers a little later.
+        // Workers give up on their own after the shutdown limit; the primary kills stragglers a little later.
         await runPrimary({
           workers,
           logger,
-          shutdownGraceMs: SHUTDOWN_LIMIT_MS + 2_000,
+          shutdownGraceMs: shutdownLimitMs(env) + WORKER_KILL_MARGIN_MS,
           onListening: (port) => announce(env, port, logger, workers, descriptorBudget(openFilesLimit(), env.SWITCHBOARD_RESERVED_DESCRIPTORS)),
         });
         if (human(env)) console.log('Stopped.');
@@ -134,10 +135,11 @@ SWITCHBOARD_STORE=redis, which they share state through; otherwise one).`,
       stopping = true;
       if (human(env) && cluster.isPrimary) console.log('Stopping: finishing deliveries and closing connections… (Ctrl-C again to quit at once)');
       else logger.info({ signal }, 'shutting down');
+      const limitMs = shutdownLimitMs(env);
       setTimeout(() => {
-        logger.error({ limitMs: SHUTDOWN_LIMIT_MS }, 'shutdown did not finish in time; exiting');
+        logger.error({ limitMs }, 'shutdown did not finish in time; exiting');
         process.exit(1);
-      }, SHUTDOWN_LIMIT_MS).unref();
+      }, limitMs).unref();
       running.close().then(
         () => process.exit(0),
         (error: unknown) => {

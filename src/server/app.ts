@@ -166,7 +166,7 @@ export function createServer(options: ServerOptions): SwitchboardApp {
     metrics,
     rates,
     deliveryFailures,
-    readiness: () => readiness({ accepting, store: options.store.health?.(), provider: providerHealth.health() }),
+    readiness: () => readiness({ accepting, store: options.store.health?.(), provider: providerHealth.health(), fanOut: options.provider.fanOutHealth?.() }),
     lifecycle,
     signingKeys: options.signingKeys,
     tokens: new CapabilityTokens(options.signingKeys, options.tokenTtlSeconds ?? 3600, options.revocations),

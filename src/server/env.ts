@@ -94,6 +94,8 @@ export const envSchema = z.object({
   SWITCHBOARD_HEADERS_TIMEOUT_SECONDS: timeoutSeconds(10),
   SWITCHBOARD_REQUEST_TIMEOUT_SECONDS: timeoutSeconds(30),
   SWITCHBOARD_KEEP_ALIVE_TIMEOUT_SECONDS: timeoutSeconds(5),
+  /** Longest `serve` takes to stop after SIGINT/SIGTERM (draining deliveries, webhooks, connections) before it exits anyway. */
+  SWITCHBOARD_SHUTDOWN_TIMEOUT_SECONDS: timeoutSeconds(10),
   SWITCHBOARD_MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(10_000_000).default(256),
   SWITCHBOARD_RESERVED_DESCRIPTORS: z.coerce.number().int().min(64).max(10_000_000).default(1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -4,7 +4,7 @@
  * down) makes it not ready, with the last reason, until the next event goes through.
  */
 import type { DeliveryObserver } from './publish/delivery.js';
-import type { ComponentHealth } from './health.js';
+import type { ComponentHealth } from '../core/health.js';
 
 /** Failures in a row before the provider counts as failing: one timeout or refusal is not an outage. */
 export const PROVIDER_FAILURE_THRESHOLD = 3;

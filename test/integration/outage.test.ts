@@ -4,12 +4,11 @@
  * Retry-After at once, logs the outage once instead of every reconnect, and stops on
  * SIGTERM. A provider that never takes an event shows in /readyz and on the admin view.
  */
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_KEY, publishAsTenant, startBff } from '../helpers/bff.js';
 import { createFakeProvider } from '../helpers/fake-provider.js';
-import { generatePrivateJwk } from '../../src/server/tokens/signing-keys.js';
+import { spawnServe } from '../helpers/serve-process.js';
 
 async function unusedPort(): Promise<number> {
   const server = createServer();
@@ -32,19 +31,11 @@ async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 20
 
 describe('Redis unreachable', () => {
   it('serve is not ready, answers publishes 503 + Retry-After at once, logs the outage once and stops on SIGTERM', { timeout: 60_000 }, async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
-      cwd: new URL('../..', import.meta.url),
-      env: {
-        PATH: process.env.PATH,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        SWITCHBOARD_STORE: 'redis',
-        // One process: with the redis store `auto` would start a worker per core, each logging its own outage.
-        SWITCHBOARD_WORKERS: '1',
-        REDIS_URL: `redis://127.0.0.1:${await unusedPort()}`,
-        SWITCHBOARD_SIGNING_KEYS: JSON.stringify([generatePrivateJwk()]),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const child = spawnServe({
+      SWITCHBOARD_STORE: 'redis',
+      // One process: with the redis store `auto` would start a worker per core, each logging its own outage.
+      SWITCHBOARD_WORKERS: '1',
+      REDIS_URL: `redis://127.0.0.1:${await unusedPort()}`,
     });
     let stdout = '';
     let stderr = '';
@@ -57,7 +48,8 @@ describe('Redis unreachable', () => {
         const response = await fetch(`${url}/readyz`);
         return response.status === 503 ? response : undefined;
       });
-      expect(await ready.json()).toEqual({ status: 'unavailable', failing: ['store'] });
+      // The local provider's fan-out uses the same Redis: it is down too.
+      expect(await ready.json()).toEqual({ status: 'unavailable', failing: ['store', 'fan-out'] });
 
       const started = Date.now();
       const publish = await fetch(`${url}/v1/publish`, {

@@ -4,44 +4,13 @@
  * gone, health says so, the outage is logged once, and all of it recovers when it is back.
  * Needs Redis at REDIS_URL (skipped with a notice when unreachable, failing under CI=true).
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SwitchboardError } from '../../src/core/errors.js';
 import { RedisEventStore } from '../../src/server/log/redis-store.js';
 import { createLogger } from '../../src/server/logger.js';
+import { RedisProxy } from '../helpers/redis-proxy.js';
 import { deleteRedisKeys, REDIS_URL, redisCheck, requireService } from '../helpers/services.js';
-
-/** A TCP proxy to Redis that can be stopped (dropping every connection) and started again on its port. */
-class RedisProxy {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  async start(): Promise<void> {
-    const target = new URL(REDIS_URL);
-    const server = createServer((client) => {
-      const upstream = connect(Number(target.port || 6379), target.hostname);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => undefined);
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
-    const address = server.address();
-    if (address && typeof address === 'object') this.port = address.port;
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
 
 async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Realtime } from '../../src/client/index.js';
+import { eventuallyValue } from '../helpers/eventually.js';
 import { REDIS_URL, redisCheck, requireService } from '../helpers/services.js';
 
 const decision = await redisCheck();
@@ -23,16 +24,6 @@ let dataDir = '';
 let baseUrl = '';
 let port = 0;
 const clients: Realtime[] = [];
-
-async function eventually<T>(probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** PIDs of the processes holding this port's accepted connections. */
 function serverPidsWithConnections(): Set<number> {
@@ -110,24 +101,24 @@ describe.skipIf(decision === 'skip')('serve with several workers on one port', (
   it('spreads connections over both workers, and they act as one cluster: presence, publish, terminate', async () => {
     const users = ['ana', 'bo', 'cy', 'di'];
     const rts = await Promise.all(users.map((user) => client(user)));
-    expect((await eventually(() => (serverPidsWithConnections().size >= 2 ? serverPidsWithConnections() : undefined))).size).toBe(2);
+    expect((await eventuallyValue(() => (serverPidsWithConnections().size >= 2 ? serverPidsWithConnections() : undefined))).size).toBe(2);
 
     const channels = rts.map((rt) => rt.channel('chat:lobby'));
     const received = channels.map(() => [] as unknown[]);
     channels.forEach((channel, index) => channel.subscribe('note', (data) => received[index]?.push(data)));
     await Promise.all(channels.map((channel) => channel.presence.enter()));
     for (const channel of channels) {
-      await eventually(() => (channel.presence.members().length === users.length ? true : undefined));
+      await eventuallyValue(() => (channel.presence.members().length === users.length ? true : undefined));
       expect(channel.presence.members().map((member) => member.id).sort()).toEqual([...users].sort());
     }
 
     expect((await publish('chat:lobby', 'note', { n: 1 })).status).toBe(200);
-    await eventually(() => (received.every((list) => list.length === 1) ? true : undefined));
+    await eventuallyValue(() => (received.every((list) => list.length === 1) ? true : undefined));
     expect(received).toEqual(users.map(() => [{ n: 1 }]));
 
     const terminated = await fetch(`${baseUrl}/v1/users/bo/terminate`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'switchboard-tenant': tenant } });
     expect(terminated.status).toBeLessThan(300);
-    await eventually(() => (channels[0]!.presence.members().length === users.length - 1 ? true : undefined));
+    await eventuallyValue(() => (channels[0]!.presence.members().length === users.length - 1 ? true : undefined));
     expect(channels[0]!.presence.members().map((member) => member.id)).not.toContain('bo');
   }, 60_000);
 
@@ -135,21 +126,21 @@ describe.skipIf(decision === 'skip')('serve with several workers on one port', (
     const before = serverPidsWithConnections();
     const victim = [...before][0]!;
     process.kill(victim, 'SIGKILL');
-    await eventually(async () => ((await fetch(`${baseUrl}/healthz`).catch(() => undefined))?.ok ? true : undefined));
+    await eventuallyValue(async () => ((await fetch(`${baseUrl}/healthz`).catch(() => undefined))?.ok ? true : undefined));
     // Keep-alive connections to the dead worker are reset: a client retries on a fresh one.
-    await eventually(() => session('eve').then(() => true, () => undefined));
+    await eventuallyValue(() => session('eve').then(() => true, () => undefined));
     const rt = await client('eve');
     const channel = rt.channel('chat:lobby');
     const got: unknown[] = [];
     channel.subscribe('note', (data) => got.push(data));
     await channel.presence.enter();
     expect((await publish('chat:lobby', 'note', { n: 2 })).status).toBe(200);
-    await eventually(() => (got.length > 0 ? true : undefined));
+    await eventuallyValue(() => (got.length > 0 ? true : undefined));
     expect(got).toEqual([{ n: 2 }]);
     // The primary forks a replacement, and new connections reach it.
     const workers = () => new Set(execFileSync('pgrep', ['-P', String(serve!.pid)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number));
-    const replacement = await eventually(() => [...workers()].find((pid) => !before.has(pid) && pid !== victim), 30_000);
-    await eventually(async () => {
+    const replacement = await eventuallyValue(() => [...workers()].find((pid) => !before.has(pid) && pid !== victim), 30_000);
+    await eventuallyValue(async () => {
       await client(`late-${clients.length}`);
       return serverPidsWithConnections().has(replacement) ? true : undefined;
       // A replacement starts (and compiles, under tsx) before it listens: slow on a loaded machine.

@@ -31,6 +31,15 @@ describe('configuration check', () => {
     expect(checked.env).toMatchObject({ PORT: 8080, SWITCHBOARD_PROVIDER: 'local', SWITCHBOARD_STORE: 'sqlite' });
   });
 
+  it('reads the shutdown limit (10 s by default) and refuses one that is not a positive number of seconds', async () => {
+    expect((await checkConfiguration(env({}))).env?.SWITCHBOARD_SHUTDOWN_TIMEOUT_SECONDS).toBe(10);
+    expect((await checkConfiguration(env({ SWITCHBOARD_SHUTDOWN_TIMEOUT_SECONDS: '2.5' }))).env?.SWITCHBOARD_SHUTDOWN_TIMEOUT_SECONDS).toBe(2.5);
+    for (const value of ['0', '-1', 'soon', '3601']) {
+      const { problems } = await checkConfiguration(env({ SWITCHBOARD_SHUTDOWN_TIMEOUT_SECONDS: value }));
+      expect(problems).toEqual([expect.stringMatching(new RegExp(`^SWITCHBOARD_SHUTDOWN_TIMEOUT_SECONDS is "${value}", but it must be`))]);
+    }
+  });
+
   it('reports a bad port and all four missing Pusher variables in one go, in plain words', async () => {
     const { env: parsed, problems } = await checkConfiguration(env({ PORT: 'abc', SWITCHBOARD_PROVIDER: 'pusher', PUSHER_CLUSTER: ' ' }));
     expect(parsed).toBeUndefined();

@@ -7,6 +7,7 @@ import { publish, token } from '../../src/cli/http-commands.js';
 import { keys } from '../../src/cli/keys.js';
 import { serve } from '../../src/cli/serve.js';
 import { webhooks } from '../../src/cli/webhooks.js';
+import { envSchema } from '../../src/server/env.js';
 
 const COMMANDS: Command[] = [serve, check, keys, publish, token, webhooks];
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -32,5 +33,26 @@ describe('README "Command line"', () => {
       for (const option of usage.match(/--[a-z-]+/g) ?? []) expect(command?.help, `${name} ${option}`).toMatch(new RegExp(`${option}\\b`));
     }
     expect([...shown].sort()).toEqual(COMMANDS.map((command) => command.name).sort());
+  });
+});
+
+describe('README and .env.example document the environment', () => {
+  const ENV_EXAMPLE = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+  const mentioned = (text: string, name: string) => new RegExp(`\\b${name}\\b`).test(text);
+
+  it('every variable the server reads is in the README and in .env.example', () => {
+    for (const name of Object.keys(envSchema.shape)) {
+      expect(mentioned(README, name), `README lacks ${name}`).toBe(true);
+      expect(ENV_EXAMPLE, `.env.example lacks ${name}`).toMatch(new RegExp(`^(# ?)?${name}=`, 'm'));
+    }
+  });
+
+  it('every variable a command help names is in the README and in .env.example', () => {
+    for (const command of COMMANDS) {
+      for (const [name] of command.help.matchAll(/\bSWITCHBOARD_[A-Z0-9_]+/g)) {
+        expect(mentioned(README, name), `README lacks ${name} (${command.name} --help)`).toBe(true);
+        expect(ENV_EXAMPLE, `.env.example lacks ${name} (${command.name} --help)`).toMatch(new RegExp(`^(# ?)?${name}=`, 'm'));
+      }
+    }
   });
 });

@@ -5,7 +5,7 @@
  */
 import type { Redis, RedisOptions } from 'ioredis';
 import { SwitchboardError } from '../../core/errors.js';
-import type { ComponentHealth } from '../health.js';
+import type { ComponentHealth } from '../../core/health.js';
 import type { Logger } from '../logger.js';
 
 /** Commands in flight when a connection drops get one retry; reconnects back off to 2 s apart. */

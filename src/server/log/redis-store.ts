@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { type Envelope } from '../../core/envelope.js';
 import { APPEND_SCRIPT, CLAIM_SCRIPT, MARK_DELIVERED_SCRIPT, RELEASE_SCRIPT, runScript } from './redis-scripts.js';
-import type { ComponentHealth } from '../health.js';
+import type { ComponentHealth } from '../../core/health.js';
 import type { Logger } from '../logger.js';
 import { closeRedisClient, REDIS_CLIENT_OPTIONS, RedisConnectionWatch } from './redis-connection.js';
 import { toEnvelope } from './stored-event.js';

@@ -10,7 +10,7 @@
  * Dedupe window: an `id` is recognised for as long as its event is kept, i.e. within the
  * namespace retention (size / ttl), plus for as long as it is still pending delivery.
  */
-import type { ComponentHealth } from '../health.js';
+import type { ComponentHealth } from '../../core/health.js';
 import type { Envelope, JsonValue } from '../../core/envelope.js';
 
 export interface Retention {

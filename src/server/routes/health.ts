@@ -1,17 +1,17 @@
 import { Router } from 'express';
-import type { ComponentHealth } from '../health.js';
+import type { ComponentHealth } from '../../core/health.js';
 
 export interface Readiness {
   ready: boolean;
-  /** What is not ready: `store`, `provider`, `shutdown`, with the reason (for the admin view, not /readyz). */
-  problems: { component: 'store' | 'provider' | 'shutdown'; detail: string; since?: number }[];
+  /** What is not ready: `store`, `provider`, `fan-out`, `shutdown`, with the reason (for the admin view, not /readyz). */
+  problems: { component: 'store' | 'provider' | 'fan-out' | 'shutdown'; detail: string; since?: number }[];
 }
 
-/** Ready = accepting requests, the event store reachable and the provider taking events. */
-export function readiness(parts: { accepting: boolean; store: ComponentHealth | undefined; provider: ComponentHealth }): Readiness {
+/** Ready = accepting requests, the event store reachable, the provider taking events and (local, several nodes) reaching the other nodes. */
+export function readiness(parts: { accepting: boolean; store: ComponentHealth | undefined; provider: ComponentHealth; fanOut: ComponentHealth | undefined }): Readiness {
   const problems: Readiness['problems'] = [];
   if (!parts.accepting) problems.push({ component: 'shutdown', detail: 'shutting down' });
-  for (const [component, health] of [['store', parts.store], ['provider', parts.provider]] as const) {
+  for (const [component, health] of [['store', parts.store], ['provider', parts.provider], ['fan-out', parts.fanOut]] as const) {
     if (health && !health.ready) problems.push({ component, detail: health.detail ?? 'unavailable', ...(health.since ? { since: health.since } : {}) });
   }
   return { ready: problems.length === 0, problems };

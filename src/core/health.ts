@@ -1,4 +1,4 @@
-/** How a dependency (event store, provider) is doing, for /readyz and the admin page. */
+/** How a dependency (event store, provider, its fan-out) is doing, for /readyz and the admin page. */
 export interface ComponentHealth {
   ready: boolean;
   /** Why it is not ready, in words an operator can act on. */
