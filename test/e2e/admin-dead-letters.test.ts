@@ -5,7 +5,8 @@ import { buildWeb } from '../../scripts/build-web.js';
 import { newLifecycleEvent } from '../../src/server/lifecycle/events.js';
 import { MemoryWebhookOutbox } from '../../src/server/lifecycle/memory-outbox.js';
 import { toOutboxMessage } from '../../src/server/lifecycle/stream.js';
-import { ADMIN_KEY, startBff, type TestBff } from '../helpers/bff.js';
+import { startBff, type TestBff } from '../helpers/bff.js';
+import { openAdminLiveView } from '../helpers/admin-page.js';
 import { launchChromium, skipWithoutChromium } from '../helpers/browser.js';
 import { testSecret } from '../helpers/webhook-receiver.js';
 
@@ -27,15 +28,7 @@ describe.skipIf(skipWithoutChromium('e2e admin dead letters'))('webhook dead let
   });
 
   it('lists dead letters, also of a tenant with no live activity, and hides the box when there are none', async () => {
-    const context = await browser.newContext({ baseURL: bff.url });
-    context.setDefaultTimeout(8000);
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto('/admin');
-    await page.getByLabel('Key or token').fill(ADMIN_KEY);
-    await page.getByRole('button', { name: 'Show live view' }).click();
-    await page.locator('#updated', { hasText: /\d/ }).waitFor();
+    const { page, errors } = await openAdminLiveView(browser, bff.url);
     expect(await page.locator('#dead-letters').isHidden()).toBe(true);
 
     const event = newLifecycleEvent({ type: 'presence.left', data: { tenant: 'globex', channel: 'chat:<b>lobby</b>', user: 'ana' } });
@@ -48,6 +41,6 @@ describe.skipIf(skipWithoutChromium('e2e admin dead letters'))('webhook dead let
     expect(await row.textContent()).toContain('presence.left · globex chat:<b>lobby</b> · HTTP 503');
     expect(await page.locator('#dead-letters b').count()).toBe(0);
     expect(errors).toEqual([]);
-    await context.close();
+    await page.context().close();
   });
 });

@@ -2,7 +2,8 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../../scripts/build-web.js';
-import { ADMIN_KEY, publishAsTenant, startBff, type TestBff } from '../helpers/bff.js';
+import { publishAsTenant, startBff, type TestBff } from '../helpers/bff.js';
+import { openAdminLiveView } from '../helpers/admin-page.js';
 import { launchChromium, skipWithoutChromium } from '../helpers/browser.js';
 import { createFakeProvider } from '../helpers/fake-provider.js';
 
@@ -23,15 +24,7 @@ describe.skipIf(skipWithoutChromium('e2e admin health'))('provider health on the
   });
 
   it('names the failing provider and why, and hides the box when it takes events again', async () => {
-    const context = await browser.newContext({ baseURL: bff.url });
-    context.setDefaultTimeout(8000);
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto('/admin');
-    await page.getByLabel('Key or token').fill(ADMIN_KEY);
-    await page.getByRole('button', { name: 'Show live view' }).click();
-    await page.locator('#updated', { hasText: /\d/ }).waitFor();
+    const { page, errors } = await openAdminLiveView(browser, bff.url);
     expect(await page.locator('#health').isHidden()).toBe(true);
 
     provider.failing = true;
@@ -43,6 +36,6 @@ describe.skipIf(skipWithoutChromium('e2e admin health'))('provider health on the
     provider.failing = false;
     await page.locator('#health').waitFor({ state: 'hidden' });
     expect(errors).toEqual([]);
-    await context.close();
+    await page.context().close();
   });
 });
