@@ -28,6 +28,8 @@ import type {
   TenantStats,
   WebhookEvent,
 } from '../types.js';
+import { envelopeDataProblem, largestEnvelopeDataProblem } from '../envelope-size.js';
+import { ProviderPublishError } from '../publish-error.js';
 import type { Connection } from './connection.js';
 import { clientEventFrame, textFrame } from './frames.js';
 import { createHttpApiRouter } from './http-api.js';
@@ -96,6 +98,9 @@ function portOf(url: URL): number {
   if (url.port !== '') return Number(url.port);
   return url.protocol === 'https:' ? 443 : 80;
 }
+
+/** How size refusals name this provider. */
+const LOCAL_SERVER = 'the local server';
 
 export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {}): LocalProvider {
   const options: LocalProviderOptions = { ...DEFAULT_LOCAL_OPTIONS, ...overrides };
@@ -217,12 +222,17 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
 
     channelName: toPusherChannel,
 
+    // The frame's `data` is the JSON envelope, held to maxPayloadBytes as Pusher holds its to 10 KB.
+    payloadProblem: (event) => largestEnvelopeDataProblem(event, options.maxPayloadBytes, LOCAL_SERVER),
+
     async publish(messages: ProviderMessage[], signal: AbortSignal): Promise<void> {
       signal.throwIfAborted();
-      for (const { tenant, envelope, excludeSocketId } of messages) {
+      for (const [index, { tenant, envelope, excludeSocketId }] of messages.entries()) {
+        const data = JSON.stringify(envelope);
+        const tooLarge = envelopeDataProblem(data, options.maxPayloadBytes, LOCAL_SERVER);
+        if (tooLarge) throw new ProviderPublishError(`Event ${envelope.id} is ${tooLarge}`, index, true);
         const privateName = toPusherChannel(tenant, envelope.channel, false);
         if (!scaleOut && !hub.has(privateName) && !hub.has(presenceTwin(privateName))) continue;
-        const data = JSON.stringify(envelope);
         deliverEnvelopeHere(privateName, envelope.event, data, excludeSocketId);
         // Other nodes may have subscribers even where this one has none.
         scaleOut?.publishEvent('envelope', privateName, envelope.event, data, excludeSocketId);
