@@ -204,8 +204,11 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
         deliverClientEvent: (channel, event, data, userId) => {
           if (hub.has(channel)) hub.publish(channel, clientEventFrame(event, channel, data, userId));
         },
-        presenceChanged: (change) =>
-          change.kind === 'added' ? hub.remoteJoined(change.channel, change.userId, change.info) : hub.remoteLeft(change.channel, change.userId),
+        presenceChanged: (change) => {
+          if (change.kind === 'added') hub.remoteJoined(change.channel, change.userId, change.info);
+          else if (change.kind === 'removed') hub.remoteLeft(change.channel, change.userId);
+          else hub.remoteInfoChanged(change.channel, change.userId, change.info, change.kind === 'changed');
+        },
         localMembers: () => hub.localMembers(),
         terminate: terminateHere,
         authorized: (socketId, tenant, user) => void markAuthorized(socketId, tenant, user),
