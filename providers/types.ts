@@ -25,7 +25,7 @@ import type { AblyTokenRequest, ProviderClientConfig, TokenResponse } from '../s
 export type ProviderName = 'local' | 'pusher' | 'ably' | 'supabase';
 
 export interface ProviderLimits {
-  /** Largest JSON-encoded `data` the provider carries in one event (after envelope overhead). */
+  /** The provider's size limit; `data` alone never exceeds it, `payloadProblem` checks the envelope around it exactly. */
   maxPayloadBytes: number;
   /** Most envelopes one `publish` call may carry. */
   maxBatchSize: number;
@@ -136,11 +136,11 @@ export interface ServerProvider {
    */
   publish(messages: ProviderMessage[], signal: AbortSignal): Promise<void>;
   /**
-   * Why the provider would refuse this event for its size when it measures size its own
-   * way, beyond the JSON bytes `limits.maxPayloadBytes` bounds (Supabase: the Erlang term
-   * size). The BFF asks before an event is logged and refuses it with `payload_too_large`
-   * (413), so `publish` must never refuse for size what this let through: answer for the
-   * largest envelope the event can travel in (any id, seq and ts).
+   * Why the provider would refuse this event for its size, measured as `publish` measures it:
+   * the whole envelope with its escaped event and channel names (`limits.maxPayloadBytes`
+   * bounds `data` alone), Supabase's Erlang term size. The BFF asks before an event is
+   * logged and refuses it with `payload_too_large` (413), so `publish` must never refuse for
+   * size what this let through: answer for `largestEnvelope(event)` (any id, seq and ts).
    */
   payloadProblem?(event: Pick<Envelope, 'channel' | 'event' | 'data'>): string | undefined;
   /** The provider part of the `/v1/token` answer (SDK options, provider token). */

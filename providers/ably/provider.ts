@@ -14,7 +14,7 @@
  */
 import * as Ably from 'ably';
 import { z } from 'zod';
-import type { JsonValue } from '../../src/core/envelope.js';
+import { largestEnvelope, type Envelope, type JsonValue } from '../../src/core/envelope.js';
 import { SwitchboardError } from '../../src/core/errors.js';
 import { DEFAULT_NAMESPACES, resolveChannel } from '../../src/core/namespaces.js';
 import { fromAblyChannel, toAblyChannel } from '../../src/core/provider-names.js';
@@ -31,8 +31,6 @@ import { ABLY_MAX_WEBHOOK_ITEMS, parseAblyWebhook } from './webhook.js';
 import { AblyChannelTracker } from './channel-tracker.js';
 import { listChannels, refreshing } from './channel-list.js';
 
-/** Room for the envelope around `data` (id ≤128, channel ≤200, event ≤64 twice, seq, ts, keys). */
-const ENVELOPE_HEADROOM_BYTES = 1024;
 /** Ably refuses token TTLs under a second; a capability token closer to expiry gets no provider token. */
 const MIN_TOKEN_TTL_MS = 1000;
 /** Ably's default token TTL (ably.d.ts TokenParams.ttl), the upper bound here too. */
@@ -145,10 +143,16 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
     throw new SwitchboardError('provider_unavailable', `Ably token revocation answered ${response.statusCode}${code ? ` (Ably ${code})` : ''}${hint}`);
   }
 
+  /** Why Ably would refuse `envelope` for its message size (name + data). */
+  function sizeProblem(envelope: Envelope): string | undefined {
+    const bytes = ablyMessageBytes(toAblyMessage(envelope));
+    return bytes > maxMessageBytes ? `${bytes} bytes, over Ably's message size limit of ${maxMessageBytes}` : undefined;
+  }
+
   return {
     name: 'ably',
     limits: {
-      maxPayloadBytes: maxMessageBytes - ENVELOPE_HEADROOM_BYTES,
+      maxPayloadBytes: maxMessageBytes,
       maxBatchSize: 100,
       // Ably's largest batch: 1,000 items, each with up to a message's worth of data.
       maxWebhookBodyBytes: ABLY_MAX_WEBHOOK_ITEMS * (maxMessageBytes + WEBHOOK_ITEM_OVERHEAD_BYTES),
@@ -156,15 +160,15 @@ export function createAblyProvider(options: AblyProviderOptions): AblyProvider {
 
     channelName: (tenant: string, channel: string) => toAblyChannel(tenant, channel),
 
+    payloadProblem: (event) => sizeProblem(largestEnvelope(event)),
+
     async publish(messages: ProviderMessage[], signal: AbortSignal): Promise<void> {
       signal.throwIfAborted();
       const items = messages.map(({ tenant, envelope }): AblyBatchSpec | Error => {
         try {
+          const tooLarge = sizeProblem(envelope);
+          if (tooLarge) return new SwitchboardError('payload_too_large', `Event ${envelope.id} is ${tooLarge}`);
           const message = toAblyMessage(envelope);
-          const bytes = ablyMessageBytes(message);
-          if (bytes > maxMessageBytes) {
-            return new SwitchboardError('payload_too_large', `Event ${envelope.id} is ${bytes} bytes, over Ably's message size limit of ${maxMessageBytes}`);
-          }
           return { channels: [toAblyChannel(tenant, envelope.channel)], messages: [message] };
         } catch (error) {
           return error instanceof Error ? error : new Error(String(error));

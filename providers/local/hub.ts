@@ -8,7 +8,7 @@ import { isPresenceChannel, serverToUserId } from '../pusher-protocol/index.js';
 import { ExpiryWheel } from './expiry-wheel.js';
 import { eventFrame, subscriptionErrorFrame } from './frames.js';
 import type { RemoteCountsView } from './remote-counts.js';
-import type { RemotePresenceView } from './remote-presence.js';
+import { sameInfo, type RemotePresenceView } from './remote-presence.js';
 
 export interface Peer {
   readonly socketId: string;
@@ -160,12 +160,19 @@ export class Hub {
     }
     let member = channel.members.get(userId);
     const joined = member === undefined;
+    // A (re)subscription signed with other info (a refresh in one of the user's tabs) updates the member for everyone.
+    const changed = member !== undefined && !sameInfo(member.info, request.userInfo);
     if (!member) {
       member = { info: request.userInfo, sockets: 0 };
       channel.members.set(userId, member);
     }
     if (!resubscribe) member.sockets += 1;
+    if (changed) member.info = request.userInfo;
     peer.enqueue(eventFrame('pusher_internal:subscription_succeeded', { presence: this.presenceData(channel) }, name));
+    if (changed) {
+      this.announceInfo(channel, userId, request.userInfo, peer);
+      this.cluster?.joined(name, userId, request.userInfo);
+    }
     if (joined) {
       // Subscribers here already list a user that is present on another node.
       if (!this.cluster?.remote.has(name, userId)) {
@@ -266,6 +273,22 @@ export class Hub {
     this.fanOut(channel, eventFrame('pusher_internal:member_added', { user_id: userId, user_info: info ?? {} }, name), undefined);
   }
 
+  /**
+   * Another node shows other info for a user: `latest` when the user subscribed there with
+   * new signed info (it replaces this node's info of the user too), otherwise shown only
+   * where the user is not a member here.
+   */
+  remoteInfoChanged(name: string, userId: string, info: JsonValue | undefined, latest: boolean): void {
+    const channel = this.channels.get(name);
+    if (!channel?.presence) return;
+    const member = channel.members.get(userId);
+    if (member) {
+      if (!latest || sameInfo(member.info, info)) return;
+      member.info = info;
+    }
+    this.announceInfo(channel, userId, info, undefined);
+  }
+
   /** A user left every other node: tell local subscribers, unless it is still a member here. */
   remoteLeft(name: string, userId: string): void {
     const channel = this.channels.get(name);
@@ -300,6 +323,15 @@ export class Hub {
     if (peer.subscriptions.get(subscription.channel) !== subscription) return;
     this.unsubscribe(peer, subscription.channel);
     peer.enqueue(subscriptionErrorFrame(subscription.channel, 'AuthError', EXPIRED_AUTHORIZATION_MESSAGE, 401));
+  }
+
+  /**
+   * A member's info changed: Pusher clients have no update event, so they see the member
+   * leave and come back with the new info (the Switchboard client's leave grace makes it one change).
+   */
+  private announceInfo(channel: ChannelState, userId: string, info: JsonValue | undefined, exclude: Peer | undefined): void {
+    this.fanOut(channel, eventFrame('pusher_internal:member_removed', { user_id: userId }, channel.name), exclude);
+    this.fanOut(channel, eventFrame('pusher_internal:member_added', { user_id: userId, user_info: info ?? {} }, channel.name), exclude);
   }
 
   private fanOut(channel: ChannelState, frame: Buffer, exclude: Peer | undefined): number {

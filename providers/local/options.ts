@@ -53,7 +53,7 @@ export interface LocalProviderOptions {
   clientEvents: 'signed' | 'any';
   /** Largest WebSocket frame a client may send. */
   maxFrameBytes: number;
-  /** Largest JSON `data` accepted by `publish` (ServerProvider limit). */
+  /** Largest event `data` string (the JSON envelope around the published data) `publish` delivers, as hosted Pusher limits it to 10 KB. */
   maxPayloadBytes: number;
   /** Largest `data` string accepted by the Pusher HTTP API (Pusher: 10 KB). */
   apiMaxDataBytes: number;

@@ -29,6 +29,8 @@ import type {
   TenantStats,
   WebhookEvent,
 } from '../types.js';
+import { envelopeDataProblem, largestEnvelopeDataProblem } from '../envelope-size.js';
+import { ProviderPublishError } from '../publish-error.js';
 import type { Connection } from './connection.js';
 import { clientEventFrame, textFrame } from './frames.js';
 import { createHttpApiRouter } from './http-api.js';
@@ -97,6 +99,9 @@ function portOf(url: URL): number {
   if (url.port !== '') return Number(url.port);
   return url.protocol === 'https:' ? 443 : 80;
 }
+
+/** How size refusals name this provider. */
+const LOCAL_SERVER = 'the local server';
 
 export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {}): LocalProvider {
   const options: LocalProviderOptions = { ...DEFAULT_LOCAL_OPTIONS, ...overrides };
@@ -200,8 +205,11 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
         deliverClientEvent: (channel, event, data, userId) => {
           if (hub.has(channel)) hub.publish(channel, clientEventFrame(event, channel, data, userId));
         },
-        presenceChanged: (change) =>
-          change.kind === 'added' ? hub.remoteJoined(change.channel, change.userId, change.info) : hub.remoteLeft(change.channel, change.userId),
+        presenceChanged: (change) => {
+          if (change.kind === 'added') hub.remoteJoined(change.channel, change.userId, change.info);
+          else if (change.kind === 'removed') hub.remoteLeft(change.channel, change.userId);
+          else hub.remoteInfoChanged(change.channel, change.userId, change.info, change.kind === 'changed');
+        },
         localMembers: () => hub.localMembers(),
         terminate: terminateHere,
         authorized: (socketId, tenant, user) => void markAuthorized(socketId, tenant, user),
@@ -218,12 +226,17 @@ export function createLocalProvider(overrides: Partial<LocalProviderOptions> = {
 
     channelName: toPusherChannel,
 
+    // The frame's `data` is the JSON envelope, held to maxPayloadBytes as Pusher holds its to 10 KB.
+    payloadProblem: (event) => largestEnvelopeDataProblem(event, options.maxPayloadBytes, LOCAL_SERVER),
+
     async publish(messages: ProviderMessage[], signal: AbortSignal): Promise<void> {
       signal.throwIfAborted();
-      for (const { tenant, envelope, excludeSocketId } of messages) {
+      for (const [index, { tenant, envelope, excludeSocketId }] of messages.entries()) {
+        const data = JSON.stringify(envelope);
+        const tooLarge = envelopeDataProblem(data, options.maxPayloadBytes, LOCAL_SERVER);
+        if (tooLarge) throw new ProviderPublishError(`Event ${envelope.id} is ${tooLarge}`, index, true);
         const privateName = toPusherChannel(tenant, envelope.channel, false);
         if (!scaleOut && !hub.has(privateName) && !hub.has(presenceTwin(privateName))) continue;
-        const data = JSON.stringify(envelope);
         deliverEnvelopeHere(privateName, envelope.event, data, excludeSocketId);
         // Other nodes may have subscribers even where this one has none.
         scaleOut?.publishEvent('envelope', privateName, envelope.event, data, excludeSocketId);

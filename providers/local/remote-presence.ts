@@ -3,10 +3,15 @@
  * Pure state: scale-out.ts feeds it from pub/sub messages, hub.ts merges it with its own
  * members. A user counts as remotely present while at least one other node has it.
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { JsonValue } from '../../src/core/envelope.js';
 
 export interface PresenceChange {
-  kind: 'added' | 'removed';
+  /**
+   * `changed`: a node reported new info for a user other nodes already had (the user's
+   * latest signed info); `reverted`: the node with the shown info left, another node's is shown.
+   */
+  kind: 'added' | 'removed' | 'changed' | 'reverted';
   channel: string;
   userId: string;
   info: JsonValue | undefined;
@@ -25,6 +30,18 @@ export interface RemotePresenceView {
   members(channel: string): ReadonlyMap<string, JsonValue | undefined>;
 }
 
+/** Whether two signed user_info values show the same (absent info is shown as `{}`). */
+export function sameInfo(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
+  return isDeepStrictEqual(a ?? {}, b ?? {});
+}
+
+/** The info of the node that reported the user last. */
+function latest(nodes: ReadonlyMap<string, JsonValue | undefined>): JsonValue | undefined {
+  let info: JsonValue | undefined;
+  for (const value of nodes.values()) info = value;
+  return info;
+}
+
 const NO_MEMBERS: ReadonlyMap<string, JsonValue | undefined> = new Map();
 
 export class RemotePresence implements RemotePresenceView {
@@ -41,11 +58,11 @@ export class RemotePresence implements RemotePresenceView {
     const users = this.channels.get(channel);
     if (!users) return NO_MEMBERS;
     const result = new Map<string, JsonValue | undefined>();
-    for (const [userId, nodes] of users) result.set(userId, nodes.values().next().value);
+    for (const [userId, nodes] of users) result.set(userId, latest(nodes));
     return result;
   }
 
-  /** Returns a change when the user was on no other node before. */
+  /** Returns a change when the user was on no other node before, or its info as shown changed. */
   add(node: string, channel: string, userId: string, info: JsonValue | undefined): PresenceChange | undefined {
     let users = this.channels.get(channel);
     if (!users) {
@@ -58,7 +75,12 @@ export class RemotePresence implements RemotePresenceView {
       nodes = new Map();
       users.set(userId, nodes);
     }
-    nodes.set(node, info);
+    const shown = latest(nodes);
+    if (!nodes.has(node) || !sameInfo(nodes.get(node), info)) {
+      // Deleted first so the node moves last: the latest new info is the one shown.
+      nodes.delete(node);
+      nodes.set(node, info);
+    }
     let channelsOfNode = this.byNode.get(node);
     if (!channelsOfNode) {
       channelsOfNode = new Map();
@@ -70,10 +92,11 @@ export class RemotePresence implements RemotePresenceView {
       channelsOfNode.set(channel, usersOfNode);
     }
     usersOfNode.add(userId);
-    return added ? { kind: 'added', channel, userId, info } : undefined;
+    if (added) return { kind: 'added', channel, userId, info };
+    return this.shownChange('changed', channel, userId, shown, latest(nodes));
   }
 
-  /** Returns a change when no other node has the user any more. */
+  /** Returns a change when no other node has the user any more, or its info as shown changed. */
   remove(node: string, channel: string, userId: string): PresenceChange | undefined {
     const channelsOfNode = this.byNode.get(node);
     const usersOfNode = channelsOfNode?.get(channel);
@@ -85,11 +108,22 @@ export class RemotePresence implements RemotePresenceView {
     const nodes = users?.get(userId);
     if (!users || !nodes) return undefined;
     const info = nodes.get(node);
+    const shown = latest(nodes);
     nodes.delete(node);
-    if (nodes.size > 0) return undefined;
+    if (nodes.size > 0) return this.shownChange('reverted', channel, userId, shown, latest(nodes));
     users.delete(userId);
     if (users.size === 0) this.channels.delete(channel);
     return { kind: 'removed', channel, userId, info };
+  }
+
+  private shownChange(
+    kind: 'changed' | 'reverted',
+    channel: string,
+    userId: string,
+    before: JsonValue | undefined,
+    after: JsonValue | undefined,
+  ): PresenceChange | undefined {
+    return sameInfo(before, after) ? undefined : { kind, channel, userId, info: after };
   }
 
   /** A node's complete member list (after a reconnect or a missed message) replaces what we knew of it. */

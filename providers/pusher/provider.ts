@@ -32,11 +32,10 @@ import { isPermanentHttpStatus, ProviderPublishError } from '../publish-error.js
 import type { PusherProviderOptions } from './options.js';
 import { DEFAULT_WEBHOOK_MAX_AGE_MS, parsePusherWebhook } from './webhook.js';
 import { cachedQuery } from '../cached-query.js';
+import { envelopeDataProblem, largestEnvelopeDataProblem } from '../envelope-size.js';
 
-/** Pusher's event data limit (rest-api.md). */
+/** Pusher's event data limit (rest-api.md): the JSON envelope, as the event's `data` string. */
 export const PUSHER_MAX_DATA_BYTES = 10 * 1024;
-/** Room for the envelope around `data` (id ≤128, channel ≤200, event ≤64, seq, ts, keys). */
-const ENVELOPE_HEADROOM_BYTES = 1024;
 export const PUSHER_BATCH_EVENTS = 10;
 const AUTH_ENDPOINT = '/v1/auth/pusher';
 
@@ -76,7 +75,8 @@ function toBatchEvents(messages: ProviderMessage[], nameOf: (tenant: string, cha
   const events: BatchEvent[] = [];
   for (const { tenant, envelope, excludeSocketId } of messages) {
     const data = JSON.stringify(envelope);
-    if (Buffer.byteLength(data, 'utf8') > PUSHER_MAX_DATA_BYTES) return { events, refusal: `Event ${envelope.id} is over Pusher's ${PUSHER_MAX_DATA_BYTES}-byte limit` };
+    const tooLarge = envelopeDataProblem(data, PUSHER_MAX_DATA_BYTES, 'Pusher');
+    if (tooLarge) return { events, refusal: `Event ${envelope.id} is ${tooLarge}` };
     let channel: string;
     try {
       channel = nameOf(tenant, envelope.channel);
@@ -128,9 +128,11 @@ export function createPusherProvider(options: PusherProviderOptions): PusherProv
 
   return {
     name: 'pusher',
-    limits: { maxPayloadBytes: PUSHER_MAX_DATA_BYTES - ENVELOPE_HEADROOM_BYTES, maxBatchSize: 100 },
+    limits: { maxPayloadBytes: PUSHER_MAX_DATA_BYTES, maxBatchSize: 100 },
 
     channelName: toPusherChannel,
+
+    payloadProblem: (event) => largestEnvelopeDataProblem(event, PUSHER_MAX_DATA_BYTES, 'Pusher'),
 
     async publish(messages: ProviderMessage[], signal: AbortSignal): Promise<void> {
       signal.throwIfAborted();

@@ -181,7 +181,8 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
     const state = channel.presenceState();
     const members: PresenceMember[] = [];
     for (const [id, metas] of Object.entries(state)) {
-      const meta = metaSchema.safeParse(metas[0]);
+      // One meta per tab of the user; a (re)track comes last, so the latest signed info shows.
+      const meta = metaSchema.safeParse(metas.at(-1));
       if (metas.length > 0) members.push({ id, info: meta.success ? (meta.data.info ?? {}) : {} });
     }
     return members;

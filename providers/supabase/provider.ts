@@ -8,7 +8,7 @@
  * BFF's `/v1/channels/:channel/presence` and `/occupancy` answer `not_found` for this
  * provider; live presence works in the client wrapper (Realtime presence).
  */
-import type { Envelope } from '../../src/core/envelope.js';
+import { largestEnvelope, type Envelope } from '../../src/core/envelope.js';
 import { SwitchboardError } from '../../src/core/errors.js';
 import { DEFAULT_NAMESPACES } from '../../src/core/namespaces.js';
 import { toSupabaseTopic } from '../../src/core/provider-names.js';
@@ -28,10 +28,6 @@ import { externalSizeBound } from './term-size.js';
  * upper bound of it before the call.
  */
 export const SUPABASE_DEFAULT_MAX_PAYLOAD_BYTES = 256_000;
-/** Room for the envelope around `data` (id ≤128, channel ≤200, event ≤64, seq, ts, keys). */
-const ENVELOPE_HEADROOM_BYTES = 1024;
-/** The id, seq and ts that make an envelope largest, in JSON bytes and in term size (ids are ≤128 ASCII characters). */
-const LARGEST_ENVELOPE_META = { id: 'x'.repeat(128), seq: Number.MAX_SAFE_INTEGER, ts: Number.MAX_SAFE_INTEGER } as const;
 /** Messages per REST call; Realtime rate-limits a batch as a whole against the project's events/s. */
 export const SUPABASE_BATCH_MESSAGES = 50;
 /** The Free plan's messages per second. */
@@ -128,11 +124,11 @@ export function createSupabaseProvider(options: SupabaseProviderOptions): Supaba
 
   return {
     name: 'supabase',
-    limits: { maxPayloadBytes: maxPayloadBytes - ENVELOPE_HEADROOM_BYTES, maxBatchSize: 100 },
+    limits: { maxPayloadBytes, maxBatchSize: 100 },
 
     channelName: (tenant: string, channel: string) => toSupabaseTopic(tenant, channel),
 
-    payloadProblem: ({ channel, event, data }) => sizeProblem({ channel, event, data, ...LARGEST_ENVELOPE_META }).problem,
+    payloadProblem: (event) => sizeProblem(largestEnvelope(event)).problem,
 
     async publish(messages: ProviderMessage[], signal: AbortSignal): Promise<void> {
       signal.throwIfAborted();

@@ -42,3 +42,17 @@ const utf8 = new TextEncoder();
 export function payloadBytes(data: JsonValue): number {
   return utf8.encode(JSON.stringify(data)).byteLength;
 }
+
+/**
+ * The id, seq and ts that make an envelope longest in JSON: ids are at most 128 characters
+ * JSON never escapes (EVENT_ID_PATTERN), seq and ts are safe integers.
+ */
+const LARGEST_ENVELOPE_META = { id: 'x'.repeat(128), seq: Number.MAX_SAFE_INTEGER, ts: Number.MAX_SAFE_INTEGER } as const;
+
+/**
+ * The largest envelope `event` can travel in, whatever id, seq and ts the log gives it: what
+ * a provider's `payloadProblem` measures, so nothing accepted at publish outgrows its limit.
+ */
+export function largestEnvelope({ channel, event, data }: Pick<Envelope, 'channel' | 'event' | 'data'>): Envelope {
+  return { ...LARGEST_ENVELOPE_META, channel, event, data };
+}

@@ -169,6 +169,21 @@ export function defineConformanceSuite(harness: ProviderHarness): void {
         await aliceRt.refresh();
         await waitFor(() => infoOf(bobChat.presence.members(), 'alice')?.['name'] === 'Mallory', 'the name after a good refresh', 10_000);
       }, 20_000);
+
+      it("shows a member's new name to the others once when the member has a second tab", async () => {
+        const { alice, aliceRt, bobChat, seenByBob } = await renamingPair('chat:rename-tabs');
+        const secondTab = connect({ url: bff.bffUrl, session: () => bff.session('acme', 'alice', 'Alice'), reconnect: FAST_RECONNECT });
+        clients.push(secondTab);
+        await secondTab.channel('chat:rename-tabs').presence.enter();
+        await sleep(500);
+        seenByBob.length = 0;
+        alice.name = 'Alice Cooper';
+        await aliceRt.refresh();
+        await waitFor(() => infoOf(bobChat.presence.members(), 'alice')?.['name'] === 'Alice Cooper', 'the new name at bob', 10_000);
+        await sleep(1500);
+        expect(seenByBob.map((members) => infoOf(members, 'alice'))).toEqual([{ name: 'Alice Cooper' }]);
+        expect(ids(bobChat.presence.members())).toEqual(['alice', 'bob']);
+      }, 20_000);
     });
 
     it('delivers whispers to the other members, not back to the sender', async () => {

@@ -322,7 +322,8 @@ describe.skipIf(redisDecision === 'skip')('local provider scale-out over Redis',
     await listener.subscribe(topic);
     await ghost({ kind: 'alive', pseq: 2 });
     await eventually(() => heard.some((message) => JSON.stringify(message).includes('"kind":"sync","target":"ghost-node"')));
-    const members = [{ channel: 'presence-chat.acme.lobby', userId: 'ghost' }, { channel: 'presence-chat.acme.lobby', userId: 'ghost2' }];
+    // As a node sends it: with each member's info (a different info would show as an info change).
+    const members = [{ channel: 'presence-chat.acme.lobby', userId: 'ghost', info: { name: 'GHOST' } }, { channel: 'presence-chat.acme.lobby', userId: 'ghost2' }];
     await ghost({ kind: 'snapshot', pseq: 3, members });
     await eventually(() => anaEvents.length === 2);
 

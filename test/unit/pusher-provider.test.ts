@@ -153,7 +153,8 @@ describe('hosted Pusher provider: publish', () => {
       provider.publish([{ tenant: 'acme', envelope: envelope('orders:1', 3) }, { tenant: 'acme', envelope: big }], signal()),
     ).rejects.toMatchObject({ taken: 1, permanent: true });
     expect(requests).toHaveLength(1);
-    expect(provider.limits.maxPayloadBytes).toBeLessThan(10 * 1024);
+    // The BFF refuses it at publish: the same check, for the largest envelope it could travel in.
+    expect(provider.payloadProblem?.(big)).toMatch(/over Pusher's 10240-byte limit/);
   });
 
   it('uses PUSHER_HOST, PUSHER_PORT and PUSHER_USE_TLS from the environment', async () => {

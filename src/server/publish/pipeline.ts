@@ -103,6 +103,7 @@ export function createPublishPipeline(options: PipelineOptions): DeliveringPipel
     const { rules } = resolveChannel(namespaces, message.channel);
     // Throws `invalid_channel` with the limit when the provider could never carry the name.
     provider.channelName(tenant, message.channel, rules.presence);
+    // The namespace limit is on `data`; the provider's is on what it carries, checked exactly by payloadProblem.
     const limit = Math.min(rules.maxPayloadBytes, provider.limits.maxPayloadBytes);
     const size = payloadBytes(message.data);
     if (size > limit) {
