@@ -3,7 +3,6 @@
  * Connection lifecycle, limits and idle detection live here; channel state in hub.ts,
  * message handling in protocol-handler.ts.
  */
-import { randomInt } from 'node:crypto';
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
@@ -13,11 +12,12 @@ import { Admission } from './admission.js';
 import { CloseCode, ErrorCode } from './codes.js';
 import { frameChannel } from './client-messages.js';
 import { Connection, type ConnectionContext } from './connection.js';
-import { errorFrame, eventFrame, textFrame } from './frames.js';
+import { connectionEstablishedFrames, errorFrame, textFrame } from './frames.js';
 import type { Hub } from './hub.js';
 import type { LocalProviderOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { handleClientFrame, type ProtocolContext } from './protocol-handler.js';
+import { randomSocketId } from './socket-ids.js';
 
 const APP_PATH = /^\/app\/([^/?]+)$/;
 const SUPPORTED_PROTOCOLS = new Set(['5', '6', '7']);
@@ -70,6 +70,7 @@ export class SocketServer {
   private readonly connectionContext: ConnectionContext;
   private readonly protocol: ProtocolContext;
   private readonly admission: Admission;
+  private readonly established: (socketId: string) => Buffer;
   private sweepTimer: NodeJS.Timeout | undefined;
   private authTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -96,6 +97,8 @@ export class SocketServer {
     };
     this.protocol = { options, hub, ...hooks, signIn: (connection, userId) => this.signIn(connection, userId) };
     this.admission = new Admission(options, options.refusals ?? new Refusals(warnLogger(options)));
+    // pusher-js needs a positive number here; the server's own idle check uses the exact value.
+    this.established = connectionEstablishedFrames(Math.max(1, Math.ceil(options.activityTimeoutSeconds)));
   }
 
   get stats(): SocketServerStats {
@@ -185,13 +188,7 @@ export class SocketServer {
     this.admission.opened(connection, address, now);
     upgradedToWebSocket(raw);
     this.cluster?.changed();
-    connection.enqueue(
-      eventFrame('pusher:connection_established', {
-        socket_id: connection.socketId,
-        // pusher-js needs a positive number here; the server's own idle check uses the exact value.
-        activity_timeout: Math.max(1, Math.ceil(this.options.activityTimeoutSeconds)),
-      }),
-    );
+    connection.enqueue(this.established(connection.socketId));
     ws.on('message', (data, isBinary) => this.onMessage(connection, data, isBinary));
     ws.on('close', () => this.forget(connection));
     // ws reports protocol violations (e.g. frames over maxPayload) here and then closes the socket.
@@ -265,7 +262,7 @@ export class SocketServer {
 
   private newSocketId(): string {
     for (;;) {
-      const id = `${randomInt(1, 2 ** 47)}.${randomInt(1, 2 ** 47)}`;
+      const id = randomSocketId();
       if (!this.connections.has(id)) return id;
     }
   }
