@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { connectionEstablishedFrames, eventFrame, textFrame } from '../../providers/local/frames.js';
-import { randomSocketId } from '../../providers/local/socket-ids.js';
 
 /** Decodes one unmasked server frame per RFC 6455 §5.2. */
 function decode(frame: Buffer): { fin: boolean; opcode: number; masked: boolean; payload: string } {
@@ -48,25 +47,5 @@ describe('connection set-up frames', () => {
     const frame = JSON.parse(decode(connectionEstablishedFrames(30)('12.34')).payload) as { event: string; data: string };
     expect(frame.event).toBe('pusher:connection_established');
     expect(JSON.parse(frame.data)).toEqual({ socket_id: '12.34', activity_timeout: 30 });
-  });
-
-  it('draws socket ids as Pusher forms them: two integers in [1, 2^47), no repeats', () => {
-    const seen = new Set<string>();
-    let highBitSet = 0;
-    for (let i = 0; i < 5_000; i++) {
-      const id = randomSocketId();
-      expect(id).toMatch(/^\d+\.\d+$/);
-      for (const part of id.split('.').map(Number)) {
-        expect(Number.isSafeInteger(part)).toBe(true);
-        expect(part).toBeGreaterThanOrEqual(1);
-        expect(part).toBeLessThan(2 ** 47);
-        if (part >= 2 ** 46) highBitSet++;
-      }
-      seen.add(id);
-    }
-    expect(seen.size).toBe(5_000);
-    // Half of the 10,000 numbers have the top bit: a generator using fewer bits would not.
-    expect(highBitSet).toBeGreaterThan(4_000);
-    expect(highBitSet).toBeLessThan(6_000);
   });
 });
