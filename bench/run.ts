@@ -11,11 +11,13 @@
  *   react    React re-renders of a dashboard at 50 events/s in Chromium: useEvents vs a state update per event
  *   scale    10k-100k subscribers on workers vs plain ws: connect rate, memory, broadcast reach, control plane,
  *            sustained rates (the whole-suite run does its --quick size; `npm run bench -- scale` the full one)
+ *   connect  server CPU per connection while 5,000 sockets connect and subscribe: local vs plain ws
  * Results: bench/results/<name>.json and bench/results/latest.md (--quick: bench/results/quick/).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { runConnect } from './benchmarks/connect.js';
 import { runMemory } from './benchmarks/memory.js';
 import { runPubSub } from './benchmarks/pubsub.js';
 import { runReact } from './benchmarks/react.js';
@@ -25,7 +27,7 @@ import { runTokens } from './benchmarks/tokens.js';
 import { machine, printResult, targetsTable, textTable, writeMarkdown, writeResult, type BenchResult } from './lib/report.js';
 import type { BenchContext } from './lib/servers.js';
 
-const NAMES = ['fanout', 'latency', 'memory', 'tokens', 'replay', 'react', 'scale'] as const;
+const NAMES = ['fanout', 'latency', 'memory', 'tokens', 'replay', 'react', 'scale', 'connect'] as const;
 type Name = (typeof NAMES)[number];
 
 function isName(value: string): value is Name {
@@ -94,6 +96,7 @@ async function main(): Promise<void> {
     if (names.includes('react')) await run('react', async () => [await runReact(ctx)]);
     // Hundreds of thousands of sockets take minutes: the whole-suite run measures the small size.
     if (names.includes('scale')) await run('scale', async () => [await runScale(explicit.includes('scale') ? ctx : { ...ctx, quick: true })]);
+    if (names.includes('connect')) await run('connect', async () => [await runConnect(explicit.includes('connect') ? ctx : { ...ctx, quick: true })]);
   } finally {
     await rm(tmpDir, { recursive: true, force: true });
   }

@@ -25,10 +25,14 @@ export function textFrame(json: string): Buffer {
 
 /** A protocol message whose `data` is JSON-encoded into a string, as Pusher servers send it. */
 export function eventFrame(event: string, data: unknown, channel?: string): Buffer {
+  return textFrame(eventFrameJson(event, data, channel));
+}
+
+function eventFrameJson(event: string, data: unknown, channel?: string): string {
   const message: Record<string, unknown> = { event };
   if (channel !== undefined) message.channel = channel;
   message.data = typeof data === 'string' ? data : JSON.stringify(data);
-  return textFrame(JSON.stringify(message));
+  return JSON.stringify(message);
 }
 
 /** A client event as its channel's other subscribers get it: `data` stays as the client sent it. */
@@ -43,4 +47,16 @@ export function errorFrame(code: number | null, message: string, channel?: strin
 
 export function subscriptionErrorFrame(channel: string, type: string, error: string, status: number): Buffer {
   return eventFrame('pusher:subscription_error', { type, error, status }, channel);
+}
+
+/**
+ * `pusher:connection_established` for a socket id (digits and a dot, nothing to escape):
+ * the JSON around the id is built once, so a connection costs a concatenation, not two
+ * `JSON.stringify` calls.
+ */
+export function connectionEstablishedFrames(activityTimeout: number): (socketId: string) => Buffer {
+  // Plain letters: JSON escapes them at neither level, and they occur nowhere else in the frame.
+  const marker = 'SOCKETIDGOESHERE';
+  const [head, tail] = eventFrameJson('pusher:connection_established', { socket_id: marker, activity_timeout: activityTimeout }).split(marker) as [string, string];
+  return (socketId) => textFrame(`${head}${socketId}${tail}`);
 }

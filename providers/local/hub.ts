@@ -29,6 +29,8 @@ interface ChannelState {
   readonly presence: boolean;
   readonly subscribers: Map<Peer, Subscription>;
   readonly members: Map<string, Member>;
+  /** `subscription_succeeded` of a non-presence channel: the same for every subscriber, built once. */
+  succeeded?: Buffer;
 }
 
 export interface Subscription {
@@ -155,7 +157,8 @@ export class Hub {
     if (created) this.lifecycle?.occupied(name);
 
     if (!presence || userId === undefined) {
-      peer.enqueue(eventFrame('pusher_internal:subscription_succeeded', '{}', name));
+      channel.succeeded ??= eventFrame('pusher_internal:subscription_succeeded', '{}', name);
+      peer.enqueue(channel.succeeded);
       return { ok: true };
     }
     let member = channel.members.get(userId);

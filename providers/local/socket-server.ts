@@ -13,7 +13,7 @@ import { Admission } from './admission.js';
 import { CloseCode, ErrorCode } from './codes.js';
 import { frameChannel } from './client-messages.js';
 import { Connection, type ConnectionContext } from './connection.js';
-import { errorFrame, eventFrame, textFrame } from './frames.js';
+import { connectionEstablishedFrames, errorFrame, textFrame } from './frames.js';
 import type { Hub } from './hub.js';
 import type { LocalProviderOptions } from './options.js';
 import { Outbox } from './outbox.js';
@@ -70,6 +70,7 @@ export class SocketServer {
   private readonly connectionContext: ConnectionContext;
   private readonly protocol: ProtocolContext;
   private readonly admission: Admission;
+  private readonly established: (socketId: string) => Buffer;
   private sweepTimer: NodeJS.Timeout | undefined;
   private authTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -96,6 +97,8 @@ export class SocketServer {
     };
     this.protocol = { options, hub, ...hooks, signIn: (connection, userId) => this.signIn(connection, userId) };
     this.admission = new Admission(options, options.refusals ?? new Refusals(warnLogger(options)));
+    // pusher-js needs a positive number here; the server's own idle check uses the exact value.
+    this.established = connectionEstablishedFrames(Math.max(1, Math.ceil(options.activityTimeoutSeconds)));
   }
 
   get stats(): SocketServerStats {
@@ -143,7 +146,14 @@ export class SocketServer {
     }
     const protocol = new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1)).get('protocol');
     const address = this.admission.keyOf(request);
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.onOpen(ws, socket, key, protocol, address));
+    // ws answers 101 and calls back synchronously, where connection_established is written:
+    // corked, both leave in one write (one syscall, one segment) rather than two.
+    socket.cork();
+    try {
+      this.wss.handleUpgrade(request, socket, head, (ws) => this.onOpen(ws, socket, key, protocol, address));
+    } finally {
+      if (socket.writableCorked > 0) socket.uncork();
+    }
     return true;
   }
 
@@ -185,13 +195,8 @@ export class SocketServer {
     this.admission.opened(connection, address, now);
     upgradedToWebSocket(raw);
     this.cluster?.changed();
-    connection.enqueue(
-      eventFrame('pusher:connection_established', {
-        socket_id: connection.socketId,
-        // pusher-js needs a positive number here; the server's own idle check uses the exact value.
-        activity_timeout: Math.max(1, Math.ceil(this.options.activityTimeoutSeconds)),
-      }),
-    );
+    connection.enqueue(this.established(connection.socketId));
+    connection.flush();
     ws.on('message', (data, isBinary) => this.onMessage(connection, data, isBinary));
     ws.on('close', () => this.forget(connection));
     // ws reports protocol violations (e.g. frames over maxPayload) here and then closes the socket.

@@ -68,6 +68,30 @@ describe('client addresses', () => {
     );
   });
 
+  it('answers for a peer it has seen before exactly as a fresh instance does, also past its memo and behind trusted proxies', () => {
+    const policy = { trustedProxies: ['10.0.0.0/8', '::ffff:192.168.0.0/112'], ipv6PrefixLength: 56 };
+    const reused = new ClientAddresses(policy);
+    const peer = fc.oneof(ipv4, ipv6, fc.constantFrom('10.1.2.3', '::ffff:10.0.0.1', '::ffff:192.168.3.4', 'not an address', '', '__proto__'));
+    const forwarded = fc.option(fc.array(fc.oneof(ipv4, fc.constantFrom('10.9.9.9', 'junk', ' 8.8.8.8')), { maxLength: 4 }).map((hops) => hops.join(',')), { nil: undefined });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(peer, forwarded), { minLength: 1, maxLength: 30 }), (requests) => {
+        // Each request twice: the second answer comes from the memo.
+        for (const [address, forwardedFor] of [...requests, ...requests]) {
+          const fresh = new ClientAddresses(policy);
+          expect(reused.keyOf(address, forwardedFor)).toBe(fresh.keyOf(address, forwardedFor));
+          expect(reused.peerIsTrustedProxy(address)).toBe(fresh.peerIsTrustedProxy(address));
+        }
+      }),
+      { numRuns: RUNS },
+    );
+    // Far more distinct peers than it remembers: the answers stay right.
+    for (let i = 0; i < 25_000; i++) {
+      const address = `172.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+      expect(reused.keyOf(address)).toBe(address);
+    }
+    expect(reused.keyOf('10.1.2.3', '8.8.4.4')).toBe('8.8.4.4');
+  });
+
   it('parses CIDR ranges and single addresses, and refuses anything else', () => {
     expect(parseCidr('10.0.0.0/8')[1]).toBe(8);
     expect(parseCidr('::1')[1]).toBe(128);

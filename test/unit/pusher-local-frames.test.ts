@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { textFrame } from '../../providers/local/frames.js';
+import { connectionEstablishedFrames, eventFrame, textFrame } from '../../providers/local/frames.js';
 
 /** Decodes one unmasked server frame per RFC 6455 §5.2. */
 function decode(frame: Buffer): { fin: boolean; opcode: number; masked: boolean; payload: string } {
@@ -31,5 +31,21 @@ describe('textFrame', () => {
         expect(decode(textFrame(text)).payload).toBe(text);
       }),
     );
+  });
+});
+
+describe('connection set-up frames', () => {
+  it('builds pusher:connection_established from its template byte for byte as from JSON', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 47 - 1 }), fc.integer({ min: 1, max: 2 ** 47 - 1 }), fc.integer({ min: 1, max: 100_000 }), (a, b, timeout) => {
+        const socketId = `${a}.${b}`;
+        const expected = eventFrame('pusher:connection_established', { socket_id: socketId, activity_timeout: timeout });
+        expect(connectionEstablishedFrames(timeout)(socketId).equals(expected)).toBe(true);
+      }),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 40) },
+    );
+    const frame = JSON.parse(decode(connectionEstablishedFrames(30)('12.34')).payload) as { event: string; data: string };
+    expect(frame.event).toBe('pusher:connection_established');
+    expect(JSON.parse(frame.data)).toEqual({ socket_id: '12.34', activity_timeout: 30 });
   });
 });

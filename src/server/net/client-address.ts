@@ -51,11 +51,38 @@ export function addressGroup(address: Address, ipv6PrefixLength: number): string
   return `${ipaddr.fromByteArray(bytes).toString()}/${ipv6PrefixLength}`;
 }
 
+/** What a peer address string comes to, worked out once per distinct string. */
+interface Peer {
+  address: Address | undefined;
+  /** Its limit key ('unknown' when it is not an address). */
+  group: string;
+  trusted: boolean;
+}
+
+/** Distinct peer strings remembered; past it the memo starts over, so a flood of new addresses costs a parse each, as before. */
+const MAX_REMEMBERED_PEERS = 10_000;
+
 export class ClientAddresses {
   private readonly trusted: [Address, number][];
+  /** Every socket is looked up several times (HTTP guard, WebSocket admission); parsing is the costly part. */
+  private readonly peers = new Map<string, Peer>();
 
   constructor(private readonly policy: AddressPolicy = DEFAULT_ADDRESS_POLICY) {
     this.trusted = policy.trustedProxies.map(parseCidr);
+  }
+
+  private peer(text: string): Peer {
+    let peer = this.peers.get(text);
+    if (peer) return peer;
+    const address = parseAddress(text);
+    peer = {
+      address,
+      group: address ? addressGroup(address, this.policy.ipv6PrefixLength) : 'unknown',
+      trusted: address !== undefined && this.isTrustedProxy(address),
+    };
+    if (this.peers.size >= MAX_REMEMBERED_PEERS) this.peers.clear();
+    this.peers.set(text, peer);
+    return peer;
   }
 
   private isTrustedProxy(address: Address): boolean {
@@ -68,9 +95,10 @@ export class ClientAddresses {
    * left are written by the client and cannot be believed).
    */
   keyOf(peer: string | undefined, forwardedFor?: string | string[]): string {
-    let client = parseAddress(peer ?? '');
+    const known = this.peer(peer ?? '');
+    let client = known.address;
     if (!client) return 'unknown';
-    if (forwardedFor !== undefined && this.trusted.length > 0) {
+    if (forwardedFor !== undefined && known.trusted) {
       const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
       while (this.isTrustedProxy(client)) {
         const hop = hops.pop();
@@ -81,12 +109,11 @@ export class ClientAddresses {
         client = next;
       }
     }
-    return addressGroup(client, this.policy.ipv6PrefixLength);
+    return client === known.address ? known.group : addressGroup(client, this.policy.ipv6PrefixLength);
   }
 
   /** Whether limits keyed on the TCP peer should apply: not to trusted proxies, which carry many clients. */
   peerIsTrustedProxy(peer: string | undefined): boolean {
-    const address = parseAddress(peer ?? '');
-    return address !== undefined && this.isTrustedProxy(address);
+    return this.peer(peer ?? '').trusted;
   }
 }
