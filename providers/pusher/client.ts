@@ -111,6 +111,8 @@ interface Entry {
   channel?: PusherChannel;
   /** Presence: the signed `user_info` the subscription was made with, as JSON. */
   memberInfo?: string | undefined;
+  /** The capability token the latest authorization of this channel was signed under. */
+  authorizedWith?: string;
 }
 
 export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo, context: TransportContext): ClientTransport => {
@@ -129,6 +131,8 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
 
   async function authorize(socketId: string, channelName: string, refreshed = false): Promise<z.infer<typeof pusherAuthSchema>> {
     const { token } = await context.token(refreshed);
+    const entry = entries.get(channelName);
+    if (entry) entry.authorizedWith = token;
     let response: Response;
     try {
       response = await context.fetch(bffUrl(context, config.authEndpoint), {
@@ -213,6 +217,24 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
     return client;
   }
 
+  /** Authorizes a live subscription again under the current token and subscribes again when needed (see updateToken). */
+  function renew(client: PusherClient, entry: Entry): void {
+    if (config.name !== 'local' && !entry.presence) return;
+    const socketId = client.connection.socket_id;
+    authorize(socketId, entry.name).then(
+      (data) => {
+        if (pusher !== client || client.connection.socket_id !== socketId || entries.get(entry.name) !== entry) return;
+        const newInfo = entry.presence && signedInfo(data) !== entry.memberInfo;
+        if (!newInfo && config.name !== 'local') return;
+        entry.memberInfo = signedInfo(data);
+        if (newInfo) client.send_event('pusher:unsubscribe', { channel: entry.name });
+        client.send_event('pusher:subscribe', { channel: entry.name, ...data });
+      },
+      // Not renewed: the server ends the subscription at expiry and the channel subscribes again.
+      () => undefined,
+    );
+  }
+
   function attach(client: PusherClient, entry: Entry): void {
     const channel = (entry.channel = client.subscribe(entry.name));
     const { handlers, presence } = entry;
@@ -220,6 +242,13 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
     channel.bind('pusher:subscription_succeeded', () => {
       if (presence) members();
       handlers.onSubscribed();
+      // A token refreshed while this subscription was on its way (e.g. during a reconnect)
+      // was skipped by updateToken: renew under it now, or new member info never shows.
+      if (presence) {
+        void context.token().then(({ token }) => {
+          if (token !== entry.authorizedWith && pusher === client) renew(client, entry);
+        }, () => undefined);
+      }
     });
     channel.bind('pusher:subscription_error', (raw: unknown) => {
       const status = z.object({ status: z.optional(z.number()), error: z.optional(z.string()) }).safeParse(raw);
@@ -315,21 +344,8 @@ export const createPusherTransport: TransportFactory = (initial: ClientTokenInfo
       //     and Pusher servers treat a repeated subscribe). Hosted Pusher never expires them.
       if (pusher?.connection.state !== 'connected') return;
       const client = pusher;
-      const socketId = client.connection.socket_id;
       for (const entry of entries.values()) {
-        if (entry.channel?.subscribed !== true || (config.name !== 'local' && !entry.presence)) continue;
-        authorize(socketId, entry.name).then(
-          (data) => {
-            if (pusher !== client || client.connection.socket_id !== socketId || entries.get(entry.name) !== entry) return;
-            const newInfo = entry.presence && signedInfo(data) !== entry.memberInfo;
-            if (!newInfo && config.name !== 'local') return;
-            entry.memberInfo = signedInfo(data);
-            if (newInfo) client.send_event('pusher:unsubscribe', { channel: entry.name });
-            client.send_event('pusher:subscribe', { channel: entry.name, ...data });
-          },
-          // Not renewed: the server ends the subscription at expiry and the channel subscribes again.
-          () => undefined,
-        );
+        if (entry.channel?.subscribed === true) renew(client, entry);
       }
     },
 
