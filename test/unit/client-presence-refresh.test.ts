@@ -63,6 +63,8 @@ function start(bff: FakeBff, session: () => string, presenceLeaveGraceMs?: numbe
     session,
     fetch: bff.fetch,
     reconnect: { baseMs: 10, maxMs: 20 },
+    // These cases are about the provider transport: no switch to the SSE fallback while it is down.
+    fallbackAfterAttempts: 0,
     transports: {
       local: (token, context) => {
         const transport = factory(token, context);
@@ -82,10 +84,13 @@ describe('rt.refresh()', () => {
     let session = 's1';
     const { rt, transports, tokensSeen } = start(bff, () => session);
     await rt.ready();
+    const states: string[] = [];
+    rt.connection.on('change', (state) => states.push(state));
     const transport = transports[0];
     transport?.failNext.push(...Array.from({ length: 5 }, () => new SwitchboardError('provider_unavailable', 'still down')));
     transport?.drop();
-    await waitFor(() => rt.connection.state === 'reconnecting', 'reconnecting');
+    // Seen through the events: a poll can miss a state that lasts a few milliseconds.
+    await waitFor(() => states.includes('reconnecting'), 'reconnecting');
     session = 's2';
     await rt.refresh();
     expect(tokensSeen.at(-1)?.token).toBe('t-s2');
