@@ -8,9 +8,9 @@
  * Kinds: `pusher` (Switchboard local, protocol 7, channel authorization signed here with
  * the app secret) and `ws` (the plain ws peer).
  */
-import { createHmac } from 'node:crypto';
 import { WebSocket, type RawData } from 'ws';
 import { hasCmd, isRecord } from '../lib/messages.js';
+import { signLocally, toBuffer } from '../lib/pusher-wire.js';
 
 export interface ScaleConnect {
   cmd: 'connect';
@@ -61,10 +61,6 @@ function now(): number {
   return performance.timeOrigin + performance.now();
 }
 
-function toBuffer(data: RawData): Buffer {
-  return Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-}
-
 function eventOf(frame: Buffer): EventArrivals | undefined {
   if (lastFrame && lastEvent && frame.equals(lastFrame)) return lastEvent;
   const match = EVENT_PATTERN.exec(frame.toString('utf8'));
@@ -92,11 +88,6 @@ function onFrame(data: RawData): boolean {
   histogram[bucket] = (histogram[bucket] ?? 0) + 1;
   deliveries++;
   return true;
-}
-
-function sign(secret: string, socketId: string, channel: string): { auth: string; channel_data: string } {
-  const channelData = JSON.stringify({ user_id: `u${socketId}`, user_info: {}, sb: { ce: [], exp: Date.now() + 3_600_000 } });
-  return { auth: createHmac('sha256', secret).update(`${socketId}:${channel}:${channelData}`).digest('hex'), channel_data: channelData };
 }
 
 function open(command: ScaleConnect): Promise<void> {
@@ -129,8 +120,8 @@ function open(command: ScaleConnect): Promise<void> {
       if (message.event === 'pusher:connection_established' && typeof message.data === 'string') {
         const handshake: unknown = JSON.parse(message.data);
         const socketId = isRecord(handshake) && typeof handshake.socket_id === 'string' ? handshake.socket_id : '';
-        const { auth, channel_data } = sign(command.appSecret, socketId, command.channel);
-        ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel: command.channel, auth: `${command.appKey}:${auth}`, channel_data } }));
+        const signed = signLocally(command, socketId, command.channel, { userId: `u${socketId}`, info: {}, clientEvents: [] });
+        ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel: command.channel, ...signed } }));
       } else if (message.event === 'pusher_internal:subscription_succeeded' || message.event === 'subscribed') {
         live = true;
         clearTimeout(timer);

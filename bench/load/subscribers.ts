@@ -11,7 +11,6 @@
  * (a regex for the embedded send time), so the generator stays cheap per frame.
  * Publishing happens from this process too, so send and receive times share one clock.
  */
-import { createHmac } from 'node:crypto';
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket, type RawData } from 'ws';
 import {
@@ -26,6 +25,7 @@ import {
   type SteadyCommand,
 } from '../lib/messages.js';
 import { machineCpuMs, processCpuMs } from '../lib/proc.js';
+import { signLocally, toBuffer, type Authorization } from '../lib/pusher-wire.js';
 
 const EVENT = 'tick';
 /** Event frames carry a 100-byte payload; control frames (ping, pong) are far smaller. */
@@ -76,10 +76,6 @@ function recordFrame(text: string): void {
   if (match) recordSendTime(Number(match[1]));
 }
 
-function toBuffer(data: RawData): Buffer {
-  return Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-}
-
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
@@ -90,11 +86,6 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 function wsUrl(baseUrl: string, path: string): string {
   return `${baseUrl.replace(/^http/, 'ws')}${path}`;
-}
-
-interface Authorization {
-  auth: string;
-  channel_data?: string;
 }
 
 /** The channels connection `index` subscribes to: the main one first. */
@@ -117,16 +108,10 @@ async function authorizeViaBff(setup: PusherSetup, socketId: string): Promise<Au
   return typeof body.channel_data === 'string' ? { auth: body.auth, channel_data: body.channel_data } : { auth: body.auth };
 }
 
-/**
- * What `POST /v1/auth/pusher` answers, computed here: the same channel_data shape the
- * local provider signs for private channels (user, info, allowed client events, expiry),
- * so the server parses and keeps exactly what it would for a real client.
- */
-function signLocally(setup: PusherSetup, socketId: string, index: number, channel = setup.channel): Authorization {
-  const info = channel.startsWith('presence-') ? { name: `User ${index}` } : {};
-  const channelData = JSON.stringify({ user_id: `u${index}`, user_info: info, sb: { ce: channel.startsWith('presence-') ? ['typing'] : [], exp: Date.now() + 3_600_000 } });
-  const signature = createHmac('sha256', setup.appSecret).update(`${socketId}:${channel}:${channelData}`).digest('hex');
-  return { auth: `${setup.appKey}:${signature}`, channel_data: channelData };
+/** Connection `index` is user `u{index}`; on presence channels named, and allowed to whisper `typing`. */
+function signFor(setup: PusherSetup, socketId: string, index: number, channel = setup.channel): Authorization {
+  const presence = channel.startsWith('presence-');
+  return signLocally(setup, socketId, channel, { userId: `u${index}`, info: presence ? { name: `User ${index}` } : {}, clientEvents: presence ? ['typing'] : [] });
 }
 
 function connectPusher(baseUrl: string, setup: PusherSetup, index: number, sampled: boolean, viaBff: boolean): Promise<Closeable> {
@@ -164,12 +149,12 @@ function connectPusher(baseUrl: string, setup: PusherSetup, index: number, sampl
       } else if (event === 'pusher:connection_established' && typeof message.data === 'string') {
         const handshake: unknown = JSON.parse(message.data);
         const socketId = isRecord(handshake) && typeof handshake.socket_id === 'string' ? handshake.socket_id : '';
-        const authorization = viaBff ? authorizeViaBff(setup, socketId) : Promise.resolve(signLocally(setup, socketId, index));
+        const authorization = viaBff ? authorizeViaBff(setup, socketId) : Promise.resolve(signFor(setup, socketId, index));
         authorization.then(
           (signed) => {
             ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel: setup.channel, ...signed } }));
             for (const channel of channels.slice(1)) {
-              ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel, ...signLocally(setup, socketId, index, channel) } }));
+              ws.send(JSON.stringify({ event: 'pusher:subscribe', data: { channel, ...signFor(setup, socketId, index, channel) } }));
             }
           },
           (error: unknown) => fail(error instanceof Error ? error : new Error(String(error))),
