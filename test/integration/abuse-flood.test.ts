@@ -38,7 +38,10 @@ describe('a flood from one address (small)', () => {
     expect(result.healthz.ok).toBeGreaterThan(0);
     // The flood got its per-address share and no more; the rest was refused cleanly (4100) or closed at once.
     expect(result.flood.established).toBeLessThanOrEqual(40);
-    expect(result.flood.refused['4100'] ?? 0).toBeGreaterThan(0);
+    // Which of the two depends on whether the half-open requests already hold the address's HTTP sockets.
+    const refusedCleanly = result.flood.refused['4100'] ?? 0;
+    expect(Object.keys(result.flood.refused).filter((code) => code !== '4100')).toEqual([]);
+    expect(refusedCleanly + result.flood.failed).toBeGreaterThan(0);
     expect(result.halfOpen.stillOpen).toBeLessThanOrEqual(40);
     expect(result.halfOpen.closedByServer).toBeGreaterThan(0);
   }, 60_000);
