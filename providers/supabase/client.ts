@@ -292,10 +292,11 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
       return;
     }
     entry.channels = created;
+    const trackedInfo = config.member.info;
     try {
       await Promise.all(entry.channels.map(subscribed));
       if (members && presence) {
-        const answer = await members.track({ info: config.member.info });
+        const answer = await members.track({ info: trackedInfo });
         if (answer !== 'ok') throw new SwitchboardError('provider_unavailable', `Supabase presence track ${answer}`);
       }
     } catch (error) {
@@ -309,6 +310,11 @@ export const createSupabaseTransport: TransportFactory = (initial: ClientTokenIn
     entry.members = members;
     entry.retriedToken = false;
     entry.handlers.onSubscribed();
+    // A token refreshed while this join was on its way (e.g. during a reconnect) skipped it in
+    // updateToken: track again with the info it signs, or the new info is lost to the race.
+    if (members && presence && JSON.stringify(config.member.info) !== JSON.stringify(trackedInfo)) {
+      void members.track({ info: config.member.info }).catch(() => undefined);
+    }
   }
 
   function detach(entry: Entry): void {
