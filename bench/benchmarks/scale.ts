@@ -72,9 +72,10 @@ interface Measurement {
   generatorCpuMsPerBroadcast: number;
 }
 
+/** Cluster workers of a server run under tsx (not the esbuild processes tsx may have started). */
 function childPids(pid: number): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
+    return execFileSync('pgrep', ['-P', String(pid), '-f', 'import tsx'], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
   }

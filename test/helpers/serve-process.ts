@@ -1,5 +1,5 @@
 /** `switchboard serve` as a child process on loopback, port 0, with a fresh signing key and only the variables given. */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { generatePrivateJwk } from '../../src/server/tokens/signing-keys.js';
 
 export function spawnServe(env: Record<string, string>) {
@@ -8,4 +8,13 @@ export function spawnServe(env: Record<string, string>) {
     env: { PATH: process.env.PATH, PORT: '0', HOST: '127.0.0.1', SWITCHBOARD_SIGNING_KEYS: JSON.stringify([generatePrivateJwk()]), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+/** PIDs of the workers a `serve` primary forked (tsx may also have started esbuild children: not counted). */
+export function servePrimaryWorkers(primaryPid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(primaryPid), '-f', 'src/cli.ts serve'], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
 }

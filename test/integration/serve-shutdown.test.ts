@@ -5,14 +5,14 @@
  * SIGTERM exits at once. With two workers, SIGTERM to the primary ends every process in time
  * (that part needs Redis: skipped with a notice when unreachable, failing under CI=true).
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Realtime } from '../../src/client/index.js';
 import { eventuallyValue } from '../helpers/eventually.js';
-import { spawnServe } from '../helpers/serve-process.js';
+import { servePrimaryWorkers, spawnServe } from '../helpers/serve-process.js';
 import { REDIS_URL, redisCheck, requireService } from '../helpers/services.js';
 import { testSecret, WebhookReceiver } from '../helpers/webhook-receiver.js';
 
@@ -116,7 +116,7 @@ describe('serve shutdown when draining cannot finish', () => {
       LOCAL_APP_ID: runId,
       SWITCHBOARD_SHUTDOWN_TIMEOUT_SECONDS: '2',
     });
-    const workers = execFileSync('pgrep', ['-P', String(serve.child.pid)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number);
+    const workers = servePrimaryWorkers(serve.child.pid!);
     expect(workers).toHaveLength(2);
     await occupyChannel(serve);
     const signalled = Date.now();

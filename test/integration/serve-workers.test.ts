@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Realtime } from '../../src/client/index.js';
 import { eventuallyValue } from '../helpers/eventually.js';
+import { servePrimaryWorkers } from '../helpers/serve-process.js';
 import { REDIS_URL, redisCheck, requireService } from '../helpers/services.js';
 
 const decision = await redisCheck();
@@ -139,8 +140,7 @@ describe.skipIf(decision === 'skip')('serve with several workers on one port', (
     await eventuallyValue(() => (got.length > 0 ? true : undefined), 40_000);
     expect(got).toEqual([{ n: 2 }]);
     // The primary forks a replacement, and new connections reach it.
-    // Only the primary's children running the CLI: tsx also starts esbuild processes when its cache is cold.
-    const workers = () => new Set(execFileSync('pgrep', ['-P', String(serve!.pid), '-f', 'src/cli.ts serve'], { encoding: 'utf8' }).split(/\s+/).filter(Boolean).map(Number));
+    const workers = () => new Set(servePrimaryWorkers(serve!.pid!));
     const replacement = await eventuallyValue(() => [...workers()].find((pid) => !before.has(pid) && pid !== victim), 30_000);
     await eventuallyValue(async () => {
       // Bounded per attempt: the check is which process accepted the socket, not how fast this client got ready.
