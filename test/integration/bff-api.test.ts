@@ -229,6 +229,16 @@ describe('POST /v1/publish', () => {
   });
 });
 
+describe('provider credential routes', () => {
+  it.each(['/v1/auth/ably', '/v1/auth/supabase'])('%s wants a valid capability token, and answers not_found on a provider without that credential', async (route) => {
+    bff = await startBff();
+    await expectProblem(await bff.post(route, {}), 401, 'unauthenticated');
+    await expectProblem(await bff.post(route, {}, 'not-a-token'), 401, 'unauthenticated');
+    const { token } = await bff.capabilityToken('acme', 'ana');
+    await expectProblem(await bff.post(route, {}, token), 404, 'not_found');
+  });
+});
+
 describe('health', () => {
   it('answers liveness and readiness, and 404 problems for unknown routes', async () => {
     bff = await startBff();
