@@ -95,6 +95,8 @@ async function startPeer(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: 
     store: 'redis',
     redisUrl: REDIS_URL,
     raiseFdLimit: true,
+    // Every worker inherits the flag and writes its own profile.
+    cpuProfile: ctx.cpuProf ? `scale-${subscribers}-${Date.now()}` : undefined,
     env: { SWITCHBOARD_WORKERS: String(workers), LOCAL_APP_ID: `scale${process.pid}${Date.now().toString(36)}` },
   });
   const session = await devSession(server.baseUrl);
