@@ -8,7 +8,7 @@
  *   npm run bench -- connect            BENCH_CONNECT_COUNT (5,000) sockets, BENCH_CONNECT_ROUNDS (3) rounds
  *   npm run bench -- connect --cpu-prof profiles the Switchboard server of each round
  */
-import type { ScaleConnect } from '../load/scale-clients.js';
+import type { ScaleConnect } from '../lib/scale-protocol.js';
 import { toPusherChannel } from '../../src/core/provider-names.js';
 import { processCpuMs, sleep, spawnChild } from '../lib/proc.js';
 import type { BenchResult } from '../lib/report.js';

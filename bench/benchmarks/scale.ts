@@ -8,18 +8,24 @@
  * reach every subscriber (median and max of several), control-plane latency (GET /healthz
  * and POST /v1/token) while broadcasts run, and sustained deliveries/s with per-delivery
  * p50/p99 at 1, 5, 10 and 20 broadcasts/s. The generators' own CPU is printed so a
- * saturated generator is visible.
+ * saturated generator is visible; they are in C (bench/load/epoll-clients.c) when gcc
+ * builds it, else in Node (bench/lib/scale-generators.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { CollectResult, EventArrivals, ScaleConnect } from '../load/scale-clients.js';
 import { toPusherChannel } from '../../src/core/provider-names.js';
-import { processCpuMs, processRssBytes, sleep, spawnChild, type Child } from '../lib/proc.js';
+import { processCpuMs, processRssBytes, sleep, type Child } from '../lib/proc.js';
+import { chooseGenerator, spawnGenerator, type GeneratorKind } from '../lib/scale-generators.js';
+import type { CollectResult, EventArrivals, ScaleConnect } from '../lib/scale-protocol.js';
 import type { BenchResult, TargetCheck } from '../lib/report.js';
 import { API_KEY, APP_KEY, APP_SECRET, devSession, startServer, TENANT, type BenchContext, type RunningServer } from '../lib/servers.js';
 import { fmt, max, median, percentile, ratio } from '../lib/stats.js';
 
-const CHANNEL = 'dashboard:scale';
+/**
+ * Per run: the event log lives in Redis under tenant + channel, so two runs at once (other
+ * engineers on the machine) with one name would deliver each other's broadcasts.
+ */
+const CHANNEL = `dashboard:scale-${process.pid}-${Date.now().toString(36)}`;
 const PER_GENERATOR = 12_500;
 /** One process cannot hold more sockets than its open-files limit (20,000 here, not raisable). */
 const PER_WORKER = 17_000;
@@ -69,6 +75,7 @@ interface Measurement {
   reachMs: number[];
   controlPlaneMs: number[];
   sustained: { rate: number; deliveriesPerSecond: number; p50: number; p99: number; delivered: number; expected: number; serverCpuPct: number; generatorCpuPct: number }[];
+  /** Median over the broadcasts: a round that times out polls for 20 s and is not typical. */
   generatorCpuMsPerBroadcast: number;
 }
 
@@ -112,7 +119,8 @@ async function startPeer(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: 
   };
 }
 
-async function publishOne(peer: ServerUnderTest, i: number): Promise<void> {
+/** Returns the server's answer (for the log when a broadcast does not arrive). */
+async function publishOne(peer: ServerUnderTest, i: number): Promise<string> {
   const data = { i, bt: Math.round((performance.timeOrigin + performance.now()) * 1000) / 1000, p: 'x'.repeat(60) };
   const body = peer.kind === 'pusher' ? { channel: CHANNEL, event: 'tick', data } : { messages: [{ event: 'tick', data }] };
   const response = await fetch(peer.publishUrl, {
@@ -120,8 +128,9 @@ async function publishOne(peer: ServerUnderTest, i: number): Promise<void> {
     headers: { 'content-type': 'application/json', ...(peer.publishAuth ? { authorization: peer.publishAuth } : {}) },
     body: JSON.stringify(body),
   });
-  await response.text();
+  const answer = await response.text();
   if (!response.ok) throw new Error(`publish answered ${response.status}`);
+  return answer.slice(0, 200);
 }
 
 async function collect(generators: Child[]): Promise<CollectResult[]> {
@@ -185,10 +194,10 @@ async function waitForAll(generators: Child[], i: number, expected: number, time
   }
 }
 
-async function measure(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: number, p: Plan): Promise<Measurement> {
+async function measure(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: number, p: Plan, generatorKind: GeneratorKind): Promise<Measurement> {
   const peer = await startPeer(ctx, kind, subscribers);
   const generatorCount = Math.ceil(subscribers / PER_GENERATOR);
-  const generators = Array.from({ length: generatorCount }, (_, index) => spawnChild({ script: 'load/scale-clients.ts', raiseFdLimit: true, label: `scale generator ${index}` }));
+  const generators = Array.from({ length: generatorCount }, (_, index) => spawnGenerator(generatorKind, `scale generator ${index}`));
   try {
     await sleep(500);
     const rssBefore = rssOf(peer.pids());
@@ -220,19 +229,24 @@ async function measure(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: nu
 
     const reachMs: number[] = [];
     const controlPlaneMs: number[] = [];
-    let generatorCpu = 0;
+    const generatorCpu: number[] = [];
     let index = 0;
     for (let round = 0; round < p.broadcasts; round++) {
       const i = index++;
-      const delivered = publishOne(peer, i).then(() => waitForAll(generators, i, subscribers, 20_000));
+      let answer = '';
+      const delivered = publishOne(peer, i).then((text) => {
+        answer = text;
+        return waitForAll(generators, i, subscribers, 20_000);
+      });
       controlPlaneMs.push(...(await probeControlPlane(peer, delivered)));
       const results = await delivered;
-      generatorCpu += sum(results.map((result) => result.cpuMs));
+      generatorCpu.push(sum(results.map((result) => result.cpuMs)));
       const event = mergeEvents(results).get(i);
       reachMs.push(event && event.received >= subscribers ? event.last - event.sentAt : Number.NaN);
+      if ((event?.received ?? 0) !== subscribers) ctx.log(`${peer.label}: broadcast ${i} reached ${event?.received ?? 0} of ${subscribers} subscribers (publish answered ${answer})`);
       await sleep(300);
     }
-    ctx.log(`${peer.label}: one broadcast reaches all in ${fmt(median(reachMs), 0)} ms (median), control plane p99 ${fmt(percentile(controlPlaneMs, 99), 1)} ms`);
+    ctx.log(`${peer.label}: one broadcast reaches all in ${fmt(median(reachMs), 0)} ms (median), control plane p99 ${fmt(percentile(controlPlaneMs, 99), 1)} ms, ${generatorKind} generators' CPU ${generatorCpu.map((ms) => fmt(ms, 0)).join('/')} ms per broadcast`);
 
     const sustained: Measurement['sustained'] = [];
     if (subscribers <= p.sustainedUpTo) {
@@ -241,7 +255,7 @@ async function measure(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: nu
         const firstIndex = index;
         const serverCpuStart = cpuOf(peer.pids());
         const started = performance.now();
-        const publishes: Promise<void>[] = [];
+        const publishes: Promise<unknown>[] = [];
         for (let n = 0; n < total; n++) {
           const wait = started + (n * 1000) / rate - performance.now();
           if (wait > 0) await sleep(wait);
@@ -286,7 +300,7 @@ async function measure(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: nu
       reachMs,
       controlPlaneMs,
       sustained,
-      generatorCpuMsPerBroadcast: generatorCpu / Math.max(1, p.broadcasts),
+      generatorCpuMsPerBroadcast: median(generatorCpu),
     };
   } finally {
     await Promise.all(generators.map((generator) => generator.stop(3000)));
@@ -297,6 +311,7 @@ async function measure(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: nu
 export async function runScale(ctx: BenchContext): Promise<BenchResult> {
   const p = plan(ctx.quick);
   const fdLimit = openFilesLimit();
+  const generatorKind = chooseGenerator((message) => ctx.log(message));
   const measurements: Measurement[] = [];
   for (const subscribers of p.sizes) {
     for (const kind of ['pusher', 'ws'] as const) {
@@ -305,7 +320,7 @@ export async function runScale(ctx: BenchContext): Promise<BenchResult> {
         continue;
       }
       try {
-        measurements.push(await measure(ctx, kind, subscribers, p));
+        measurements.push(await measure(ctx, kind, subscribers, p, generatorKind));
       } catch (error) {
         ctx.log(`${kind} at ${subscribers}: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -343,7 +358,7 @@ export async function runScale(ctx: BenchContext): Promise<BenchResult> {
     // The small size gets its own file so that the whole-suite run never overwrites a full run.
     name: ctx.quick ? 'scale-quick' : 'scale',
     title: `Scale: one channel, ${p.sizes.join(' / ')} subscribers, Switchboard workers vs plain ws`,
-    params: { sizes: p.sizes.join(','), broadcasts: p.broadcasts, sustainedMs: p.sustainedMs, perGenerator: PER_GENERATOR, perWorker: PER_WORKER, openFilesLimit: fdLimit },
+    params: { sizes: p.sizes.join(','), generator: generatorKind, broadcasts: p.broadcasts, sustainedMs: p.sustainedMs, perGenerator: PER_GENERATOR, perWorker: PER_WORKER, openFilesLimit: fdLimit },
     table: {
       columns: ['server', 'subscribers', 'connects/s', 'RSS KB/conn', 'idle CPU %', 'reach all ms (median)', 'reach all ms (max)', 'control p50 ms', 'control p99 ms', 'generator CPU ms/broadcast', ...RATES.map((rate) => `${rate}/s: deliveries, p50/p99`)],
       rows,
@@ -354,7 +369,7 @@ export async function runScale(ctx: BenchContext): Promise<BenchResult> {
       'Reach = last subscriber\'s receive time minus the publish request\'s send time, across every generator (one clock: same machine).',
       'Control plane = GET /healthz and POST /v1/token (Switchboard) every 10 ms while each broadcast is in flight.',
       `Sustained runs only up to ${p.sustainedUpTo} subscribers; latency is per delivery, from the publish request to each receive.`,
-      'Generator CPU per broadcast is the summed CPU of all load-generator processes; on 2 cores it competes with the server.',
+      `Load generators: ${generatorKind === 'c' ? 'C (epoll, bench/load/epoll-clients.c)' : 'Node (ws, bench/load/scale-clients.ts)'}, ${PER_GENERATOR} connections each. Generator CPU per broadcast is the user + system CPU of all of them summed over a broadcast round (from the previous round's last collect to the last delivery, polling collects included), median of the rounds; on 2 cores it competes with the server.`,
     ],
     raw: measurements,
   };

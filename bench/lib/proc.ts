@@ -6,6 +6,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { hasType, isRecord } from './messages.js';
 
@@ -83,8 +84,10 @@ export function processRssBytes(pid: number): number {
 }
 
 export interface SpawnOptions {
-  /** Script path relative to bench/. */
-  script: string;
+  /** Script path relative to bench/, run by Node with IPC. */
+  script?: string;
+  /** Or a native program: commands as JSON lines on its stdin, answers as JSON lines on its stdout. */
+  executable?: string;
   args?: string[];
   env?: Record<string, string>;
   /** CPU core list for `taskset -c`, when taskset exists. */
@@ -93,6 +96,8 @@ export interface SpawnOptions {
   nodeFlags?: string[];
   /** Raise the soft open-files limit (to 65536, or the hard limit if lower). */
   raiseFdLimit?: boolean;
+  /** Checks every message from the child; what it returns is what `next` sees. */
+  parse?: (message: unknown) => unknown;
   label: string;
 }
 
@@ -104,23 +109,42 @@ export class Child {
   constructor(
     readonly process: ChildProcess,
     readonly label: string,
+    private readonly parse: (message: unknown) => unknown = (message) => message,
   ) {
-    process.on('message', (message: unknown) => {
-      const waiter = this.waiters.shift();
-      if (waiter) waiter(message);
-      else this.inbox.push(message);
-    });
+    if (process.stdout) {
+      // A native child: one JSON message per line.
+      createInterface({ input: process.stdout }).on('line', (line) => {
+        let message: unknown;
+        try {
+          message = JSON.parse(line);
+        } catch {
+          message = { type: 'error', message: `not JSON: ${line.slice(0, 100)}` };
+        }
+        this.deliver(message);
+      });
+      process.stdin?.on('error', () => undefined);
+    } else process.on('message', (message: unknown) => this.deliver(message));
     process.on('exit', (code, signal) => {
       this.exitError = new Error(`${label} exited (code ${code}, signal ${signal})`);
       for (const waiter of this.waiters.splice(0)) waiter({ type: 'error', message: this.exitError.message });
     });
   }
 
-  send(message: object): void {
-    if (this.process.connected) this.process.send(message);
+  private deliver(raw: unknown): void {
+    const message = this.parse(raw);
+    const waiter = this.waiters.shift();
+    if (waiter) waiter(message);
+    else this.inbox.push(message);
   }
 
-  /** Next IPC message of the given type; an `error` message or exit rejects. */
+  send(message: object): void {
+    const stdin = this.process.stdin;
+    if (stdin) {
+      if (stdin.writable) stdin.write(`${JSON.stringify(message)}\n`);
+    } else if (this.process.connected) this.process.send(message);
+  }
+
+  /** Next message of the given type; an `error` message or exit rejects. */
   async next<T extends { type: string }>(type: T['type'], timeoutMs: number): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -174,21 +198,25 @@ function shellQuote(value: string): string {
 }
 
 /**
- * Starts `node --import tsx <bench/script>` through `bash -c` so the open-files limit can
- * be raised and `taskset` applied; both `exec`, so the child's pid is the Node process's.
+ * Starts `node --import tsx <bench/script>` (or a native executable) through `bash -c` so
+ * the open-files limit can be raised and `taskset` applied; both `exec`, so the child's pid
+ * is the program's.
  */
 export function spawnChild(options: SpawnOptions): Child {
-  const script = path.join(BENCH_DIR, options.script);
-  const node = [process.execPath, ...(options.nodeFlags ?? []), '--import', 'tsx', script, ...(options.args ?? [])];
-  const pinned = options.cpus !== undefined && hasTaskset() ? ['taskset', '-c', options.cpus, ...node] : node;
+  const native = options.executable !== undefined;
+  let program: string[];
+  if (options.executable !== undefined) program = [options.executable, ...(options.args ?? [])];
+  else if (options.script !== undefined) program = [process.execPath, ...(options.nodeFlags ?? []), '--import', 'tsx', path.join(BENCH_DIR, options.script), ...(options.args ?? [])];
+  else throw new Error(`${options.label}: neither a script nor an executable`);
+  const pinned = options.cpus !== undefined && hasTaskset() ? ['taskset', '-c', options.cpus, ...program] : program;
   const ulimit = options.raiseFdLimit ? 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; ' : '';
   const command = `${ulimit}exec ${pinned.map(shellQuote).join(' ')}`;
   const child = spawn('bash', ['-c', command], {
     cwd: REPO_DIR,
     env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: native ? ['pipe', 'pipe', 'inherit'] : ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  return new Child(child, options.label);
+  return new Child(child, options.label, options.parse);
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -5,44 +5,17 @@
  * when the first and last did. Every connection of one event receives the same bytes, so
  * a frame is parsed only when it differs from the previous one.
  *
+ * bench/load/epoll-clients.c does the same in C, answering in the same shape
+ * (bench/lib/scale-protocol.ts); the benchmark uses it when it compiles.
+ *
  * Kinds: `pusher` (Switchboard local, protocol 7, channel authorization signed here with
  * the app secret) and `ws` (the plain ws peer).
  */
 import { WebSocket, type RawData } from 'ws';
 import { hasCmd, isRecord } from '../lib/messages.js';
 import { signLocally, toBuffer } from '../lib/pusher-wire.js';
+import { HISTOGRAM_BUCKETS, sparseHistogram, type CollectedWire, type EventArrivals, type ScaleCommand, type ScaleConnect } from '../lib/scale-protocol.js';
 
-export interface ScaleConnect {
-  cmd: 'connect';
-  kind: 'pusher' | 'ws';
-  baseUrl: string;
-  localAddress: string;
-  count: number;
-  concurrency: number;
-  appKey: string;
-  appSecret: string;
-  channel: string;
-}
-export type ScaleCommand = ScaleConnect | { cmd: 'collect' } | { cmd: 'close' };
-
-export interface EventArrivals {
-  i: number;
-  sentAt: number;
-  received: number;
-  first: number;
-  last: number;
-}
-
-export interface CollectResult {
-  type: 'collected';
-  events: EventArrivals[];
-  /** Per-delivery latency histogram: index = whole milliseconds, last bucket = that or more. */
-  latencyMs: number[];
-  deliveries: number;
-  cpuMs: number;
-}
-
-const HISTOGRAM_BUCKETS = 30_000;
 const EVENT_PATTERN = /\\?"i\\?":(\d+),\\?"bt\\?":(\d+(?:\.\d+)?)/;
 
 const sockets: WebSocket[] = [];
@@ -151,10 +124,10 @@ async function connect(command: ScaleConnect): Promise<void> {
 
 function collect(): void {
   const cpu = process.cpuUsage(cpuMark);
-  const result: CollectResult = {
+  const result: CollectedWire = {
     type: 'collected',
     events: [...arrivals.values()],
-    latencyMs: histogram,
+    latency: sparseHistogram(histogram),
     deliveries,
     cpuMs: (cpu.user + cpu.system) / 1000,
   };
