@@ -12,11 +12,14 @@ import type { Child } from '../../bench/lib/proc.js';
 import { buildEpollGenerator, spawnGenerator } from '../../bench/lib/scale-generators.js';
 import type { CollectResult, ScaleConnect } from '../../bench/lib/scale-protocol.js';
 import { eventually } from '../helpers/eventually.js';
+import { requireService, serviceCheck } from '../helpers/services.js';
 
 const APP = { key: 'bench-key', secret: 'a secret longer than sixty-four bytes, so HMAC hashes the key first...' };
 const CHANNEL = 'private-dashboard.t1.scale';
-const buildFailure = buildEpollGenerator();
-if (buildFailure !== undefined) console.warn(`C load generator does not build here, skipping: ${buildFailure}`);
+const compiler = await serviceCheck('gcc (the C load generator)', async () => {
+  const failure = buildEpollGenerator();
+  if (failure !== undefined) throw new Error(failure);
+});
 
 function frame(opcode: number, payload: Buffer | string, fin = true): Buffer {
   const body = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
@@ -129,8 +132,9 @@ async function writeBytewise(socket: Socket, bytes: Buffer): Promise<void> {
   }
 }
 
-describe.skipIf(buildFailure !== undefined)('C load generator for the scale benchmark', () => {
+describe.skipIf(compiler === 'skip')('C load generator for the scale benchmark', () => {
   it('signs, counts split, fragmented and pinged frames, and survives broken frames', { timeout: 20_000 }, async () => {
+    requireService(compiler, 'gcc');
     const generator = spawnGenerator('c', 'epoll generator under test');
     try {
       const connect: ScaleConnect = {
