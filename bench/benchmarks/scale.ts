@@ -14,7 +14,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { toPusherChannel } from '../../src/core/provider-names.js';
-import { processCpuMs, processRssBytes, sleep, type Child } from '../lib/proc.js';
+import { processCpuMs, processCpuSplitMs, processRssBytes, sleep, type Child } from '../lib/proc.js';
 import { chooseGenerator, spawnGenerator, type GeneratorKind } from '../lib/scale-generators.js';
 import type { CollectResult, EventArrivals, ScaleConnect } from '../lib/scale-protocol.js';
 import type { BenchResult, TargetCheck } from '../lib/report.js';
@@ -77,6 +77,9 @@ interface Measurement {
   sustained: { rate: number; deliveriesPerSecond: number; p50: number; p99: number; delivered: number; expected: number; serverCpuPct: number; generatorCpuPct: number }[];
   /** Median over the broadcasts: a round that times out polls for 20 s and is not typical. */
   generatorCpuMsPerBroadcast: number;
+  /** Server CPU (all processes) per broadcast round, median, and its kernel share. */
+  serverCpuMsPerBroadcast: number;
+  serverKernelShare: number;
 }
 
 /** Cluster workers of a server run under tsx (not the esbuild processes tsx may have started). */
@@ -90,6 +93,7 @@ function childPids(pid: number): number[] {
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 const cpuOf = (pids: number[]) => sum(pids.map((pid) => processCpuMs(pid)));
+const kernelCpuOf = (pids: number[]) => sum(pids.map((pid) => processCpuSplitMs(pid).systemMs));
 const rssOf = (pids: number[]) => sum(pids.map((pid) => processRssBytes(pid)));
 
 async function startPeer(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: number): Promise<ServerUnderTest> {
@@ -230,10 +234,12 @@ async function measure(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: nu
     const reachMs: number[] = [];
     const controlPlaneMs: number[] = [];
     const generatorCpu: number[] = [];
+    const serverCpu: { total: number; kernel: number }[] = [];
     let index = 0;
     for (let round = 0; round < p.broadcasts; round++) {
       const i = index++;
       let answer = '';
+      const serverCpuBefore = { total: cpuOf(peer.pids()), kernel: kernelCpuOf(peer.pids()) };
       const delivered = publishOne(peer, i).then((text) => {
         answer = text;
         return waitForAll(generators, i, subscribers, 20_000);
@@ -241,12 +247,13 @@ async function measure(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: nu
       controlPlaneMs.push(...(await probeControlPlane(peer, delivered)));
       const results = await delivered;
       generatorCpu.push(sum(results.map((result) => result.cpuMs)));
+      serverCpu.push({ total: cpuOf(peer.pids()) - serverCpuBefore.total, kernel: kernelCpuOf(peer.pids()) - serverCpuBefore.kernel });
       const event = mergeEvents(results).get(i);
       reachMs.push(event && event.received >= subscribers ? event.last - event.sentAt : Number.NaN);
       if ((event?.received ?? 0) !== subscribers) ctx.log(`${peer.label}: broadcast ${i} reached ${event?.received ?? 0} of ${subscribers} subscribers (publish answered ${answer})`);
       await sleep(300);
     }
-    ctx.log(`${peer.label}: one broadcast reaches all in ${fmt(median(reachMs), 0)} ms (median), control plane p99 ${fmt(percentile(controlPlaneMs, 99), 1)} ms, ${generatorKind} generators' CPU ${generatorCpu.map((ms) => fmt(ms, 0)).join('/')} ms per broadcast`);
+    ctx.log(`${peer.label}: one broadcast reaches all in ${fmt(median(reachMs), 0)} ms (median), control plane p99 ${fmt(percentile(controlPlaneMs, 99), 1)} ms, server CPU ${serverCpu.map((round) => fmt(round.total, 0)).join('/')} ms, ${generatorKind} generators' CPU ${generatorCpu.map((ms) => fmt(ms, 0)).join('/')} ms per broadcast`);
 
     const sustained: Measurement['sustained'] = [];
     if (subscribers <= p.sustainedUpTo) {
@@ -301,6 +308,8 @@ async function measure(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: nu
       controlPlaneMs,
       sustained,
       generatorCpuMsPerBroadcast: median(generatorCpu),
+      serverCpuMsPerBroadcast: median(serverCpu.map((round) => round.total)),
+      serverKernelShare: sum(serverCpu.map((round) => round.kernel)) / sum(serverCpu.map((round) => round.total)),
     };
   } finally {
     await Promise.all(generators.map((generator) => generator.stop(3000)));
@@ -336,6 +345,7 @@ export async function runScale(ctx: BenchContext): Promise<BenchResult> {
     fmt(max(m.reachMs), 0),
     fmt(percentile(m.controlPlaneMs, 50), 1),
     fmt(percentile(m.controlPlaneMs, 99), 1),
+    `${fmt(m.serverCpuMsPerBroadcast, 0)} (${fmt(m.serverKernelShare * 100, 0)}% kernel)`,
     fmt(m.generatorCpuMsPerBroadcast, 0),
     ...RATES.map((rate) => {
       const run = m.sustained.find((s) => s.rate === rate);
@@ -360,7 +370,7 @@ export async function runScale(ctx: BenchContext): Promise<BenchResult> {
     title: `Scale: one channel, ${p.sizes.join(' / ')} subscribers, Switchboard workers vs plain ws`,
     params: { sizes: p.sizes.join(','), generator: generatorKind, broadcasts: p.broadcasts, sustainedMs: p.sustainedMs, perGenerator: PER_GENERATOR, perWorker: PER_WORKER, openFilesLimit: fdLimit },
     table: {
-      columns: ['server', 'subscribers', 'connects/s', 'RSS KB/conn', 'idle CPU %', 'reach all ms (median)', 'reach all ms (max)', 'control p50 ms', 'control p99 ms', 'generator CPU ms/broadcast', ...RATES.map((rate) => `${rate}/s: deliveries, p50/p99`)],
+      columns: ['server', 'subscribers', 'connects/s', 'RSS KB/conn', 'idle CPU %', 'reach all ms (median)', 'reach all ms (max)', 'control p50 ms', 'control p99 ms', 'server CPU ms/broadcast', 'generator CPU ms/broadcast', ...RATES.map((rate) => `${rate}/s: deliveries, p50/p99`)],
       rows,
     },
     targets,
@@ -368,6 +378,7 @@ export async function runScale(ctx: BenchContext): Promise<BenchResult> {
       `Switchboard runs ceil(N / ${PER_WORKER}) workers (at least 2) on one port with the Redis store; plain ws is one process and stops at the open-files limit (${fdLimit}).`,
       'Reach = last subscriber\'s receive time minus the publish request\'s send time, across every generator (one clock: same machine).',
       'Control plane = GET /healthz and POST /v1/token (Switchboard) every 10 ms while each broadcast is in flight.',
+      'Server CPU per broadcast = user + system CPU of every server process (primary and workers) over a broadcast round, control-plane probes included, median of the rounds; the kernel share is mostly the socket writes.',
       `Sustained runs only up to ${p.sustainedUpTo} subscribers; latency is per delivery, from the publish request to each receive.`,
       `Load generators: ${generatorKind === 'c' ? 'C (epoll, bench/load/epoll-clients.c)' : 'Node (ws, bench/load/scale-clients.ts)'}, ${PER_GENERATOR} connections each. Generator CPU per broadcast is the user + system CPU of all of them summed over a broadcast round (from the previous round's last collect to the last delivery, polling collects included), median of the rounds; on 2 cores it competes with the server.`,
     ],

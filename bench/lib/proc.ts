@@ -38,12 +38,18 @@ export function hasTaskset(): boolean {
 
 /** utime + stime of a whole process (all threads) in ms, from /proc/<pid>/stat. */
 export function processCpuMs(pid: number): number {
+  const { userMs, systemMs } = processCpuSplitMs(pid);
+  return userMs + systemMs;
+}
+
+/** User and kernel CPU time of a process in ms. */
+export function processCpuSplitMs(pid: number): { userMs: number; systemMs: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may contain spaces; fields after it start past the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / clockTicksPerSecond();
+  const toMs = (ticks: number) => (ticks * 1000) / clockTicksPerSecond();
+  return { userMs: toMs(Number(fields[11])), systemMs: toMs(Number(fields[12])) };
 }
 
 /** Busy and total CPU time of the whole machine (all cores) in ms, from /proc/stat. */
