@@ -23,9 +23,22 @@ export interface GcDoneMessage {
   gcExposed: boolean;
 }
 
-export type ServerToParent = ReadyMessage | GcDoneMessage;
+/** Server -> parent: memory as it is (no GC), per V8 heap space, optionally after writing a heap snapshot. */
+export interface HeapStatsMessage {
+  type: 'heap-stats';
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  /** V8 space name (new_space, old_space, ...) -> bytes used and committed (resident). */
+  spaces: Record<string, { used: number; committed: number }>;
+  snapshot: string | undefined;
+}
 
-export type ParentToServer = { cmd: 'gc' } | { cmd: 'exit' };
+export type ServerToParent = ReadyMessage | GcDoneMessage | HeapStatsMessage;
+
+export type ParentToServer = { cmd: 'gc' } | { cmd: 'heap-stats'; snapshotPath?: string } | { cmd: 'exit' };
 
 /** How a load generator publishes events. */
 export interface PublishTarget {

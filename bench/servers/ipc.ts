@@ -1,9 +1,10 @@
 /** Shared by every server under test: report the port, answer `gc`, exit on request or when the parent goes away. */
-import type { GcDoneMessage, ParentToServer, ReadyMessage } from '../lib/messages.js';
+import v8 from 'node:v8';
+import type { GcDoneMessage, HeapStatsMessage, ParentToServer, ReadyMessage } from '../lib/messages.js';
 import { hasCmd } from '../lib/messages.js';
 
 export function serveIpc(port: number, shutdown: () => Promise<void>): void {
-  const send = (message: ReadyMessage | GcDoneMessage): void => {
+  const send = (message: ReadyMessage | GcDoneMessage | HeapStatsMessage): void => {
     if (process.connected) process.send?.(message);
   };
   let exiting = false;
@@ -28,6 +29,12 @@ export function serveIpc(port: number, shutdown: () => Promise<void>): void {
       }
       const memory = process.memoryUsage();
       send({ type: 'gc-done', heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external, rss: memory.rss, gcExposed: gc !== undefined });
+    }
+    if (message.cmd === 'heap-stats') {
+      const snapshot = message.snapshotPath ? v8.writeHeapSnapshot(message.snapshotPath) : undefined;
+      const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((space) => [space.space_name, { used: space.space_used_size, committed: space.physical_space_size }]));
+      const memory = process.memoryUsage();
+      send({ type: 'heap-stats', rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external, arrayBuffers: memory.arrayBuffers, spaces, snapshot });
     }
   });
   process.on('disconnect', exit);

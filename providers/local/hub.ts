@@ -145,14 +145,15 @@ export class Hub {
       channel = { name, presence, subscribers: new Map(), members: new Map() };
       this.channels.set(name, channel);
     }
-    const subscription: Subscription = { channel: name, userId, clientEvents: request.clientEvents, expiresAt: request.expiresAt };
+    // The channel's own name, not the one parsed from this client's frame: one string for all subscribers.
+    const subscription: Subscription = { channel: channel.name, userId, clientEvents: request.clientEvents, expiresAt: request.expiresAt };
     const previous = channel.subscribers.get(peer);
     const resubscribe = previous !== undefined;
     // Subscribing again (e.g. with a renewed authorization) replaces the deadline.
     if (previous?.expiresAt !== undefined) this.expiries.remove(previous, previous.expiresAt);
     if (subscription.expiresAt !== undefined) this.expiries.add(subscription, peer, subscription.expiresAt);
     channel.subscribers.set(peer, subscription);
-    peer.subscriptions.set(name, subscription);
+    peer.subscriptions.set(channel.name, subscription);
     if (!resubscribe) this.cluster?.countsChanged();
     if (created) this.lifecycle?.occupied(name);
 

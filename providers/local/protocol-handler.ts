@@ -69,6 +69,12 @@ function closeTerminated(connection: Connection): void {
 }
 
 const PONG_FRAME = textFrame(JSON.stringify({ event: 'pusher:pong', data: '{}' }));
+/** Shared by every subscription that may send no client events (most): a Set costs ~150 bytes. */
+const NO_CLIENT_EVENTS: ReadonlySet<string> = new Set();
+
+function clientEventSet(names: readonly string[] | undefined): ReadonlySet<string> {
+  return names && names.length > 0 ? new Set(names.map((name) => `client-${name}`)) : NO_CLIENT_EVENTS;
+}
 
 /** Every refused subscription ends in a `pusher:subscription_error` on its channel; a `code` adds a channel-scoped `pusher:error`. */
 function refuseSubscription(connection: Connection, channel: string, type: string, message: string, status: number, code?: number): void {
@@ -122,7 +128,7 @@ function subscribeServerToUser(context: ProtocolContext, connection: Connection,
   if (connection.userId !== userId) {
     return refuseSubscription(connection, channel, 'AuthError', 'Sign in as this user first (pusher:signin)', 403);
   }
-  completeSubscription(context, connection, channel, { userId: undefined, userInfo: undefined, clientEvents: new Set() }, undefined);
+  completeSubscription(context, connection, channel, { userId: undefined, userInfo: undefined, clientEvents: NO_CLIENT_EVENTS }, undefined);
 }
 
 function subscribe(context: ProtocolContext, connection: Connection, data: unknown): void {
@@ -171,7 +177,7 @@ function subscribe(context: ProtocolContext, connection: Connection, data: unkno
   const request: SubscribeRequest = {
     userId: signed?.user_id,
     userInfo: signed?.user_info,
-    clientEvents: new Set((signed?.sb?.ce ?? []).map((name) => `client-${name}`)),
+    clientEvents: clientEventSet(signed?.sb?.ce),
     maxMembers,
     ...(expiresAt !== undefined ? { expiresAt } : {}),
   };
@@ -288,7 +294,7 @@ function clientEvent(context: ProtocolContext, connection: Connection, event: st
     connection.enqueue(errorFrame(ErrorCode.clientEventRejected, `Client event ${event} is not allowed on ${channel}`, channel));
     return;
   }
-  if (!connection.clientEvents.take(now)) {
+  if (!connection.takeClientEvent(now)) {
     connection.enqueue(errorFrame(ErrorCode.clientEventRateLimit, `Client event rejected: more than ${context.options.clientEventRate} per second`, channel));
     return;
   }

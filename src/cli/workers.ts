@@ -17,6 +17,20 @@ export function workerCount(env: Pick<Env, 'SWITCHBOARD_WORKERS' | 'SWITCHBOARD_
   return env.SWITCHBOARD_STORE === 'redis' ? cores : 1;
 }
 
+/**
+ * Young generation of each worker, in MB per semi-space (V8's default grows to 16). V8
+ * grows it under allocation bursts (a mass connect, a broadcast) and keeps it: 2 × 16 MB
+ * resident in every worker, paid once per worker, so with many workers it is a
+ * sizeable share of the memory per connection. See README, "Scale".
+ */
+export const WORKER_SEMI_SPACE_MB = 4;
+
+/** Node flags for the workers: the primary's, plus the young-generation cap unless one is set already. */
+export function workerExecArgv(execArgv: readonly string[], nodeOptions = ''): string[] {
+  const set = [...execArgv, ...nodeOptions.split(/\s+/)].some((flag) => /^--max[-_]semi[-_]space[-_]size\b/.test(flag));
+  return set ? [...execArgv] : [...execArgv, `--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`];
+}
+
 /** What a worker tells the primary once it listens. */
 const listeningMessage = z.object({ type: z.literal('switchboard:listening'), port: z.number().int() });
 
@@ -74,6 +88,8 @@ export function runPrimary(options: PrimaryOptions): Promise<void> {
     });
     return worker;
   };
+
+  cluster.setupPrimary({ execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS) });
 
   return new Promise((resolve) => {
     cluster.on('exit', (worker, code, signal) => {

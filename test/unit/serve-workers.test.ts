@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { workerCount } from '../../src/cli/workers.js';
+import { WORKER_SEMI_SPACE_MB, workerCount, workerExecArgv } from '../../src/cli/workers.js';
 import { checkConfiguration } from '../../src/server/from-env.js';
 
 describe('serve worker count', () => {
@@ -16,5 +16,14 @@ describe('serve worker count', () => {
       const result = await checkConfiguration({ SWITCHBOARD_WORKERS: bad });
       expect(result.problems.join('\n')).toMatch(/SWITCHBOARD_WORKERS/);
     }
+  });
+
+  it('caps the young generation of workers unless the flags or NODE_OPTIONS already set it', () => {
+    const cap = `--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`;
+    expect(workerExecArgv(['--import', 'tsx'])).toEqual(['--import', 'tsx', cap]);
+    expect(workerExecArgv(['--max-semi-space-size=32'])).toEqual(['--max-semi-space-size=32']);
+    expect(workerExecArgv(['--max_semi_space_size', '8'])).toEqual(['--max_semi_space_size', '8']);
+    expect(workerExecArgv([], '--enable-source-maps --max-semi-space-size=16')).toEqual([]);
+    expect(workerExecArgv([], '--max-old-space-size=512')).toEqual([cap]);
   });
 });

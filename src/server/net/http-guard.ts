@@ -66,14 +66,17 @@ export function guardHttpServer(server: Server, limits: HttpLimits, addresses: C
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   const perAddress = new AddressLimits({ maxOpen: limits.maxSocketsPerAddress });
   let open = 0;
+  // One listener for every socket ('close' comes once): a closure and a `once` wrapper
+  // per socket would stay on every upgraded WebSocket for its lifetime (~0.3 KB each).
+  const closed = function (this: Socket): void {
+    open -= 1;
+    countedHttp.get(this)?.();
+  };
 
   /** Counts the socket and answers whether the server may serve it; a refused one is destroyed. */
   const admit = (socket: Socket): boolean => {
     open += 1;
-    socket.once('close', () => {
-      open -= 1;
-      countedHttp.get(socket)?.();
-    });
+    socket.on('close', closed);
     if (limits.hardSocketCap !== undefined && open > limits.hardSocketCap) {
       refusals.record('http', 'over_capacity');
       socket.destroy();
