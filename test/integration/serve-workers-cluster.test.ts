@@ -41,6 +41,8 @@ interface Serve {
   workers: number[];
   prefix: string;
   dataDir: string;
+  /** The last of what it printed. */
+  output(): string;
 }
 
 /** A 2-worker serve on the redis store, its own key prefix; resolves once both workers listen. */
@@ -87,7 +89,7 @@ async function startServe(name: string, env: Record<string, string>, openFiles?:
   }, 90_000);
   const workers = servePrimaryWorkers(child.pid!);
   expect(workers).toHaveLength(2);
-  return { child, port, url: `http://127.0.0.1:${port}`, workers, prefix, dataDir };
+  return { child, port, url: `http://127.0.0.1:${port}`, workers, prefix, dataDir, output: () => output };
 }
 
 async function stopServe(serve: Serve | undefined): Promise<void> {
@@ -511,8 +513,11 @@ describe('under a low open-files limit', () => {
         raw.ws.terminate();
       }
     }
-    // Refused by the first worker (the second had at most one connection at a time), cleanly.
+    // Refused by the first worker (the second had at most one connection at a time), cleanly, for being at its cap
+    // (presence members, subscribed, no longer count against the unauthenticated share of cap/4: they used to until a sweep).
     expect(refusedOnFirst).toBe(4100);
+    await eventually(() => serve.output().includes('"refused":{"websocket:over_capacity":1}'));
+    expect(serve.output()).not.toContain('unauthenticated_limit');
     expect(held).toHaveLength(LIMITED.connectionCap);
     expect((await fetch(`${serve.url}/healthz`)).status).toBe(200);
     // The second worker, with the first's 40 in the cluster, still admits: the cap is each worker's own.
