@@ -53,8 +53,18 @@ export class Admission {
 
   private check(key: string, { here, elsewhere }: AdmissionCounts, now: number): RefusalReason | undefined {
     if (here >= this.options.descriptorCap || here + elsewhere >= this.options.maxConnections) return 'over_capacity';
-    if (this.pending.size >= this.maxUnauthenticated) return 'unauthenticated_limit';
+    if (this.pending.size >= this.maxUnauthenticated && this.stillPending() >= this.maxUnauthenticated) return 'unauthenticated_limit';
     return this.perAddress.admit(key, now);
+  }
+
+  /**
+   * Drops from the share the connections that authenticated since they were last looked at:
+   * a presence subscription completes after its frame was handled (the cluster-wide cap is
+   * checked in Redis first), so noteActivity saw it still unsubscribed. Runs at the limit only.
+   */
+  private stillPending(): number {
+    for (const connection of this.pending.keys()) if (isAuthenticated(connection)) this.pending.delete(connection);
+    return this.pending.size;
   }
 
   opened(connection: Connection, key: string, now: number): void {

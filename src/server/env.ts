@@ -84,6 +84,11 @@ export const envSchema = z.object({
   /** Longest an app session JWT may live (exp - iat); sessions without exp are refused. */
   AUTH_SESSION_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(31 * 86_400).default(86_400),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key and pub/sub topic the server uses: deployments sharing one Redis each need their own. */
+  SWITCHBOARD_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1 to 64 letters, digits or _ . : -')
+    .default('sb:'),
   /** The app's endpoint for lifecycle webhooks (Standard Webhooks); unset = none sent. */
   SWITCHBOARD_WEBHOOK_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
   /** `whsec_…` signing secret; two, space separated, while rotating (both sign). */

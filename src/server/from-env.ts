@@ -37,7 +37,7 @@ async function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppCo
       const redisUrl = options.redisUrl ?? (env.SWITCHBOARD_STORE === 'redis' ? env.REDIS_URL : undefined);
       const { budget, addressPolicy, refusals } = network;
       // Each node stops at what its open-files limit leaves after SWITCHBOARD_RESERVED_DESCRIPTORS, whatever LOCAL_MAX_CONNECTIONS says.
-      return createLocalProvider({ ...options, descriptorCap: budget.connectionCap, addressPolicy, refusals, redisUrl, logger });
+      return createLocalProvider({ ...options, descriptorCap: budget.connectionCap, addressPolicy, refusals, redisUrl, redisKeyPrefix: `${env.SWITCHBOARD_REDIS_PREFIX}local:`, logger });
     }
     case 'pusher':
       return createPusherProvider({ ...pusherProviderOptionsFromEnv(source), namespaces: config.namespaces });
@@ -55,7 +55,7 @@ async function createProvider(env: Env, source: NodeJS.ProcessEnv, config: AppCo
 async function createRevocations(env: Env): Promise<TokenRevocations> {
   switch (env.SWITCHBOARD_STORE) {
     case 'redis':
-      return new RedisRevocations(env.REDIS_URL);
+      return new RedisRevocations(env.REDIS_URL, `${env.SWITCHBOARD_REDIS_PREFIX}revoked:`);
     case 'sqlite':
       await mkdir(env.SWITCHBOARD_DATA_DIR, { recursive: true });
       return new SqliteRevocations(path.join(env.SWITCHBOARD_DATA_DIR, 'revocations.sqlite'));
@@ -196,7 +196,7 @@ export function networkFromEnv(env: Env, logger?: Logger): Network {
  */
 function lifecycleTracker(env: Env, store: EventStore, logger: Logger): Pick<ServerOptions, 'lifecycleCluster'> {
   if (env.SWITCHBOARD_PROVIDER !== 'local') return {};
-  if (store instanceof RedisEventStore) return { lifecycleCluster: new LifecycleCluster({ redis: store.redis, logger }) };
+  if (store instanceof RedisEventStore) return { lifecycleCluster: new LifecycleCluster({ redis: store.redis, keyPrefix: store.keyPrefix, logger }) };
   if (env.SWITCHBOARD_STORE === 'sqlite') return { lifecycleCluster: new SqliteLifecycleLedger(path.join(env.SWITCHBOARD_DATA_DIR, 'events.sqlite'), logger) };
   return {};
 }
@@ -215,7 +215,7 @@ export async function createServerFromEnv(
   const signingKeys = await loadSigningKeys({
     configured: env.SWITCHBOARD_SIGNING_KEYS,
     // Dev nodes sharing Redis agree on keys there; production configures them (checked above).
-    ...(sharedRedis ? { shared: redisKeySlot(sharedRedis) } : {}),
+    ...(sharedRedis ? { shared: redisKeySlot(sharedRedis, `${env.SWITCHBOARD_REDIS_PREFIX}signing-keys`) } : {}),
     dataDir: persistent ? env.SWITCHBOARD_DATA_DIR : undefined,
   });
   const adminKeys = env.SWITCHBOARD_ADMIN_KEYS ?? (devAuth ? DEV_ADMIN_KEY : undefined);
@@ -232,7 +232,7 @@ export async function createServerFromEnv(
           maxAgeSeconds: env.AUTH_SESSION_MAX_AGE_SECONDS,
         })
       : undefined;
-  const storeOptions: EventStoreOptions = { kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL, logger };
+  const storeOptions: EventStoreOptions = { kind: env.SWITCHBOARD_STORE, dataDir: env.SWITCHBOARD_DATA_DIR, redisUrl: env.REDIS_URL, redisKeyPrefix: env.SWITCHBOARD_REDIS_PREFIX, logger };
   const store = await createEventStore(storeOptions);
   const network = networkFromEnv(env, logger);
   const app = createServer({

@@ -49,8 +49,9 @@ export function record(channel: Channel): { events: { event: string; data: unkno
   };
 }
 
-/** A pusher-js client of a listening BFF whose channels are authorized by `POST /v1/auth/pusher` with `token`. */
+/** A pusher-js client of a listening BFF whose channels are authorized by `POST /v1/auth/pusher` with `token` (and `signin()` by `/v1/auth/pusher/user`). */
 export function bffClient(bff: { url: string; port: number }, token: string, key = 'switchboard-key'): Pusher {
+  const headers = { Authorization: `Bearer ${token}` };
   return new Pusher(key, {
     cluster: 'local',
     wsHost: '127.0.0.1',
@@ -58,7 +59,8 @@ export function bffClient(bff: { url: string; port: number }, token: string, key
     forceTLS: false,
     enabledTransports: ['ws'],
     disableStats: true,
-    channelAuthorization: { endpoint: `${bff.url}/v1/auth/pusher`, transport: 'ajax', headers: { Authorization: `Bearer ${token}` } },
+    channelAuthorization: { endpoint: `${bff.url}/v1/auth/pusher`, transport: 'ajax', headers },
+    userAuthentication: { endpoint: `${bff.url}/v1/auth/pusher/user`, transport: 'ajax', headers },
   });
 }
 
