@@ -53,18 +53,8 @@ export class Admission {
 
   private check(key: string, { here, elsewhere }: AdmissionCounts, now: number): RefusalReason | undefined {
     if (here >= this.options.descriptorCap || here + elsewhere >= this.options.maxConnections) return 'over_capacity';
-    if (this.pending.size >= this.maxUnauthenticated && this.stillPending() >= this.maxUnauthenticated) return 'unauthenticated_limit';
+    if (this.pending.size >= this.maxUnauthenticated) return 'unauthenticated_limit';
     return this.perAddress.admit(key, now);
-  }
-
-  /**
-   * Drops from the share the connections that authenticated since they were last looked at:
-   * a presence subscription completes after its frame was handled (the cluster-wide cap is
-   * checked in Redis first), so noteActivity saw it still unsubscribed. Runs at the limit only.
-   */
-  private stillPending(): number {
-    for (const connection of this.pending.keys()) if (isAuthenticated(connection)) this.pending.delete(connection);
-    return this.pending.size;
   }
 
   opened(connection: Connection, key: string, now: number): void {
@@ -72,9 +62,9 @@ export class Admission {
     this.pending.set(connection, now);
   }
 
-  /** Moves the connection out of the unauthenticated share once it has subscribed or signed in. */
-  noteActivity(connection: Connection): void {
-    if (this.pending.has(connection) && isAuthenticated(connection)) this.pending.delete(connection);
+  /** The connection has subscribed or signed in: it leaves the unauthenticated share. */
+  authenticated(connection: Connection): void {
+    this.pending.delete(connection);
   }
 
   forget(connection: Connection): void {
@@ -85,19 +75,12 @@ export class Admission {
     this.perAddress.release(key);
   }
 
-  /** Unauthenticated connections past the deadline (to be closed); the ones that authenticated meanwhile leave the share. */
+  /** Unauthenticated connections past the deadline (to be closed). */
   overdue(now: number): Connection[] {
     const deadlineMs = this.options.authTimeoutSeconds * 1000;
     const late: Connection[] = [];
-    for (const [connection, openedAt] of this.pending) {
-      if (isAuthenticated(connection)) this.pending.delete(connection);
-      else if (now - openedAt >= deadlineMs) late.push(connection);
-    }
+    for (const [connection, openedAt] of this.pending) if (now - openedAt >= deadlineMs) late.push(connection);
     this.perAddress.prune(now);
     return late;
   }
-}
-
-function isAuthenticated(connection: Connection): boolean {
-  return connection.userId !== undefined || connection.subscriptions.size > 0;
 }

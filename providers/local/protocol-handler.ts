@@ -32,8 +32,14 @@ import type { LocalProviderOptions } from './options.js';
 export interface ProtocolContext {
   options: LocalProviderOptions;
   hub: Hub;
-  /** Records a verified sign-in (for `terminate_connections`). */
+  /** Records a verified sign-in (for `terminate_connections`); the connection counts as authenticated from now. */
   signIn(connection: Connection, userId: string): void;
+  /**
+   * The connection holds a subscription now. Called when the subscription completes, which
+   * may be after its frame was handled (revocation and cluster-wide presence checks are
+   * asynchronous): the connection leaves the unauthenticated share here, not at the next sweep.
+   */
+  subscribed(connection: Connection): void;
   /** Cache channels: the channel's last event from the event log (data as delivered), undefined when there is none. */
   lastEvent?(channel: string): Promise<CachedEvent | undefined>;
   /** Scale-out: hands an accepted client event to the other nodes. */
@@ -270,6 +276,7 @@ function completeSubscription(
 ): void {
   const result = context.hub.subscribe(connection, channel, request);
   if (result.ok) {
+    context.subscribed(connection);
     if (cached === null) connection.enqueue(textFrame(JSON.stringify({ event: 'pusher:cache_miss', channel })));
     else if (cached) connection.enqueue(textFrame(JSON.stringify({ event: cached.event, channel, data: cached.data })));
     return;

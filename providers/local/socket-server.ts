@@ -78,7 +78,7 @@ export class SocketServer {
   constructor(
     private readonly options: LocalProviderOptions,
     private readonly hub: Hub,
-    { cluster, ...hooks }: Omit<ProtocolContext, 'options' | 'hub' | 'signIn'> & { cluster?: ClusterConnections } = {},
+    { cluster, ...hooks }: Omit<ProtocolContext, 'options' | 'hub' | 'signIn' | 'subscribed'> & { cluster?: ClusterConnections } = {},
   ) {
     this.cluster = cluster;
     this.outbox = new Outbox({ maxDelayMs: options.maxFlushDelayMs, sliceMs: options.fanOutSliceMs });
@@ -97,7 +97,13 @@ export class SocketServer {
       onClosing: (connection) => this.forget(connection),
       onMessage: (connection, data, isBinary) => this.onMessage(connection, data, isBinary),
     };
-    this.protocol = { options, hub, ...hooks, signIn: (connection, userId) => this.signIn(connection, userId) };
+    this.protocol = {
+      options,
+      hub,
+      ...hooks,
+      signIn: (connection, userId) => this.signIn(connection, userId),
+      subscribed: (connection) => this.admission.authenticated(connection),
+    };
     this.admission = new Admission(options, options.refusals ?? new Refusals(warnLogger(options)));
     // pusher-js needs a positive number here; the server's own idle check uses the exact value.
     this.established = connectionEstablishedFrames(Math.max(1, Math.ceil(options.activityTimeoutSeconds)));
@@ -223,7 +229,6 @@ export class SocketServer {
     }
     try {
       handleClientFrame(this.protocol, connection, bytes.toString('utf8'), now);
-      this.admission.noteActivity(connection);
     } catch (error) {
       // A frame the checks above missed must cost its sender the connection, never the process.
       (this.options.logger ?? console).error({ err: error, socketId: connection.socketId }, 'client frame handler failed; dropping the connection');
@@ -248,6 +253,7 @@ export class SocketServer {
 
   private signIn(connection: Connection, userId: string): void {
     connection.userId = userId;
+    this.admission.authenticated(connection);
     let connections = this.users.get(userId);
     if (!connections) {
       connections = new Set();

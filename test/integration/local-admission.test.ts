@@ -29,9 +29,11 @@ async function attempt(client: RawClient): Promise<{ refused?: { code: number; m
   return { refused: { code, message, closeCode: (await client.closed).code } };
 }
 
-async function subscribe(provider: LocalProvider, client: RawClient, channel: string): Promise<void> {
+/** `issuedAt` makes the server check revocation first: the subscription then completes after its frame was handled. */
+async function subscribe(provider: LocalProvider, client: RawClient, channel: string, issuedAt?: number): Promise<void> {
   const name = toPusherChannel('acme', channel, false);
-  const auth = provider.authorizeChannel({ grant: grant('acme', 'u1'), socketId: client.socketId, channel, providerChannel: name, presence: false, clientEvents: [] });
+  const signedFor = { ...grant('acme', 'u1'), ...(issuedAt === undefined ? {} : { issuedAt }) };
+  const auth = provider.authorizeChannel({ grant: signedFor, socketId: client.socketId, channel, providerChannel: name, presence: false, clientEvents: [] });
   expect((await client.subscribe(name, auth)).event).toBe('pusher_internal:subscription_succeeded');
 }
 
@@ -91,6 +93,16 @@ describe('local provider: the cap is out of reach of anonymous sockets', () => {
     }
     const over = await attempt(await openFrom(port, '127.0.0.1'));
     expect(over.refused).toMatchObject({ code: 4100, closeCode: 4100, message: 'Over capacity: too many connections' });
+  });
+
+  it('frees the share as soon as a subscription completes, also one that completed after its frame (revocation checked first)', async () => {
+    const { port, provider } = await startLocal({ maxConnections: 10, maxUnauthenticatedConnections: 2 });
+    provider.useRevocations(() => new Promise((resolve) => setTimeout(() => resolve(false), 20)));
+    for (let i = 0; i < 6; i++) {
+      const client = await openFrom(port, '127.0.0.1');
+      expect(await attempt(client)).toEqual({});
+      await subscribe(provider, client, `orders:${i}`, Date.now() * 1000);
+    }
   });
 });
 

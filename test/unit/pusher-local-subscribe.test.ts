@@ -48,6 +48,7 @@ function context(): ProtocolContext {
     signIn: (connection, userId) => {
       connection.userId = userId;
     },
+    subscribed: () => undefined,
   };
 }
 

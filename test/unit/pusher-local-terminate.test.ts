@@ -50,6 +50,7 @@ function contextWith(revokedAt: Map<string, number>): ProtocolContext {
     signIn: (connection, userId) => {
       connection.userId = userId;
     },
+    subscribed: () => undefined,
     isRevoked: async (tenant, user, issuedAt) => issuedAt <= (revokedAt.get(`${tenant}:${user}`) ?? -1),
   };
 }
