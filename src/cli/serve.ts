@@ -27,8 +27,11 @@ export function startupSummary(env: Env, port: number, devAdminKey: string, work
   return { lines, warnings };
 }
 
-/** The open-files limit and the caps derived from it; a warning when LOCAL_MAX_CONNECTIONS asks for more than it allows. */
-export function capacitySummary(budget: DescriptorBudget, local: { maxConnections: string | undefined } | undefined): { line: string; warnings: string[] } {
+/**
+ * The open-files limit and the caps derived from it (per process); a warning when
+ * LOCAL_MAX_CONNECTIONS, a cluster-wide cap, asks for more than the `workers` processes allow.
+ */
+export function capacitySummary(budget: DescriptorBudget, local: { maxConnections: string | undefined } | undefined, workers = 1): { line: string; warnings: string[] } {
   const limit = budget.openFilesLimit;
   const webSockets = local ? `up to ${budget.connectionCap} WebSocket connections, ` : '';
   const line =
@@ -37,10 +40,12 @@ export function capacitySummary(budget: DescriptorBudget, local: { maxConnection
       : `limits    open files ${limit}: ${webSockets}${budget.socketCap ?? limit} sockets in all (then 503${local ? ' / close 4100' : ''})`;
   const configuredMaxConnections = local?.maxConnections;
   const configured = Number(configuredMaxConnections);
+  const allowed = budget.connectionCap * workers;
+  const stopsAt = workers > 1 ? `its ${workers} workers stop at ${allowed} (${budget.connectionCap} each)` : `this node stops at ${allowed}`;
   const warnings =
-    configuredMaxConnections?.trim() && configured > budget.connectionCap
+    configuredMaxConnections?.trim() && configured > allowed
       ? [
-          `LOCAL_MAX_CONNECTIONS=${configured} is more than the open-files limit${limit === undefined ? '' : ` (${limit})`} allows after SWITCHBOARD_RESERVED_DESCRIPTORS: this node stops at ${budget.connectionCap} (raise ulimit -n to go higher)`,
+          `LOCAL_MAX_CONNECTIONS=${configured} is more than the open-files limit${limit === undefined ? '' : ` (${limit})`} allows after SWITCHBOARD_RESERVED_DESCRIPTORS: ${stopsAt} (raise ulimit -n to go higher)`,
         ]
       : [];
   return { line, warnings };
@@ -79,7 +84,7 @@ SWITCHBOARD_STORE=redis, which they share state through; otherwise one).`,
     const human = (env: Env) => process.stdout.isTTY && env.NODE_ENV !== 'production';
     const announce = (env: Env, port: number, logger: { info(details: object, message: string): void; warn(message: string): void }, workers: number, budget: DescriptorBudget) => {
       const summary = startupSummary(env, port, DEV_ADMIN_KEY, workers);
-      const capacity = capacitySummary(budget, env.SWITCHBOARD_PROVIDER === 'local' ? { maxConnections: process.env.LOCAL_MAX_CONNECTIONS } : undefined);
+      const capacity = capacitySummary(budget, env.SWITCHBOARD_PROVIDER === 'local' ? { maxConnections: process.env.LOCAL_MAX_CONNECTIONS } : undefined, workers);
       summary.lines.push(workers > 1 ? `${capacity.line}, per worker` : capacity.line);
       summary.warnings.push(...capacity.warnings);
       if (human(env)) {

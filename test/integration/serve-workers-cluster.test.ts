@@ -198,8 +198,8 @@ async function attempt(port: number): Promise<{ raw: RawClient; refused?: number
   return { raw };
 }
 
-/** The second serve: 400 open files with 360 reserved leave each worker 40 WebSocket connections. */
-const LIMITED = { openFiles: 400, connectionCap: 40 };
+/** The second serve: 400 open files with 360 reserved leave each worker 40 WebSocket connections; 50 in the cluster. */
+const LIMITED = { openFiles: 400, connectionCap: 40, clusterCap: 50 };
 
 describe.skipIf(decision === 'skip')('serve with two workers', () => {
   beforeAll(async () => {
@@ -210,6 +210,7 @@ describe.skipIf(decision === 'skip')('serve with two workers', () => {
       'limited',
       {
         SWITCHBOARD_RESERVED_DESCRIPTORS: String(LIMITED.openFiles - LIMITED.connectionCap),
+        LOCAL_MAX_CONNECTIONS: String(LIMITED.clusterCap),
         // Raw clients answer no pusher:ping: no idle check while the test holds them.
         LOCAL_ACTIVITY_TIMEOUT_SECONDS: '3600',
       },
@@ -486,7 +487,7 @@ describe.skipIf(decision === 'skip')('serve with two workers', () => {
   });
 
   describe('under a low open-files limit', () => {
-    it('refuses WebSockets past one worker its descriptor cap with 4100 while the other still admits; /healthz keeps answering', async () => {
+    it('refuses WebSockets past one worker its descriptor cap with 4100 while the other still admits up to LOCAL_MAX_CONNECTIONS, cluster-wide; /healthz keeps answering', async () => {
       const serve = await limited!;
       const t = tenant('d');
       const channel = `presence-chat.${t}.lobby`;
@@ -532,7 +533,27 @@ describe.skipIf(decision === 'skip')('serve with two workers', () => {
       });
       await member(onSecond);
       expect((await fetch(`${serve.url}/healthz`)).status).toBe(200);
-      for (const raw of [...held, onSecond]) raw.ws.terminate();
+      // LOCAL_MAX_CONNECTIONS counts the cluster: the second worker, far under its own cap, stops at 50 in all.
+      const onSecondAll = [onSecond];
+      while (held.length + onSecondAll.length < LIMITED.clusterCap) {
+        const { raw, refused } = await attempt(serve.port);
+        if (refused !== undefined) continue; // landed on the full first worker
+        expect(await workerOf(serve.port, serve.workers, wsLocalPort(raw.ws)!)).toBe(second);
+        await member(raw);
+        onSecondAll.push(raw);
+      }
+      const secondRefusal = new RegExp(`"pid":${second},[^\n]*"websocket:over_capacity"`);
+      await eventuallyValue(async () => {
+        const { raw, refused } = await attempt(serve.port);
+        if (refused === undefined) {
+          raw.ws.terminate();
+          throw new Error(`admitted past LOCAL_MAX_CONNECTIONS=${LIMITED.clusterCap}`);
+        }
+        expect(refused).toBe(4100);
+        return secondRefusal.test(serve.output());
+      });
+      expect((await fetch(`${serve.url}/healthz`)).status).toBe(200);
+      for (const raw of [...held, ...onSecondAll]) raw.ws.terminate();
     }, 120_000);
   });
 });

@@ -222,6 +222,9 @@ describe('start-up report of the descriptor limit', () => {
     });
     expect(capacitySummary(budget, undefined).line).toBe('limits    open files 20000: 19808 sockets in all (then 503)');
     expect(capacitySummary(budget, { maxConnections: '5000' }).warnings).toEqual([]);
-    expect(capacitySummary(budget, { maxConnections: '100000' }).warnings).toEqual([expect.stringMatching(/^LOCAL_MAX_CONNECTIONS=100000 is more than the open-files limit \(20000\) allows.*stops at 18976/)]);
+    expect(capacitySummary(budget, { maxConnections: '100000' }).warnings).toEqual([expect.stringMatching(/^LOCAL_MAX_CONNECTIONS=100000 is more than the open-files limit \(20000\) allows.*this node stops at 18976/)]);
+    // With workers it is a cluster-wide cap: each worker has its own descriptors.
+    expect(capacitySummary(budget, { maxConnections: '30000' }, 2).warnings).toEqual([]);
+    expect(capacitySummary(budget, { maxConnections: '100000' }, 2).warnings).toEqual([expect.stringMatching(/its 2 workers stop at 37952 \(18976 each\)/)]);
   });
 });
