@@ -278,7 +278,10 @@ describe.skipIf(postgres === 'skip')('Supabase provider against the Realtime emu
 
 describe.skipIf(postgres === 'skip')('Supabase Realtime JWT refresh', () => {
   it('sends each refreshed Realtime JWT on the joined channels, so Supabase never closes one as expired', async () => {
-    const running = await startSupabaseBff({ tokenTtlSeconds: 2 });
+    // Short-lived tokens (the Realtime JWT never outlives the capability token), but not so short
+    // that a loaded machine's timer and fetch delays eat the whole margin: with 2 s, renewals
+    // were due 0.3-0.4 s before the expiry and CI saw the emulator close the channel.
+    const running = await startSupabaseBff({ tokenTtlSeconds: 4 });
     try {
       const session = await running.session('acme', 'alice');
       let tokenRequests = 0;
@@ -292,7 +295,7 @@ describe.skipIf(postgres === 'skip')('Supabase Realtime JWT refresh', () => {
       chat.subscribe((_event, data) => got.push(data));
       await chat.presence.enter();
       await waitFor(() => chat.live, 'subscription');
-      await waitFor(() => tokenRequests >= 3, 'two refreshes', 8000);
+      await waitFor(() => tokenRequests >= 3, 'two refreshes', 15_000);
       await running.publish('acme', 'chat:refresh', 'note', 'after');
       await waitFor(() => got.length === 1, 'event after the refreshes');
       expect(running.emulator.shutdowns).toEqual([]);
@@ -301,13 +304,13 @@ describe.skipIf(postgres === 'skip')('Supabase Realtime JWT refresh', () => {
       const raw = rtClient(running.emulator.url, running.emulator.anonKey, String((await running.bff.capabilityToken('acme', 'bob')).provider.accessToken));
       const channel = raw.channel(toSupabaseTopic('acme', 'orders:x'), { config: { private: true } });
       expect(await subscribed(channel)).toBe('SUBSCRIBED');
-      const expired = await waitFor(() => running.emulator.shutdowns.find((shutdown) => shutdown.topic === 'orders:acme:x'), 'the expiry', 5000);
+      const expired = await waitFor(() => running.emulator.shutdowns.find((shutdown) => shutdown.topic === 'orders:acme:x'), 'the expiry', 10_000);
       expect(expired.reason).toBe('Token has expired');
       await raw.disconnect();
     } finally {
       await running.close();
     }
-  }, 20_000);
+  }, 40_000);
 });
 
 describe('Supabase configuration from the environment', () => {
