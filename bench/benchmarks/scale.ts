@@ -93,7 +93,11 @@ function childPids(pid: number): number[] {
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 const cpuOf = (pids: number[]) => sum(pids.map((pid) => processCpuMs(pid)));
-const kernelCpuOf = (pids: number[]) => sum(pids.map((pid) => processCpuSplitMs(pid).systemMs));
+/** Total and kernel CPU of the processes, from one read of each one's /proc stat. */
+function cpuSplitOf(pids: number[]): { total: number; kernel: number } {
+  const splits = pids.map((pid) => processCpuSplitMs(pid));
+  return { total: sum(splits.map((split) => split.userMs + split.systemMs)), kernel: sum(splits.map((split) => split.systemMs)) };
+}
 const rssOf = (pids: number[]) => sum(pids.map((pid) => processRssBytes(pid)));
 
 async function startPeer(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: number): Promise<ServerUnderTest> {
@@ -239,7 +243,7 @@ async function measure(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: nu
     for (let round = 0; round < p.broadcasts; round++) {
       const i = index++;
       let answer = '';
-      const serverCpuBefore = { total: cpuOf(peer.pids()), kernel: kernelCpuOf(peer.pids()) };
+      const serverCpuBefore = cpuSplitOf(peer.pids());
       const delivered = publishOne(peer, i).then((text) => {
         answer = text;
         return waitForAll(generators, i, subscribers, 20_000);
@@ -247,7 +251,8 @@ async function measure(ctx: BenchContext, kind: 'pusher' | 'ws', subscribers: nu
       controlPlaneMs.push(...(await probeControlPlane(peer, delivered)));
       const results = await delivered;
       generatorCpu.push(sum(results.map((result) => result.cpuMs)));
-      serverCpu.push({ total: cpuOf(peer.pids()) - serverCpuBefore.total, kernel: kernelCpuOf(peer.pids()) - serverCpuBefore.kernel });
+      const serverCpuAfter = cpuSplitOf(peer.pids());
+      serverCpu.push({ total: serverCpuAfter.total - serverCpuBefore.total, kernel: serverCpuAfter.kernel - serverCpuBefore.kernel });
       const event = mergeEvents(results).get(i);
       reachMs.push(event && event.received >= subscribers ? event.last - event.sentAt : Number.NaN);
       if ((event?.received ?? 0) !== subscribers) ctx.log(`${peer.label}: broadcast ${i} reached ${event?.received ?? 0} of ${subscribers} subscribers (publish answered ${answer})`);
