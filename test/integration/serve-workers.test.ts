@@ -4,7 +4,7 @@
  * owning each accepted socket) and see one cluster: presence, publishes, terminate, caps.
  * Needs Redis (skipped with a notice when unreachable, failing under CI=true).
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Realtime } from '../../src/client/index.js';
 import { eventuallyValue } from '../helpers/eventually.js';
 import { servePrimaryWorkers } from '../helpers/serve-process.js';
+import { acceptedSockets } from '../helpers/worker-placement.js';
 import { REDIS_URL, redisCheck, requireService } from '../helpers/services.js';
 
 const decision = await redisCheck();
@@ -26,10 +27,9 @@ let baseUrl = '';
 let port = 0;
 const clients: Realtime[] = [];
 
-/** PIDs of the processes holding this port's accepted connections. */
+/** PIDs of the workers holding this port's accepted connections. */
 function serverPidsWithConnections(): Set<number> {
-  const out = execFileSync('ss', ['-Htnp', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
-  return new Set([...out.matchAll(/pid=(\d+)/g)].map((match) => Number(match[1])));
+  return new Set([...acceptedSockets(port, servePrimaryWorkers(serve!.pid!)).values()].flat());
 }
 
 async function session(user: string): Promise<string> {
